@@ -1,0 +1,1 @@
+//! metaquorum-benches: criterion benchmarks live in `benches/benches/`.

@@ -1,0 +1,2 @@
+//! The `metaquorum` binary.
+fn main() {}
