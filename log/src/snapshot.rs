@@ -62,6 +62,8 @@ impl fmt::Display for SnapshotId {
 pub struct SnapshotWriter {
     id: SnapshotId,
     dir: PathBuf,
+    /// Final file name.
+    name: String,
     part: PathBuf,
     file: Option<File>,
     /// Bytes written so far.
@@ -82,7 +84,25 @@ impl SnapshotWriter {
         last_contained_log_timestamp_ms: i64,
         batch_bytes_max: usize,
     ) -> Result<Self, LogError> {
-        let mut w = Self::open_part(dir, id, batch_bytes_max, true)?;
+        Self::create_named(
+            dir,
+            &id.file_name(),
+            id,
+            last_contained_log_timestamp_ms,
+            batch_bytes_max,
+        )
+    }
+
+    /// Like [`SnapshotWriter::create`], for a snapshot-format file with another name in `dir`
+    /// (such as `bootstrap.checkpoint`).
+    pub fn create_named(
+        dir: &Path,
+        file_name: &str,
+        id: SnapshotId,
+        last_contained_log_timestamp_ms: i64,
+        batch_bytes_max: usize,
+    ) -> Result<Self, LogError> {
+        let mut w = Self::open_part(dir, file_name, id, batch_bytes_max, true)?;
         w.last_contained_log_timestamp_ms = last_contained_log_timestamp_ms;
         let header = SnapshotHeaderRecord::default()
             .with_version(0)
@@ -99,11 +119,12 @@ impl SnapshotWriter {
         id: SnapshotId,
         batch_bytes_max: usize,
     ) -> Result<Self, LogError> {
-        Self::open_part(dir, id, batch_bytes_max, false)
+        Self::open_part(dir, &id.file_name(), id, batch_bytes_max, false)
     }
 
     fn open_part(
         dir: &Path,
+        file_name: &str,
         id: SnapshotId,
         batch_bytes_max: usize,
         generated: bool,
@@ -113,7 +134,7 @@ impl SnapshotWriter {
                 "invalid snapshot id {id}"
             )));
         }
-        let part = dir.join(format!("{}.part", id.file_name()));
+        let part = dir.join(format!("{file_name}.part"));
         let file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -123,6 +144,7 @@ impl SnapshotWriter {
         Ok(SnapshotWriter {
             id,
             dir: dir.to_path_buf(),
+            name: file_name.to_string(),
             part,
             file: Some(file),
             position: 0,
@@ -151,6 +173,14 @@ impl SnapshotWriter {
             ));
         }
         self.write_records(records, false)
+    }
+
+    /// Encodes control `records` (KRaftVersion, Voters) as one control batch of the snapshot.
+    pub fn append_control_records(&mut self, records: &[RecordData]) -> Result<(), LogError> {
+        if !self.generated {
+            return Err(LogError::InvalidArgument("append_control_records on a received snapshot".into()));
+        }
+        self.write_records(records, true)
     }
 
     fn write_records(&mut self, records: &[RecordData], control: bool) -> Result<(), LogError> {
@@ -215,7 +245,7 @@ impl SnapshotWriter {
         let reader = SnapshotReader::open(&self.part, self.batch_bytes_max)?;
         reader.verify()?;
         drop(reader);
-        let path = self.dir.join(self.id.file_name());
+        let path = self.dir.join(&self.name);
         std::fs::rename(&self.part, &path).map_err(io_err("rename snapshot", &self.part))?;
         fsync_dir(&self.dir)?;
         self.part = PathBuf::new();
