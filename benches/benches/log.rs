@@ -28,7 +28,9 @@ const LOG_BYTES_RESET: u64 = 512 * 1024 * 1024;
 
 fn append_fsync(c: &mut Criterion) {
     let mut group = c.benchmark_group("append_fsync");
-    group.sample_size(20).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(8));
     for records in [1usize, 64, 1024, 16384] {
         let dir = tempfile::tempdir_in(bench_dir()).expect("bench dir");
         let (mut log, _) = Log::open(dir.path(), LogConfig::default()).expect("open");
@@ -44,7 +46,8 @@ fn append_fsync(c: &mut Criterion) {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iters {
                     if log.size_bytes() > LOG_BYTES_RESET {
-                        log.truncate_fully_and_start_at(log.end_offset()).expect("reset");
+                        log.truncate_fully_and_start_at(log.end_offset())
+                            .expect("reset");
                     }
                     set_base_offset(&mut batch, log.end_offset()).expect("offset");
                     let start = Instant::now();
@@ -77,7 +80,9 @@ fn recovery_scan(c: &mut Criterion) {
         ..LogConfig::default()
     };
     let mut group = c.benchmark_group("recovery_scan");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Bytes(data.len() as u64));
     group.bench_function("open_verify_256MiB", |b| {
         b.iter(|| {

@@ -5,7 +5,12 @@ use bytes::{Bytes, BytesMut};
 use metaquorum_log::batch::{encode_batch, BatchSpec, RecordData};
 
 /// One encoded batch of `records` records, each with a `value_bytes`-byte value.
-pub fn encode_batch_of(base_offset: i64, epoch: i32, records: usize, value_bytes: usize) -> Vec<u8> {
+pub fn encode_batch_of(
+    base_offset: i64,
+    epoch: i32,
+    records: usize,
+    value_bytes: usize,
+) -> Vec<u8> {
     let value = Bytes::from(vec![0x5a; value_bytes]);
     let records: Vec<RecordData> = (0..records)
         .map(|_| RecordData {

@@ -17,7 +17,9 @@ use kafka_protocol::protocol::StrBytes;
 use metaquorum_log::batch::RecordData;
 use metaquorum_log::control::{control_record, ControlRecordType};
 use metaquorum_log::kafka_uuid::{parse_kafka_uuid, random_kafka_uuid, to_kafka_string};
-use metaquorum_log::{MetaProperties, SnapshotId, SnapshotWriter, BATCH_BYTES_MAX_DEFAULT, METADATA_LOG_DIR_NAME};
+use metaquorum_log::{
+    MetaProperties, SnapshotId, SnapshotWriter, BATCH_BYTES_MAX_DEFAULT, METADATA_LOG_DIR_NAME,
+};
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -76,13 +78,24 @@ pub enum InitialControllers {
 pub fn parse_initial_controllers(s: &str) -> Result<Vec<InitialController>, StorageError> {
     let mut out: Vec<InitialController> = Vec::new();
     for item in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
-        let bad = |why: &str| refused(format!("Invalid --initial-controllers entry '{item}': {why} (expected id@host:port:directoryId)"));
+        let bad = |why: &str| {
+            refused(format!("Invalid --initial-controllers entry '{item}': {why} (expected id@host:port:directoryId)"))
+        };
         let (id, rest) = item.split_once('@').ok_or_else(|| bad("missing '@'"))?;
         let id: i32 = id.parse().map_err(|_| bad("node id is not an integer"))?;
-        let (hostport, dir) = rest.rsplit_once(':').ok_or_else(|| bad("missing directory id"))?;
-        let (host, port) = hostport.rsplit_once(':').ok_or_else(|| bad("missing port"))?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
-        let port: u16 = port.parse().map_err(|_| bad("port is not a number 0..65535"))?;
+        let (hostport, dir) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| bad("missing directory id"))?;
+        let (host, port) = hostport
+            .rsplit_once(':')
+            .ok_or_else(|| bad("missing port"))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port: u16 = port
+            .parse()
+            .map_err(|_| bad("port is not a number 0..65535"))?;
         let directory_id = parse_kafka_uuid(dir).map_err(|e| bad(&e))?;
         if host.is_empty() || id < 0 {
             return Err(bad("empty host or negative id"));
@@ -90,7 +103,12 @@ pub fn parse_initial_controllers(s: &str) -> Result<Vec<InitialController>, Stor
         if out.iter().any(|c| c.id == id) {
             return Err(bad("duplicate node id"));
         }
-        out.push(InitialController { id, host, port, directory_id });
+        out.push(InitialController {
+            id,
+            host,
+            port,
+            directory_id,
+        });
     }
     if out.is_empty() {
         return Err(refused("--initial-controllers is empty"));
@@ -128,7 +146,11 @@ struct VoterPlan {
     description: &'static str,
 }
 
-fn plan_voters(config: &Config, opts: &FormatOptions, metadata_dir_id: Uuid) -> Result<Option<VoterPlan>, StorageError> {
+fn plan_voters(
+    config: &Config,
+    opts: &FormatOptions,
+    metadata_dir_id: Uuid,
+) -> Result<Option<VoterPlan>, StorageError> {
     let controller = config.process_roles.controller;
     let static_voters = !config.controller_quorum_voters.is_empty();
     match (&opts.initial_controllers, controller, static_voters) {
@@ -201,9 +223,17 @@ fn plan_voters(config: &Config, opts: &FormatOptions, metadata_dir_id: Uuid) -> 
 
 /// Formats every directory of the node. Prints one line per directory formatted, as
 /// `kafka-storage format` does.
-pub fn format(config: &Config, opts: &FormatOptions, out: &mut dyn Write) -> Result<(), StorageError> {
-    let cluster_uuid = parse_kafka_uuid(&opts.cluster_id)
-        .map_err(|e| refused(format!("Cluster ID string {} does not appear to be a valid UUID: {e}", opts.cluster_id)))?;
+pub fn format(
+    config: &Config,
+    opts: &FormatOptions,
+    out: &mut dyn Write,
+) -> Result<(), StorageError> {
+    let cluster_uuid = parse_kafka_uuid(&opts.cluster_id).map_err(|e| {
+        refused(format!(
+            "Cluster ID string {} does not appear to be a valid UUID: {e}",
+            opts.cluster_id
+        ))
+    })?;
     let cluster_id = to_kafka_string(cluster_uuid);
     let (mv_level, mv_name) = match &opts.release_version {
         Some(r) => parse_metadata_version(r).map_err(refused)?,
@@ -240,7 +270,8 @@ pub fn format(config: &Config, opts: &FormatOptions, out: &mut dyn Write) -> Res
         return Ok(());
     }
     for dir in to_format {
-        std::fs::create_dir_all(&dir).map_err(|e| refused(format!("Unable to create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| refused(format!("Unable to create {}: {e}", dir.display())))?;
         let is_metadata = dir == metadata_dir;
         let kind = match (&plan, is_metadata, &opts.initial_controllers) {
             (Some(p), true, _) => p.description,
@@ -248,7 +279,11 @@ pub fn format(config: &Config, opts: &FormatOptions, out: &mut dyn Write) -> Res
             (None, true, _) => "metadata directory",
             (_, false, _) => "data directory",
         };
-        writeln!(out, "Formatting {kind} {} with metadata.version {mv_name}.", dir.display())?;
+        writeln!(
+            out,
+            "Formatting {kind} {} with metadata.version {mv_name}.",
+            dir.display()
+        )?;
         if is_metadata {
             write_bootstrap_checkpoint(&dir, mv_level)?;
             if let Some(plan) = &plan {
@@ -259,7 +294,11 @@ pub fn format(config: &Config, opts: &FormatOptions, out: &mut dyn Write) -> Res
             version: 1,
             cluster_id: cluster_id.clone(),
             node_id: config.node_id,
-            directory_id: Some(if is_metadata { metadata_dir_id } else { random_kafka_uuid() }),
+            directory_id: Some(if is_metadata {
+                metadata_dir_id
+            } else {
+                random_kafka_uuid()
+            }),
         }
         .write(&dir)?;
     }
@@ -268,8 +307,17 @@ pub fn format(config: &Config, opts: &FormatOptions, out: &mut dyn Write) -> Res
 
 /// `bootstrap.checkpoint`: the finalized features the cluster starts with (metadata.version).
 fn write_bootstrap_checkpoint(dir: &Path, metadata_version: i16) -> Result<(), StorageError> {
-    let id = SnapshotId { end_offset: 0, epoch: 0 };
-    let mut w = SnapshotWriter::create_named(dir, BOOTSTRAP_CHECKPOINT, id, now_ms(), BATCH_BYTES_MAX_DEFAULT)?;
+    let id = SnapshotId {
+        end_offset: 0,
+        epoch: 0,
+    };
+    let mut w = SnapshotWriter::create_named(
+        dir,
+        BOOTSTRAP_CHECKPOINT,
+        id,
+        now_ms(),
+        BATCH_BYTES_MAX_DEFAULT,
+    )?;
     let record = FeatureLevelRecord {
         name: "metadata.version".into(),
         feature_level: metadata_version,
@@ -284,9 +332,18 @@ fn write_bootstrap_checkpoint(dir: &Path, metadata_version: i16) -> Result<(), S
 
 /// The bootstrap snapshot `00000000000000000000-0000000000.checkpoint` holding KRaftVersion and
 /// Voters control records: the voter set as data (KIP-853).
-fn write_voters_snapshot(log_dir: &Path, config: &Config, plan: &VoterPlan) -> Result<(), StorageError> {
-    std::fs::create_dir_all(log_dir).map_err(|e| refused(format!("Unable to create {}: {e}", log_dir.display())))?;
-    let listener = config.controller_listener_names.first().cloned().unwrap_or_else(|| "CONTROLLER".into());
+fn write_voters_snapshot(
+    log_dir: &Path,
+    config: &Config,
+    plan: &VoterPlan,
+) -> Result<(), StorageError> {
+    std::fs::create_dir_all(log_dir)
+        .map_err(|e| refused(format!("Unable to create {}: {e}", log_dir.display())))?;
+    let listener = config
+        .controller_listener_names
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "CONTROLLER".into());
     let voters = VotersRecord::default().with_version(0).with_voters(
         plan.voters
             .iter()
@@ -306,13 +363,19 @@ fn write_voters_snapshot(log_dir: &Path, config: &Config, plan: &VoterPlan) -> R
             })
             .collect(),
     );
-    let kraft = KRaftVersionRecord::default().with_version(0).with_k_raft_version(plan.kraft_version);
-    let to_log = |e: metaquorum_log::batch::BatchError| refused(format!("encoding bootstrap records: {e}"));
+    let kraft = KRaftVersionRecord::default()
+        .with_version(0)
+        .with_k_raft_version(plan.kraft_version);
+    let to_log =
+        |e: metaquorum_log::batch::BatchError| refused(format!("encoding bootstrap records: {e}"));
     let records = vec![
         control_record(ControlRecordType::KRaftVersion, &kraft, 0).map_err(to_log)?,
         control_record(ControlRecordType::KRaftVoters, &voters, 0).map_err(to_log)?,
     ];
-    let id = SnapshotId { end_offset: 0, epoch: 0 };
+    let id = SnapshotId {
+        end_offset: 0,
+        epoch: 0,
+    };
     let mut w = SnapshotWriter::create(log_dir, id, now_ms(), BATCH_BYTES_MAX_DEFAULT)?;
     w.append_control_records(&records)?;
     w.finish()?;
@@ -341,8 +404,21 @@ impl InfoReport {
     /// Renders the report the way `kafka-storage info` prints it.
     pub fn render(&self) -> String {
         let mut s = String::new();
-        let plural = |n: usize, one: &str, many: &str| if n == 1 { one.to_string() } else { many.to_string() };
-        s.push_str(&format!("{}\n", plural(self.directories.len(), "Found log directory:", "Found log directories:")));
+        let plural = |n: usize, one: &str, many: &str| {
+            if n == 1 {
+                one.to_string()
+            } else {
+                many.to_string()
+            }
+        };
+        s.push_str(&format!(
+            "{}\n",
+            plural(
+                self.directories.len(),
+                "Found log directory:",
+                "Found log directories:"
+            )
+        ));
         for d in &self.directories {
             s.push_str(&format!("  {}\n", d.display()));
         }
@@ -351,7 +427,10 @@ impl InfoReport {
             s.push_str(&format!("Found metadata: {}\n\n", m.describe()));
         }
         if !self.problems.is_empty() {
-            s.push_str(&format!("{}\n", plural(self.problems.len(), "Found problem:", "Found problems:")));
+            s.push_str(&format!(
+                "{}\n",
+                plural(self.problems.len(), "Found problem:", "Found problems:")
+            ));
             for p in &self.problems {
                 s.push_str(&format!("  {p}\n"));
             }
@@ -368,21 +447,32 @@ pub fn info(config: &Config) -> InfoReport {
     for dir in all_directories(config) {
         report.directories.push(dir.clone());
         if !dir.is_dir() {
-            report.problems.push(format!("{} does not exist.", dir.display()));
+            report
+                .problems
+                .push(format!("{} does not exist.", dir.display()));
             continue;
         }
         match MetaProperties::read(&dir) {
             Ok(Some(m)) => found.push((dir, m)),
-            Ok(None) => report.problems.push(format!("{} is not formatted.", dir.display())),
-            Err(e) => report.problems.push(format!("{} contains an invalid meta.properties: {e}", dir.display())),
+            Ok(None) => report
+                .problems
+                .push(format!("{} is not formatted.", dir.display())),
+            Err(e) => report.problems.push(format!(
+                "{} contains an invalid meta.properties: {e}",
+                dir.display()
+            )),
         }
     }
     if let Some((_, first)) = found.first() {
         if found.iter().any(|(_, m)| m.cluster_id != first.cluster_id) {
-            report.problems.push("Mismatched cluster IDs between storage directories.".into());
+            report
+                .problems
+                .push("Mismatched cluster IDs between storage directories.".into());
         }
         if found.iter().any(|(_, m)| m.node_id != first.node_id) {
-            report.problems.push("Mismatched node IDs between storage directories.".into());
+            report
+                .problems
+                .push("Mismatched node IDs between storage directories.".into());
         }
         if first.node_id != config.node_id {
             report.problems.push(format!(
@@ -444,7 +534,11 @@ pub fn check_formatted(config: &Config) -> Result<NodeIdentity, StorageError> {
                 identity = Some(NodeIdentity {
                     cluster_id: m.cluster_id.clone(),
                     node_id: m.node_id,
-                    metadata_directory_id: if dir == meta_dir { m.directory_id } else { None },
+                    metadata_directory_id: if dir == meta_dir {
+                        m.directory_id
+                    } else {
+                        None
+                    },
                 })
             }
         }
@@ -454,7 +548,10 @@ pub fn check_formatted(config: &Config) -> Result<NodeIdentity, StorageError> {
 
 /// Decodes the metadata.version level from a `bootstrap.checkpoint` file.
 pub fn read_bootstrap_metadata_version(dir: &Path) -> Result<i16, StorageError> {
-    let reader = metaquorum_log::SnapshotReader::open(&dir.join(BOOTSTRAP_CHECKPOINT), BATCH_BYTES_MAX_DEFAULT)?;
+    let reader = metaquorum_log::SnapshotReader::open(
+        &dir.join(BOOTSTRAP_CHECKPOINT),
+        BATCH_BYTES_MAX_DEFAULT,
+    )?;
     reader.verify()?;
     for (_, header, bytes) in reader.batches() {
         if header.is_control() {
@@ -473,5 +570,132 @@ pub fn read_bootstrap_metadata_version(dir: &Path) -> Result<i16, StorageError> 
             }
         }
     }
-    Err(refused(format!("{} holds no metadata.version", dir.join(BOOTSTRAP_CHECKPOINT).display())))
+    Err(refused(format!(
+        "{} holds no metadata.version",
+        dir.join(BOOTSTRAP_CHECKPOINT).display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigSources;
+
+    fn config(dirs: &str, node_id: i32) -> Config {
+        let overrides = vec![
+            format!("node.id={node_id}"),
+            "process.roles=controller".to_string(),
+            format!("controller.quorum.voters={node_id}@127.0.0.1:19093"),
+            "listeners=CONTROLLER://127.0.0.1:19093".to_string(),
+            "controller.listener.names=CONTROLLER".to_string(),
+            format!("log.dirs={dirs}"),
+        ];
+        Config::load(ConfigSources {
+            file: None,
+            env: Vec::new(),
+            overrides: &overrides,
+        })
+        .expect("valid config")
+        .config
+    }
+
+    fn format_with(cfg: &Config, cluster_id: &str) {
+        let opts = FormatOptions {
+            cluster_id: cluster_id.into(),
+            ..FormatOptions::default()
+        };
+        format(cfg, &opts, &mut Vec::new()).expect("format");
+    }
+
+    #[test]
+    fn a_node_refuses_unformatted_and_mismatched_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        let both = format!("{},{}", a.display(), b.display());
+        let err = check_formatted(&config(&both, 1)).unwrap_err().to_string();
+        assert!(err.contains("No meta.properties found in"), "{err}");
+
+        let c1 = to_kafka_string(random_kafka_uuid());
+        format_with(&config(&both, 1), &c1);
+        let id = check_formatted(&config(&both, 1)).unwrap();
+        assert_eq!((id.cluster_id.as_str(), id.node_id), (c1.as_str(), 1));
+        assert_eq!(
+            id.metadata_directory_id,
+            MetaProperties::read(&a).unwrap().unwrap().directory_id
+        );
+
+        let err = check_formatted(&config(&both, 2)).unwrap_err().to_string();
+        assert!(
+            err.contains("doesn't match the configured node.id 2"),
+            "{err}"
+        );
+
+        // b reformatted into another cluster.
+        std::fs::remove_file(b.join("meta.properties")).unwrap();
+        let c = tmp.path().join("c");
+        format_with(
+            &config(c.to_str().unwrap(), 1),
+            &to_kafka_string(random_kafka_uuid()),
+        );
+        std::fs::copy(c.join("meta.properties"), b.join("meta.properties")).unwrap();
+        let err = check_formatted(&config(&both, 1)).unwrap_err().to_string();
+        assert!(err.contains("Mismatched cluster IDs"), "{err}");
+    }
+
+    #[test]
+    fn format_checks_every_directory_before_writing_any() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+        format_with(
+            &config(b.to_str().unwrap(), 1),
+            &to_kafka_string(random_kafka_uuid()),
+        );
+        let both = format!("{},{}", a.display(), b.display());
+        let opts = FormatOptions {
+            cluster_id: to_kafka_string(random_kafka_uuid()),
+            ..FormatOptions::default()
+        };
+        let err = format(&config(&both, 1), &opts, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("already formatted"), "{err}");
+        assert!(
+            !a.join("meta.properties").exists(),
+            "nothing written when one directory is refused"
+        );
+        let mut out = Vec::new();
+        let opts = FormatOptions {
+            ignore_formatted: true,
+            ..opts
+        };
+        format(&config(&both, 1), &opts, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains(&format!("Formatting metadata directory {}", a.display())),
+            "{out}"
+        );
+        assert!(!out.contains(&b.display().to_string()), "{out}");
+    }
+
+    #[test]
+    fn initial_controllers_parse_and_reject_garbage() {
+        let d = to_kafka_string(random_kafka_uuid());
+        let list = parse_initial_controllers(&format!("0@[::1]:9093:{d},1@h:9094:{d}")).unwrap();
+        assert_eq!(list[0].host, "::1");
+        assert_eq!(list[1].port, 9094);
+        for bad in [
+            "",
+            "x@h:1:AAAAAAAAAAAAAAAAAAAAAA",
+            "0@h:1",
+            "0@h:99999:AAAAAAAAAAAAAAAAAAAAAA",
+            "0h:1:x",
+        ] {
+            assert!(parse_initial_controllers(bad).is_err(), "{bad}");
+        }
+        let dup = format!("0@h:1:{d},0@h:2:{d}");
+        assert!(parse_initial_controllers(&dup)
+            .unwrap_err()
+            .to_string()
+            .contains("duplicate"));
+    }
 }

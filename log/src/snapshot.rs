@@ -178,7 +178,9 @@ impl SnapshotWriter {
     /// Encodes control `records` (KRaftVersion, Voters) as one control batch of the snapshot.
     pub fn append_control_records(&mut self, records: &[RecordData]) -> Result<(), LogError> {
         if !self.generated {
-            return Err(LogError::InvalidArgument("append_control_records on a received snapshot".into()));
+            return Err(LogError::InvalidArgument(
+                "append_control_records on a received snapshot".into(),
+            ));
         }
         self.write_records(records, true)
     }

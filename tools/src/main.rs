@@ -46,7 +46,8 @@ enum LogCommand {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("METAQUORUM_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_env("METAQUORUM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -54,7 +55,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Storage { command } => storage_cmd::run(command),
         Command::Log {
-            command: LogCommand::Dump { path, batch_bytes_max },
+            command:
+                LogCommand::Dump {
+                    path,
+                    batch_bytes_max,
+                },
         } => log_dump(&path, batch_bytes_max),
     };
     match result {
@@ -69,13 +74,17 @@ fn main() -> ExitCode {
 fn log_dump(path: &std::path::Path, batch_bytes_max: usize) -> Result<ExitCode, String> {
     let files = metaquorum_log::dump::files_to_dump(path).map_err(|e| e.to_string())?;
     if files.is_empty() {
-        return Err(format!("{} holds no .log or .checkpoint files", path.display()));
+        return Err(format!(
+            "{} holds no .log or .checkpoint files",
+            path.display()
+        ));
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut summary = metaquorum_log::dump::DumpSummary::default();
     for f in &files {
-        metaquorum_log::dump::dump_file(f, batch_bytes_max, &mut out, &mut summary).map_err(|e| e.to_string())?;
+        metaquorum_log::dump::dump_file(f, batch_bytes_max, &mut out, &mut summary)
+            .map_err(|e| e.to_string())?;
     }
     if summary.is_clean() {
         return Ok(ExitCode::SUCCESS);

@@ -84,12 +84,15 @@ pub fn run(command: StorageCommand) -> Result<ExitCode, String> {
             overrides,
         } => {
             let config = load_config(&config, &overrides)?;
-            let initial_controllers = match (standalone, initial_controllers, no_initial_controllers) {
-                (true, _, _) => InitialControllers::Standalone,
-                (_, Some(list), _) => InitialControllers::List(storage::parse_initial_controllers(&list).map_err(|e| e.to_string())?),
-                (_, _, true) => InitialControllers::None,
-                _ => InitialControllers::Unspecified,
-            };
+            let initial_controllers =
+                match (standalone, initial_controllers, no_initial_controllers) {
+                    (true, _, _) => InitialControllers::Standalone,
+                    (_, Some(list), _) => InitialControllers::List(
+                        storage::parse_initial_controllers(&list).map_err(|e| e.to_string())?,
+                    ),
+                    (_, _, true) => InitialControllers::None,
+                    _ => InitialControllers::Unspecified,
+                };
             let opts = FormatOptions {
                 cluster_id,
                 release_version,

@@ -77,7 +77,9 @@ pub fn get_frame(buf: &mut Bytes) -> Result<RecordFrame, RecordError> {
     }
     let api_key = get_uvarint(buf, "apiKey")?;
     let version = get_uvarint(buf, "version")?;
-    let to_u16 = |v: u32, what: &str| u16::try_from(v).map_err(|_| RecordError::Invalid(format!("{what} {v} out of range")));
+    let to_u16 = |v: u32, what: &str| {
+        u16::try_from(v).map_err(|_| RecordError::Invalid(format!("{what} {v} out of range")))
+    };
     Ok(RecordFrame {
         api_key: to_u16(api_key, "apiKey")?,
         version: to_u16(version, "version")?,
@@ -122,17 +124,26 @@ impl FeatureLevelRecord {
             )));
         }
         let len = get_uvarint(&mut buf, "name length")?;
-        let len = len.checked_sub(1).ok_or_else(|| RecordError::Invalid("null feature name".into()))? as usize;
+        let len = len
+            .checked_sub(1)
+            .ok_or_else(|| RecordError::Invalid("null feature name".into()))?
+            as usize;
         if buf.remaining() < len + 2 {
             return Err(RecordError::Truncated("name"));
         }
-        let name = String::from_utf8(buf.split_to(len).to_vec()).map_err(|_| RecordError::Invalid("feature name is not UTF-8".into()))?;
+        let name = String::from_utf8(buf.split_to(len).to_vec())
+            .map_err(|_| RecordError::Invalid("feature name is not UTF-8".into()))?;
         let feature_level = buf.get_i16();
         let tagged = get_uvarint(&mut buf, "tagged fields")?;
         if tagged != 0 {
-            return Err(RecordError::Invalid(format!("{tagged} unexpected tagged fields")));
+            return Err(RecordError::Invalid(format!(
+                "{tagged} unexpected tagged fields"
+            )));
         }
-        Ok(FeatureLevelRecord { name, feature_level })
+        Ok(FeatureLevelRecord {
+            name,
+            feature_level,
+        })
     }
 }
 

@@ -53,7 +53,10 @@ pub fn parse_metadata_version(s: &str) -> Result<(i16, &'static str), String> {
 
 /// The name of a level, if known.
 pub fn metadata_version_name(level: i16) -> Option<&'static str> {
-    METADATA_VERSIONS.iter().find(|(l, _)| *l == level).map(|(_, n)| *n)
+    METADATA_VERSIONS
+        .iter()
+        .find(|(l, _)| *l == level)
+        .map(|(_, n)| *n)
 }
 
 #[cfg(test)]
@@ -65,8 +68,12 @@ mod tests {
         assert_eq!(parse_metadata_version("3.9").unwrap(), (21, "3.9-IV0"));
         assert_eq!(parse_metadata_version("3.7").unwrap(), (19, "3.7-IV4"));
         assert_eq!(parse_metadata_version("3.3-IV1").unwrap(), (5, "3.3-IV1"));
-        assert!(parse_metadata_version("3.1").unwrap_err().contains("minimum"));
-        assert!(parse_metadata_version("9.9").unwrap_err().contains("Unknown"));
+        assert!(parse_metadata_version("3.1")
+            .unwrap_err()
+            .contains("minimum"));
+        assert!(parse_metadata_version("9.9")
+            .unwrap_err()
+            .contains("Unknown"));
         assert_eq!(metadata_version_name(21), Some("3.9-IV0"));
     }
 }
