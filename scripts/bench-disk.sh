@@ -17,7 +17,7 @@ j = json.load(open(sys.argv[1]))["jobs"][0]
 sync = j.get("sync", {})
 lat = sync.get("lat_ns") or {}
 pct = lat.get("percentile", {})
-print(f"fdatasync: {sync.get('total_ios', 0)} calls, mean {lat.get('mean', 0)/1000:.1f} us, "
+print(f"fdatasync: {j['write']['total_ios']} calls, mean {lat.get('mean', 0)/1000:.1f} us, "
       f"p50 {pct.get('50.000000', 0)/1000:.1f} us, p99 {pct.get('99.000000', 0)/1000:.1f} us")
 print(f"write IOPS with fdatasync: {j['write']['iops']:.0f}")
 PY

@@ -5,6 +5,8 @@ use std::io::Write;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use memmap2::{Mmap, MmapOptions};
+
 use crate::error::{io_err, LogError};
 
 /// Fsyncs a directory so that creations, renames and deletions inside it are durable.
@@ -80,4 +82,20 @@ impl DirLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Maps the first `len` bytes of `file` read-only and shared; `None` for a zero length (an empty
+/// mapping is invalid). `len` may exceed the file's size: only touching pages wholly past the end
+/// faults, and callers never read past the bytes they wrote.
+///
+/// Callers must hold the directory lock ([`DirLock`]) and shrink the file only through `&mut`
+/// methods that drop or outlive every slice of the mapping; nothing is ever written through it.
+pub fn map_read_only(file: &File, path: &Path, len: usize) -> Result<Option<Mmap>, LogError> {
+    if len == 0 {
+        return Ok(None);
+    }
+    // SAFETY: see the function's contract: no other process truncates the file (directory lock),
+    // and this process shrinks it only while no slice of the mapping is borrowed.
+    let map = unsafe { MmapOptions::new().len(len).map(file) }.map_err(io_err("mmap", path))?;
+    Ok(Some(map))
 }

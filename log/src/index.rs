@@ -12,7 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use memmap2::{Mmap, MmapOptions};
+use memmap2::Mmap;
 
 use crate::error::{io_err, LogError};
 
@@ -52,7 +52,7 @@ impl OffsetIndex {
         let bytes = (entries_max.max(1) * INDEX_ENTRY_BYTES) as u64;
         file.set_len(bytes)
             .map_err(io_err("preallocate index", path))?;
-        let map = map_file(&file, path, bytes as usize)?;
+        let map = crate::fsutil::map_read_only(&file, path, bytes as usize)?;
         Ok(OffsetIndex {
             path: path.to_path_buf(),
             file,
@@ -82,7 +82,7 @@ impl OffsetIndex {
             return Ok(None);
         }
         let entries = (len / INDEX_ENTRY_BYTES as u64) as usize;
-        let map = map_file(&file, path, len as usize)?;
+        let map = crate::fsutil::map_read_only(&file, path, len as usize)?;
         let index = OffsetIndex {
             path: path.to_path_buf(),
             file,
@@ -141,6 +141,25 @@ impl OffsetIndex {
         Ok(())
     }
 
+    /// Indexes the batch at `position` if `interval_bytes` of log have passed since the last
+    /// entry (or it is the segment's first batch), then counts its bytes. The one place the
+    /// sparse-index cadence is decided, for appends, recovery and rebuilds alike.
+    pub fn maybe_append(
+        &mut self,
+        bytes_since_entry: &mut u64,
+        interval_bytes: u64,
+        offset: i64,
+        position: u64,
+        batch_bytes: u64,
+    ) -> Result<(), LogError> {
+        if *bytes_since_entry >= interval_bytes || position == 0 {
+            self.append(offset, position)?;
+            *bytes_since_entry = 0;
+        }
+        *bytes_since_entry += batch_bytes;
+        Ok(())
+    }
+
     /// The byte position to start scanning from for `offset`: the entry with the largest offset
     /// not above it, or (base offset, 0).
     pub fn lookup(&self, offset: i64) -> (i64, u64) {
@@ -190,7 +209,7 @@ impl OffsetIndex {
         self.file
             .sync_data()
             .map_err(io_err("fdatasync index", &self.path))?;
-        self.map = map_file(&self.file, &self.path, bytes as usize)?;
+        self.map = crate::fsutil::map_read_only(&self.file, &self.path, bytes as usize)?;
         self.entries_max = self.entries;
         Ok(())
     }
@@ -230,18 +249,6 @@ impl OffsetIndex {
             u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
         )
     }
-}
-
-/// Maps `len` bytes of `file` read-only; `None` for an empty file (mmap of length 0 is invalid).
-fn map_file(file: &File, path: &Path, len: usize) -> Result<Option<Mmap>, LogError> {
-    if len == 0 {
-        return Ok(None);
-    }
-    // SAFETY: the mapping is read-only and this process holds the log directory lock, so no one
-    // else truncates the file; the index only shrinks in `seal`, after dropping the mapping.
-    let map =
-        unsafe { MmapOptions::new().len(len).map(file) }.map_err(io_err("mmap index", path))?;
-    Ok(Some(map))
 }
 
 #[cfg(test)]

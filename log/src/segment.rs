@@ -10,7 +10,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use memmap2::{Mmap, MmapOptions};
+use memmap2::Mmap;
 
 use crate::batch::{find_valid_batch_after, BatchHeader, BatchIter};
 use crate::error::{io_err, LogError};
@@ -105,7 +105,7 @@ impl Segment {
             limits.index_entries_max(),
         )?;
         let map_len = limits.segment_bytes_max as usize;
-        let map = map_file(&file, &path, map_len)?;
+        let map = crate::fsutil::map_read_only(&file, &path, map_len)?;
         Ok(Segment {
             base_offset,
             path,
@@ -159,18 +159,32 @@ impl Segment {
         } else {
             file_len as usize
         };
-        let map = map_file(&file, &path, map_len)?;
+        let map = crate::fsutil::map_read_only(&file, &path, map_len)?;
         let data: &[u8] = match &map {
             Some(m) => &m[..file_len as usize],
             None => &[],
         };
 
+        // A sealed segment keeps its on-disk index when that is sane; otherwise, and always for
+        // the last segment (whose index may be stale after a crash), the index is rebuilt during
+        // the scan below, into a side file renamed into place at the end.
         let index_path = dir.join(index_file_name(base_offset));
-        let mut rebuilt = OffsetIndex::create(
-            &index_path.with_extension("index.rebuild"),
-            base_offset,
-            limits.index_entries_max(),
-        )?;
+        let existing = if is_last {
+            None
+        } else {
+            OffsetIndex::open_sealed(&index_path, base_offset, file_len)?
+        };
+        let (existing, mut rebuilt) = match existing {
+            Some(index) => (Some(index), None),
+            None => (
+                None,
+                Some(OffsetIndex::create(
+                    &index_path.with_extension("index.rebuild"),
+                    base_offset,
+                    limits.index_entries_max(),
+                )?),
+            ),
+        };
         let mut iter = BatchIter::new(data, limits.batch_bytes_max, verify_crc || is_last);
         let mut expected = base_offset;
         let mut max_ts = -1i64;
@@ -188,11 +202,15 @@ impl Segment {
                 ));
                 break;
             }
-            if since_index >= limits.index_interval_bytes || pos == 0 {
-                rebuilt.append(header.base_offset, pos as u64)?;
-                since_index = 0;
+            if let Some(index) = rebuilt.as_mut() {
+                index.maybe_append(
+                    &mut since_index,
+                    limits.index_interval_bytes,
+                    header.base_offset,
+                    pos as u64,
+                    bytes.len() as u64,
+                )?;
             }
-            since_index += bytes.len() as u64;
             visit(pos as u64, &header);
             expected = header.next_offset();
             max_ts = max_ts.max(header.max_timestamp);
@@ -221,7 +239,9 @@ impl Segment {
                     ),
                     None => reason,
                 };
-                let _ = std::fs::remove_file(rebuilt.path());
+                if let Some(index) = &rebuilt {
+                    let _ = std::fs::remove_file(index.path());
+                }
                 return Err(LogError::Corrupt {
                     path,
                     position,
@@ -246,25 +266,19 @@ impl Segment {
         }
         debug_assert!(recovery.truncated_at.is_none_or(|p| p == end));
 
-        // Keep the on-disk index of a sealed segment when it is sane; otherwise use the rebuilt one.
-        let index = if is_last {
-            std::fs::rename(rebuilt.path(), &index_path)
-                .map_err(io_err("rename index", &index_path))?;
-            OffsetIndex::create_from_existing(rebuilt, &index_path)
-        } else {
-            match OffsetIndex::open_sealed(&index_path, base_offset, end)? {
-                Some(idx) => {
-                    let _ = std::fs::remove_file(rebuilt.path());
-                    idx
+        let index = match rebuilt {
+            Some(mut index) => {
+                if !is_last {
+                    tracing::info!(index = %index_path.display(), "rebuilt offset index");
+                    index.seal()?;
                 }
-                None => {
-                    tracing::info!(index = %index_path.display(), "rebuilding offset index");
-                    rebuilt.seal()?;
-                    std::fs::rename(rebuilt.path(), &index_path)
-                        .map_err(io_err("rename index", &index_path))?;
-                    OffsetIndex::create_from_existing(rebuilt, &index_path)
-                }
+                std::fs::rename(index.path(), &index_path)
+                    .map_err(io_err("rename index", &index_path))?;
+                OffsetIndex::create_from_existing(index, &index_path)
             }
+            None => existing.ok_or_else(|| {
+                LogError::InvalidArgument("segment opened without an index".into())
+            })?,
         };
         Ok((
             Segment {
@@ -297,18 +311,20 @@ impl Segment {
             // Only reachable if one batch is larger than the segment size; map it all.
             self.map = None;
             self.map_len = end as usize;
-            self.map = map_file(&self.file, &self.path, self.map_len)?;
+            self.map = crate::fsutil::map_read_only(&self.file, &self.path, self.map_len)?;
         }
         self.file
             .write_all_at(bytes, self.size)
             .map_err(io_err("write segment", &self.path))?;
         for (pos, header) in batches {
             let at = self.size + *pos as u64;
-            if self.bytes_since_index_entry >= limits.index_interval_bytes || at == 0 {
-                self.index.append(header.base_offset, at)?;
-                self.bytes_since_index_entry = 0;
-            }
-            self.bytes_since_index_entry += header.total_bytes() as u64;
+            self.index.maybe_append(
+                &mut self.bytes_since_index_entry,
+                limits.index_interval_bytes,
+                header.base_offset,
+                at,
+                header.total_bytes() as u64,
+            )?;
             self.max_timestamp_ms = self.max_timestamp_ms.max(header.max_timestamp);
             self.next_offset = header.next_offset();
         }
@@ -368,17 +384,19 @@ impl Segment {
             // Reopen as the active segment: full-size mapping and a growable index.
             self.map = None;
             self.map_len = (limits.segment_bytes_max).max(position) as usize;
-            self.map = map_file(&self.file, &self.path, self.map_len)?;
+            self.map = crate::fsutil::map_read_only(&self.file, &self.path, self.map_len)?;
             let index_path = dir.join(index_file_name(self.base_offset));
             let mut index =
                 OffsetIndex::create(&index_path, self.base_offset, limits.index_entries_max())?;
             let mut since = 0u64;
             for (pos, header, bytes) in BatchIter::new(self.data(), limits.batch_bytes_max, false) {
-                if since >= limits.index_interval_bytes || pos == 0 {
-                    index.append(header.base_offset, pos as u64)?;
-                    since = 0;
-                }
-                since += bytes.len() as u64;
+                index.maybe_append(
+                    &mut since,
+                    limits.index_interval_bytes,
+                    header.base_offset,
+                    pos as u64,
+                    bytes.len() as u64,
+                )?;
             }
             self.index = index;
             self.bytes_since_index_entry = since;
@@ -403,7 +421,7 @@ impl Segment {
         self.index.seal()?;
         self.map = None;
         self.map_len = self.size as usize;
-        self.map = map_file(&self.file, &self.path, self.map_len)?;
+        self.map = crate::fsutil::map_read_only(&self.file, &self.path, self.map_len)?;
         self.sealed = true;
         Ok(())
     }
@@ -420,19 +438,6 @@ impl Segment {
             Err(e) => Err(io_err("delete index", &index_path)(e)),
         }
     }
-}
-
-/// Maps `len` bytes read-only; `None` for a zero length.
-fn map_file(file: &File, path: &Path, len: usize) -> Result<Option<Mmap>, LogError> {
-    if len == 0 {
-        return Ok(None);
-    }
-    // SAFETY: read-only shared mapping of a file this process holds the directory lock for. Reads
-    // never reach past the written size, and the file only shrinks through `&mut` methods, which
-    // the borrow checker keeps from running while any slice of the mapping is alive.
-    let map =
-        unsafe { MmapOptions::new().len(len).map(file) }.map_err(io_err("mmap segment", path))?;
-    Ok(Some(map))
 }
 
 #[cfg(test)]
