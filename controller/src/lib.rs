@@ -4,4 +4,5 @@
 
 pub mod config;
 pub mod metadata;
+pub mod raft;
 pub mod storage;
