@@ -1,1 +1,4 @@
-//! metaquorum-tests: whole-system tests live in `tests/tests/`; this library holds their shared helpers.
+//! metaquorum-tests: whole-system tests live in `tests/tests/`; this library holds what they
+//! share — the deterministic cluster simulator ([`sim`]).
+
+pub mod sim;

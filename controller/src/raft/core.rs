@@ -158,6 +158,10 @@ pub struct RaftCore<S: LogStore> {
     role: Role,
     /// Failed elections in a row, for the exponential backoff.
     election_retries: u32,
+    /// Last time the leader of this epoch was heard from (BeginQuorumEpoch or a successful
+    /// fetch); `None` once it resigned or said it is not the leader. A follower refuses
+    /// pre-votes while this is within the fetch timeout (KIP-996).
+    leader_heard_ms: Option<Millis>,
     /// Invariant: never decreases while this core lives; <= the log end.
     high_watermark: Offset,
     /// Log end including operations queued in `out` but not yet applied.
@@ -187,7 +191,10 @@ impl<S: LogStore> RaftCore<S> {
         let state = persisted.unwrap_or_default();
         let log_end = store.end_offset();
         let last_epoch = store.last_epoch();
-        let high_watermark = store.latest_snapshot().map_or(0, |s| s.end_offset).max(store.log_start_offset());
+        let high_watermark = store
+            .latest_snapshot()
+            .map_or(0, |s| s.end_offset)
+            .max(store.log_start_offset());
         let mut core = RaftCore {
             cfg,
             store,
@@ -200,6 +207,7 @@ impl<S: LogStore> RaftCore<S> {
             persisted: state,
             role: Role::Resigned { deadline: now },
             election_retries: 0,
+            leader_heard_ms: None,
             high_watermark,
             log_end,
             last_epoch,
@@ -298,7 +306,8 @@ impl<S: LogStore> RaftCore<S> {
                 election_deadline,
                 discovery,
             } => {
-                let d = discovery.map_or(Millis::MAX, |(_, sent)| sent + self.cfg.request_timeout_ms);
+                let d =
+                    discovery.map_or(Millis::MAX, |(_, sent)| sent + self.cfg.request_timeout_ms);
                 if self.is_voter() {
                     (*election_deadline).min(d)
                 } else {
@@ -316,19 +325,30 @@ impl<S: LogStore> RaftCore<S> {
                 e.deadline.min(resend)
             }
             Role::Leader(l) => {
-                let parked = l.parked.iter().map(|p| p.deadline).min().unwrap_or(Millis::MAX);
+                let parked = l
+                    .parked
+                    .iter()
+                    .map(|p| p.deadline)
+                    .min()
+                    .unwrap_or(Millis::MAX);
                 let begin = l
                     .replicas
                     .iter()
                     .filter(|(id, r)| self.voters.contains(id) && !r.acknowledged)
-                    .map(|(_, r)| r.begin_sent_ms.map_or(self.now, |t| t + self.cfg.request_timeout_ms))
+                    .map(|(_, r)| {
+                        r.begin_sent_ms
+                            .map_or(self.now, |t| t + self.cfg.request_timeout_ms)
+                    })
                     .min()
                     .unwrap_or(Millis::MAX);
                 l.check_quorum_deadline.min(parked).min(begin)
             }
             Role::Follower(f) => {
-                let resend = f.in_flight.map_or(Millis::MAX, |(_, t)| t + self.cfg.request_timeout_ms);
-                f.fetch_deadline.min(resend)
+                let resend = f
+                    .in_flight
+                    .map_or(Millis::MAX, |(_, t)| t + self.cfg.request_timeout_ms);
+                let refetch = f.refetch_at.unwrap_or(Millis::MAX);
+                f.fetch_deadline.min(resend).min(refetch)
             }
             Role::Resigned { deadline } => *deadline,
         }
@@ -392,7 +412,11 @@ impl<S: LogStore> RaftCore<S> {
     /// The driver performed the last `Ready` (log operations applied, state persisted, messages
     /// handed to the network): answer fetches waiting for the new data.
     pub fn advance(&mut self) {
-        debug_assert_eq!(self.store.end_offset(), self.log_end, "Ready not applied before advance");
+        debug_assert_eq!(
+            self.store.end_offset(),
+            self.log_end,
+            "Ready not applied before advance"
+        );
         self.wake_parked_fetches(false);
     }
 
@@ -438,7 +462,10 @@ impl<S: LogStore> RaftCore<S> {
             Role::Follower(f) => {
                 if now >= f.fetch_deadline {
                     Due::LostLeader
-                } else if f.awaiting_flush.is_none() && f.in_flight.is_some_and(|(_, sent)| now >= sent + timeout) {
+                } else if f.awaiting_flush.is_none()
+                    && (f.in_flight.is_some_and(|(_, sent)| now >= sent + timeout)
+                        || f.refetch_at.is_some_and(|t| now >= t))
+                {
                     Due::Refetch
                 } else {
                     Due::Nothing
@@ -474,7 +501,10 @@ impl<S: LogStore> RaftCore<S> {
             });
         }
         let bytes: usize = records.iter().map(record_size_bytes).sum();
-        if records.is_empty() || records.len() > self.cfg.batch_records_max || bytes + super::store::BATCH_OVERHEAD_BYTES > self.cfg.batch_bytes_max {
+        if records.is_empty()
+            || records.len() > self.cfg.batch_records_max
+            || bytes + super::store::BATCH_OVERHEAD_BYTES > self.cfg.batch_bytes_max
+        {
             return Err(ProposeError::Invalid {
                 records: records.len(),
                 bytes,
@@ -507,7 +537,12 @@ impl<S: LogStore> RaftCore<S> {
         successors.sort_by(|a, b| b.cmp(a));
         let preferred: Vec<NodeId> = successors.into_iter().map(|(_, id)| id).collect();
         let deadline = self.now + self.random_election_timeout();
-        self.transition(self.epoch, self.leader_id, self.voted_id, Role::Resigned { deadline });
+        self.transition(
+            self.epoch,
+            self.leader_id,
+            self.voted_id,
+            Role::Resigned { deadline },
+        );
         for to in preferred.clone() {
             let cid = self.next_cid();
             self.out.messages.push((
@@ -550,7 +585,13 @@ impl<S: LogStore> RaftCore<S> {
                 last_offset,
                 pre_vote,
             } => {
-                let response = self.handle_vote_request(replica_epoch, replica_id, last_offset_epoch, last_offset, pre_vote);
+                let response = self.handle_vote_request(
+                    replica_epoch,
+                    replica_id,
+                    last_offset_epoch,
+                    last_offset,
+                    pre_vote,
+                );
                 self.out.messages.push((from, correlation_id, response));
             }
             Message::VoteResponse {
@@ -559,8 +600,19 @@ impl<S: LogStore> RaftCore<S> {
                 leader_id,
                 vote_granted,
                 pre_vote,
-            } => self.handle_vote_response(from, correlation_id, error, leader_epoch, leader_id, vote_granted, pre_vote),
-            Message::BeginQuorumEpochRequest { leader_epoch, leader_id } => {
+            } => self.handle_vote_response(
+                from,
+                correlation_id,
+                error,
+                leader_epoch,
+                leader_id,
+                vote_granted,
+                pre_vote,
+            ),
+            Message::BeginQuorumEpochRequest {
+                leader_epoch,
+                leader_id,
+            } => {
                 let error = self.handle_begin_quorum_epoch(leader_epoch, leader_id);
                 self.out.messages.push((
                     from,
@@ -572,7 +624,11 @@ impl<S: LogStore> RaftCore<S> {
                     },
                 ));
             }
-            Message::BeginQuorumEpochResponse { leader_epoch, leader_id, .. } => {
+            Message::BeginQuorumEpochResponse {
+                leader_epoch,
+                leader_id,
+                ..
+            } => {
                 if leader_epoch > self.epoch {
                     self.observe_epoch(leader_epoch, leader_id);
                 } else if leader_epoch == self.epoch {
@@ -597,7 +653,11 @@ impl<S: LogStore> RaftCore<S> {
                     },
                 ));
             }
-            Message::EndQuorumEpochResponse { leader_epoch, leader_id, .. } => {
+            Message::EndQuorumEpochResponse {
+                leader_epoch,
+                leader_id,
+                ..
+            } => {
                 if leader_epoch > self.epoch {
                     self.observe_epoch(leader_epoch, leader_id);
                 }
@@ -608,7 +668,14 @@ impl<S: LogStore> RaftCore<S> {
                 fetch_offset,
                 last_fetched_epoch,
                 max_bytes,
-            } => self.handle_fetch_request(from.max(replica_id), correlation_id, current_leader_epoch, fetch_offset, last_fetched_epoch, max_bytes),
+            } => self.handle_fetch_request(
+                from.max(replica_id),
+                correlation_id,
+                current_leader_epoch,
+                fetch_offset,
+                last_fetched_epoch,
+                max_bytes,
+            ),
             Message::FetchResponse {
                 error,
                 leader_epoch,
@@ -618,7 +685,17 @@ impl<S: LogStore> RaftCore<S> {
                 diverging_epoch,
                 snapshot_id,
                 ..
-            } => self.handle_fetch_response(from, correlation_id, error, leader_epoch, leader_id, high_watermark, records, diverging_epoch, snapshot_id),
+            } => self.handle_fetch_response(
+                from,
+                correlation_id,
+                error,
+                leader_epoch,
+                leader_id,
+                high_watermark,
+                records,
+                diverging_epoch,
+                snapshot_id,
+            ),
             Message::FetchSnapshotRequest {
                 replica_id,
                 current_leader_epoch,
@@ -626,7 +703,13 @@ impl<S: LogStore> RaftCore<S> {
                 position,
                 max_bytes,
             } => {
-                let response = self.handle_fetch_snapshot_request(replica_id, current_leader_epoch, snapshot_id, position, max_bytes);
+                let response = self.handle_fetch_snapshot_request(
+                    replica_id,
+                    current_leader_epoch,
+                    snapshot_id,
+                    position,
+                    max_bytes,
+                );
                 self.out.messages.push((from, correlation_id, response));
             }
             Message::FetchSnapshotResponse {
@@ -637,7 +720,16 @@ impl<S: LogStore> RaftCore<S> {
                 size,
                 position,
                 bytes,
-            } => self.handle_fetch_snapshot_response(correlation_id, error, leader_epoch, leader_id, snapshot_id, size, position, bytes),
+            } => self.handle_fetch_snapshot_response(
+                correlation_id,
+                error,
+                leader_epoch,
+                leader_id,
+                snapshot_id,
+                size,
+                position,
+                bytes,
+            ),
         }
     }
 
@@ -646,19 +738,40 @@ impl<S: LogStore> RaftCore<S> {
     /// Every role change goes through here. It checks the change is legal (epochs never go
     /// back; within an epoch the leader, once known, and the vote, once cast, never change) and
     /// queues the election state for persistence before any message of this `Ready` leaves.
-    fn transition(&mut self, epoch: Epoch, leader_id: Option<NodeId>, voted_id: Option<NodeId>, role: Role) {
-        debug_assert!(epoch >= self.epoch, "epoch going back: {} -> {epoch}", self.epoch);
+    fn transition(
+        &mut self,
+        epoch: Epoch,
+        leader_id: Option<NodeId>,
+        voted_id: Option<NodeId>,
+        role: Role,
+    ) {
+        debug_assert!(
+            epoch >= self.epoch,
+            "epoch going back: {} -> {epoch}",
+            self.epoch
+        );
         if epoch == self.epoch {
-            debug_assert!(self.leader_id.is_none() || leader_id == self.leader_id, "leader changed within epoch {epoch}");
-            debug_assert!(self.voted_id.is_none() || voted_id == self.voted_id, "vote changed within epoch {epoch}");
+            debug_assert!(
+                self.leader_id.is_none() || leader_id == self.leader_id,
+                "leader changed within epoch {epoch}"
+            );
+            debug_assert!(
+                self.voted_id.is_none() || voted_id == self.voted_id,
+                "vote changed within epoch {epoch}"
+            );
         }
         let was_leader = matches!(self.role, Role::Leader(_));
         let becomes_leader = matches!(role, Role::Leader(_));
         if was_leader && !becomes_leader {
             self.fail_proposals();
         }
-        if !matches!(role, Role::Prospective(_) | Role::Candidate(_)) && matches!(role, Role::Leader(_) | Role::Follower(_)) {
+        if !matches!(role, Role::Prospective(_) | Role::Candidate(_))
+            && matches!(role, Role::Leader(_) | Role::Follower(_))
+        {
             self.election_retries = 0;
+        }
+        if epoch != self.epoch || leader_id != self.leader_id {
+            self.leader_heard_ms = None;
         }
         self.epoch = epoch;
         self.leader_id = leader_id;
@@ -685,8 +798,8 @@ impl<S: LogStore> RaftCore<S> {
     fn new_follower_state(&mut self) -> FollowerState {
         FollowerState {
             fetch_deadline: self.now + self.cfg.fetch_timeout_ms,
-            leader_alive: true,
             in_flight: None,
+            refetch_at: None,
             awaiting_flush: None,
             snapshot: None,
         }
@@ -717,7 +830,11 @@ impl<S: LogStore> RaftCore<S> {
     }
 
     fn become_follower(&mut self, epoch: Epoch, leader: NodeId) {
-        let voted = if epoch == self.epoch { self.voted_id } else { None };
+        let voted = if epoch == self.epoch {
+            self.voted_id
+        } else {
+            None
+        };
         let state = self.new_follower_state();
         self.transition(epoch, Some(leader), voted, Role::Follower(state));
         self.send_fetch();
@@ -732,7 +849,12 @@ impl<S: LogStore> RaftCore<S> {
             deadline: self.now + self.random_election_timeout(),
             ..Election::default()
         };
-        self.transition(self.epoch, self.leader_id, self.voted_id, Role::Prospective(election));
+        self.transition(
+            self.epoch,
+            self.leader_id,
+            self.voted_id,
+            Role::Prospective(election),
+        );
         self.record_own_vote();
     }
 
@@ -801,8 +923,16 @@ impl<S: LogStore> RaftCore<S> {
     fn maybe_election_won(&mut self) {
         let majority = self.majority();
         let (won, lost, pre) = match &self.role {
-            Role::Prospective(e) => (e.granted.len() >= majority, e.rejected.len() >= majority, true),
-            Role::Candidate(e) => (e.granted.len() >= majority, e.rejected.len() >= majority, false),
+            Role::Prospective(e) => (
+                e.granted.len() >= majority,
+                e.rejected.len() >= majority,
+                true,
+            ),
+            Role::Candidate(e) => (
+                e.granted.len() >= majority,
+                e.rejected.len() >= majority,
+                false,
+            ),
             _ => return,
         };
         if won {
@@ -823,18 +953,30 @@ impl<S: LogStore> RaftCore<S> {
         let backoff = self.election_backoff_ms();
         match (&self.role, self.leader_id) {
             (Role::Prospective(_), Some(l)) if l != self.cfg.node_id => {
+                // Back to following; without news from the leader, try again after the backoff.
                 let epoch = self.epoch;
                 self.become_follower(epoch, l);
+                let deadline = self.now + backoff;
+                if let Role::Follower(f) = &mut self.role {
+                    f.fetch_deadline = deadline;
+                }
             }
             (Role::Prospective(_), Some(_)) => {
                 // Resigned leader whose pre-vote failed: wait and try again.
                 let deadline = self.now + backoff;
-                self.transition(self.epoch, self.leader_id, self.voted_id, Role::Resigned { deadline });
+                self.transition(
+                    self.epoch,
+                    self.leader_id,
+                    self.voted_id,
+                    Role::Resigned { deadline },
+                );
             }
             _ => {
                 let deadline = self.now + backoff;
                 let role = if self.voted_id.is_some() {
-                    Role::Voted { election_deadline: deadline }
+                    Role::Voted {
+                        election_deadline: deadline,
+                    }
                 } else {
                     Role::Unattached {
                         election_deadline: deadline,
@@ -864,7 +1006,12 @@ impl<S: LogStore> RaftCore<S> {
             check_quorum_deadline: self.now + self.cfg.check_quorum_timeout_ms(),
             parked: Vec::new(),
         };
-        self.transition(self.epoch, Some(me), self.voted_id, Role::Leader(Box::new(leader)));
+        self.transition(
+            self.epoch,
+            Some(me),
+            self.voted_id,
+            Role::Leader(Box::new(leader)),
+        );
         // KIP-595: the epoch starts with a LeaderChange control record; the high watermark may
         // not pass into this epoch until it is committed.
         let voter = |id: &NodeId| Voter::default().with_voter_id(*id);
@@ -874,7 +1021,9 @@ impl<S: LogStore> RaftCore<S> {
             .with_voters(self.voters.iter().map(voter).collect())
             .with_granting_voters(granting.iter().map(voter).collect());
         match control_record(ControlRecordType::LeaderChange, &message, 0) {
-            Ok(record) => self.append_batch(Batch::new(self.log_end, self.epoch, true, vec![record])),
+            Ok(record) => {
+                self.append_batch(Batch::new(self.log_end, self.epoch, true, vec![record]))
+            }
             Err(e) => tracing::error!(error = %e, "encoding LeaderChange failed"),
         }
         self.send_begin_quorum_epoch();
@@ -888,7 +1037,11 @@ impl<S: LogStore> RaftCore<S> {
             Role::Leader(l) => l
                 .replicas
                 .iter()
-                .filter(|(id, r)| self.voters.contains(id) && !r.acknowledged && r.begin_sent_ms.is_none_or(|t| now >= t + timeout))
+                .filter(|(id, r)| {
+                    self.voters.contains(id)
+                        && !r.acknowledged
+                        && r.begin_sent_ms.is_none_or(|t| now >= t + timeout)
+                })
                 .map(|(id, _)| *id)
                 .collect(),
             _ => return,
@@ -913,7 +1066,14 @@ impl<S: LogStore> RaftCore<S> {
 
     // ----- votes -----
 
-    fn handle_vote_request(&mut self, epoch: Epoch, candidate: NodeId, last_offset_epoch: Epoch, last_offset: Offset, pre_vote: bool) -> Message {
+    fn handle_vote_request(
+        &mut self,
+        epoch: Epoch,
+        candidate: NodeId,
+        last_offset_epoch: Epoch,
+        last_offset: Offset,
+        pre_vote: bool,
+    ) -> Message {
         let reject = |core: &Self, error| Message::VoteResponse {
             error,
             leader_epoch: core.epoch,
@@ -933,10 +1093,13 @@ impl<S: LogStore> RaftCore<S> {
             // KIP-996: no state changes. Refuse while a live leader is being followed or led.
             let leader_alive = match &self.role {
                 Role::Leader(_) => true,
-                Role::Follower(f) => f.leader_alive && self.now < f.fetch_deadline,
+                Role::Follower(_) => self
+                    .leader_heard_ms
+                    .is_some_and(|t| self.now < t + self.cfg.fetch_timeout_ms),
                 _ => false,
             };
-            let vote_conflict = epoch == self.epoch && (self.leader_id.is_some() || self.voted_id.is_some_and(|v| v != candidate));
+            let vote_conflict = epoch == self.epoch
+                && (self.leader_id.is_some() || self.voted_id.is_some_and(|v| v != candidate));
             let granted = log_ok && !leader_alive && !vote_conflict;
             return Message::VoteResponse {
                 error: ErrorCode::None,
@@ -971,14 +1134,28 @@ impl<S: LogStore> RaftCore<S> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn handle_vote_response(&mut self, from: NodeId, cid: u64, error: ErrorCode, epoch: Epoch, leader_id: Option<NodeId>, granted: bool, pre_vote: bool) {
+    fn handle_vote_response(
+        &mut self,
+        from: NodeId,
+        cid: u64,
+        error: ErrorCode,
+        epoch: Epoch,
+        leader_id: Option<NodeId>,
+        granted: bool,
+        pre_vote: bool,
+    ) {
         if epoch > self.epoch {
             self.observe_epoch(epoch, leader_id);
             return;
         }
         let expected_pre = matches!(self.role, Role::Prospective(_));
-        let (Role::Prospective(e) | Role::Candidate(e)) = &mut self.role else { return };
-        if pre_vote != expected_pre || e.sent.get(&from).is_none_or(|(c, _)| *c != cid) || epoch < self.epoch {
+        let (Role::Prospective(e) | Role::Candidate(e)) = &mut self.role else {
+            return;
+        };
+        if pre_vote != expected_pre
+            || e.sent.get(&from).is_none_or(|(c, _)| *c != cid)
+            || epoch < self.epoch
+        {
             return; // stale or for another round
         }
         e.sent.remove(&from);
@@ -1015,6 +1192,7 @@ impl<S: LogStore> RaftCore<S> {
         if epoch > self.epoch || !matches!(self.role, Role::Follower(_)) {
             self.become_follower(epoch, leader);
         }
+        self.leader_heard_ms = Some(self.now);
         ErrorCode::None
     }
 
@@ -1029,21 +1207,33 @@ impl<S: LogStore> RaftCore<S> {
         let delay = match position {
             // Strict exponential order: the first successor campaigns at once, the next after
             // a backoff, ... (KIP-595's EndQuorumEpoch).
-            Some(p) => self.cfg.retry_backoff_ms.saturating_mul(1u64 << p.min(16)).min(self.cfg.election_timeout_ms),
+            Some(p) => self
+                .cfg
+                .retry_backoff_ms
+                .saturating_mul(1u64 << p.min(16))
+                .min(self.cfg.election_timeout_ms),
             None => self.random_election_timeout(),
         };
         let now = self.now;
         if let (Role::Follower(f), Some(l)) = (&mut self.role, self.leader_id) {
             if l == leader {
-                f.leader_alive = false;
                 f.fetch_deadline = now + delay;
+                self.leader_heard_ms = None;
             }
         }
     }
 
     // ----- fetch, leader side -----
 
-    fn handle_fetch_request(&mut self, replica: NodeId, cid: u64, epoch: Epoch, fetch_offset: Offset, last_fetched_epoch: Epoch, max_bytes: usize) {
+    fn handle_fetch_request(
+        &mut self,
+        replica: NodeId,
+        cid: u64,
+        epoch: Epoch,
+        fetch_offset: Offset,
+        last_fetched_epoch: Epoch,
+        max_bytes: usize,
+    ) {
         let error = if epoch < self.epoch {
             Some(ErrorCode::FencedLeaderEpoch)
         } else if epoch > self.epoch {
@@ -1061,7 +1251,13 @@ impl<S: LogStore> RaftCore<S> {
         // Snapshot needed: the offset is below our log start, or its epoch is older than it.
         let log_start = self.store.log_start_offset();
         let snapshot = self.store.latest_snapshot();
-        if fetch_offset < log_start || (fetch_offset > 0 && self.store.end_offset_for_epoch(last_fetched_epoch).is_none()) {
+        if fetch_offset < log_start
+            || (fetch_offset > 0
+                && self
+                    .store
+                    .end_offset_for_epoch(last_fetched_epoch)
+                    .is_none())
+        {
             if let Some(id) = snapshot {
                 let response = self.fetch_response(ErrorCode::None, Vec::new(), None, Some(id));
                 self.out.messages.push((replica, cid, response));
@@ -1111,7 +1307,10 @@ impl<S: LogStore> RaftCore<S> {
         if is_voter {
             self.maybe_advance_high_watermark();
         }
-        let records = match self.store.read(fetch_offset, max_bytes.min(self.cfg.fetch_bytes_max)) {
+        let records = match self
+            .store
+            .read(fetch_offset, max_bytes.min(self.cfg.fetch_bytes_max))
+        {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, fetch_offset, "reading the log for a fetch failed");
@@ -1154,7 +1353,13 @@ impl<S: LogStore> RaftCore<S> {
         self.store.end_offset_for_epoch(epoch)
     }
 
-    fn fetch_response(&self, error: ErrorCode, records: Vec<Batch>, diverging_epoch: Option<EpochEndOffset>, snapshot_id: Option<SnapshotId>) -> Message {
+    fn fetch_response(
+        &self,
+        error: ErrorCode,
+        records: Vec<Batch>,
+        diverging_epoch: Option<EpochEndOffset>,
+        snapshot_id: Option<SnapshotId>,
+    ) -> Message {
         Message::FetchResponse {
             error,
             leader_epoch: self.epoch,
@@ -1169,30 +1374,43 @@ impl<S: LogStore> RaftCore<S> {
 
     /// Answers parked fetches that have new records or a new high watermark, or whose wait ended.
     fn wake_parked_fetches(&mut self, all_due: bool) {
-        let Role::Leader(l) = &mut self.role else { return };
+        let Role::Leader(l) = &mut self.role else {
+            return;
+        };
         if l.parked.is_empty() {
             return;
         }
         let store_end = self.store.end_offset();
         let now = self.now;
         let hw = self.high_watermark;
-        let (ready, keep): (Vec<ParkedFetch>, Vec<ParkedFetch>) = l
-            .parked
-            .drain(..)
-            .partition(|p| store_end > p.fetch_offset || hw != p.high_watermark || now >= p.deadline || all_due);
+        let (ready, keep): (Vec<ParkedFetch>, Vec<ParkedFetch>) =
+            l.parked.drain(..).partition(|p| {
+                store_end > p.fetch_offset || hw != p.high_watermark || now >= p.deadline || all_due
+            });
         l.parked = keep;
         for p in ready {
             let records = if store_end > p.fetch_offset {
-                self.store.read(p.fetch_offset, p.max_bytes.min(self.cfg.fetch_bytes_max)).unwrap_or_default()
+                self.store
+                    .read(p.fetch_offset, p.max_bytes.min(self.cfg.fetch_bytes_max))
+                    .unwrap_or_default()
             } else {
                 Vec::new()
             };
             let response = self.fetch_response(ErrorCode::None, records, None, None);
-            self.out.messages.push((p.replica_id, p.correlation_id, response));
+            self.out
+                .messages
+                .push((p.replica_id, p.correlation_id, response));
         }
     }
 
-    fn handle_fetch_snapshot_request(&mut self, _replica: NodeId, epoch: Epoch, id: SnapshotId, position: u64, max_bytes: usize) -> Message {
+    fn handle_fetch_snapshot_request(
+        &mut self,
+        _replica: NodeId,
+        epoch: Epoch,
+        id: SnapshotId,
+        position: u64,
+        max_bytes: usize,
+    ) -> Message {
         let respond = |core: &Self, error, size, bytes| Message::FetchSnapshotResponse {
             error,
             leader_epoch: core.epoch,
@@ -1217,7 +1435,11 @@ impl<S: LogStore> RaftCore<S> {
         if position > size {
             return respond(self, ErrorCode::PositionOutOfRange, size, Bytes::new());
         }
-        match self.store.read_snapshot_chunk(id, position, max_bytes.min(self.cfg.snapshot_chunk_bytes_max)) {
+        match self.store.read_snapshot_chunk(
+            id,
+            position,
+            max_bytes.min(self.cfg.snapshot_chunk_bytes_max),
+        ) {
             Ok(bytes) => respond(self, ErrorCode::None, size, bytes),
             Err(_) => respond(self, ErrorCode::SnapshotNotFound, 0, Bytes::new()),
         }
@@ -1256,16 +1478,24 @@ impl<S: LogStore> RaftCore<S> {
                 break;
             }
             self.inflight.pop_front();
-            self.out.proposals.push((id, ProposalOutcome::Committed { last_offset: last }));
+            self.out
+                .proposals
+                .push((id, ProposalOutcome::Committed { last_offset: last }));
         }
-        self.pending_bytes = if self.inflight.is_empty() && self.accumulated.is_empty() { 0 } else { self.pending_bytes };
+        self.pending_bytes = if self.inflight.is_empty() && self.accumulated.is_empty() {
+            0
+        } else {
+            self.pending_bytes
+        };
     }
 
     fn leader_tick(&mut self) {
         let now = self.now;
         let window = self.cfg.check_quorum_timeout_ms();
         let majority = self.majority();
-        let Role::Leader(l) = &mut self.role else { return };
+        let Role::Leader(l) = &mut self.role else {
+            return;
+        };
         if now >= l.check_quorum_deadline {
             // Check-quorum: the voters that fetched within the window, plus ourselves.
             let mut recent: Vec<Millis> = l
@@ -1278,11 +1508,20 @@ impl<S: LogStore> RaftCore<S> {
             if recent.len() + 1 >= majority {
                 recent.sort_unstable_by(|a, b| b.cmp(a));
                 // The window closes when the (majority-1)-th most recent fetch ages out.
-                l.check_quorum_deadline = if majority >= 2 { recent[majority - 2] + window } else { now + window };
+                l.check_quorum_deadline = if majority >= 2 {
+                    recent[majority - 2] + window
+                } else {
+                    now + window
+                };
             } else {
                 tracing::warn!(epoch = self.epoch, "check-quorum failed: resigning");
                 let deadline = now + self.random_election_timeout();
-                self.transition(self.epoch, self.leader_id, self.voted_id, Role::Resigned { deadline });
+                self.transition(
+                    self.epoch,
+                    self.leader_id,
+                    self.voted_id,
+                    Role::Resigned { deadline },
+                );
                 return;
             }
         }
@@ -1293,7 +1532,9 @@ impl<S: LogStore> RaftCore<S> {
     // ----- fetch, follower side -----
 
     fn send_fetch(&mut self) {
-        let Role::Follower(f) = &self.role else { return };
+        let Role::Follower(f) = &self.role else {
+            return;
+        };
         let Some(leader) = self.leader_id else { return };
         if f.awaiting_flush.is_some() {
             return;
@@ -1319,13 +1560,19 @@ impl<S: LogStore> RaftCore<S> {
         };
         if let Role::Follower(f) = &mut self.role {
             f.in_flight = Some((cid, now));
+            f.refetch_at = None;
         }
         self.out.messages.push((leader, cid, message));
     }
 
     /// An observer without a leader asks a random voter; the answer names the leader.
     fn send_discovery_fetch(&mut self) {
-        let voters: Vec<NodeId> = self.voters.iter().copied().filter(|v| *v != self.cfg.node_id).collect();
+        let voters: Vec<NodeId> = self
+            .voters
+            .iter()
+            .copied()
+            .filter(|v| *v != self.cfg.node_id)
+            .collect();
         if voters.is_empty() {
             return;
         }
@@ -1365,26 +1612,59 @@ impl<S: LogStore> RaftCore<S> {
             self.observe_epoch(epoch, leader_id);
             return;
         }
-        let Role::Follower(f) = &mut self.role else { return };
-        if f.in_flight.is_none_or(|(c, _)| c != cid) || Some(from) != self.leader_id || epoch != self.epoch {
+        if let (Role::Unattached { .. }, Some(l)) = (&self.role, leader_id) {
+            // An observer's discovery fetch found the leader of its epoch.
+            if epoch == self.epoch && self.leader_id == Some(l) && l != self.cfg.node_id {
+                self.become_follower(epoch, l);
+            }
+            return;
+        }
+        let Role::Follower(f) = &mut self.role else {
+            return;
+        };
+        if f.in_flight.is_none_or(|(c, _)| c != cid)
+            || Some(from) != self.leader_id
+            || epoch != self.epoch
+        {
             return; // stale, duplicated, or from someone else
         }
         f.in_flight = None;
         if error != ErrorCode::None {
-            return; // resent after the request timeout
+            // The leader we follow says it is not leading (it resigned): stop counting it as
+            // alive, and ask again after a backoff.
+            f.refetch_at = Some(self.now + self.cfg.retry_backoff_ms);
+            self.leader_heard_ms = None;
+            return;
         }
         f.fetch_deadline = self.now + self.cfg.fetch_timeout_ms;
-        f.leader_alive = true;
+        f.refetch_at = None;
+        self.leader_heard_ms = Some(self.now);
         if let Some(id) = snapshot_id {
             f.snapshot = Some(SnapshotFetch { id, position: 0 });
             self.send_fetch();
             return;
         }
         if let Some(d) = diverging {
-            let ours = self.store.end_offset_for_epoch(d.epoch).map_or(self.store.log_start_offset(), |e| e.end_offset);
+            let ours = self
+                .store
+                .end_offset_for_epoch(d.epoch)
+                .map_or(self.store.log_start_offset(), |e| e.end_offset);
             let target = d.end_offset.min(ours).min(self.log_end);
+            // Truncation removes whole batches: land on the start of the batch holding target.
+            let target = if target < self.store.end_offset() {
+                match self.store.read(target, 1) {
+                    Ok(b) => b.first().map_or(target, |b| b.base_offset.min(target)),
+                    Err(_) => target,
+                }
+            } else {
+                target
+            };
             if target < self.high_watermark {
-                tracing::error!(target, hw = self.high_watermark, "leader asked to truncate below the high watermark; ignored");
+                tracing::error!(
+                    target,
+                    hw = self.high_watermark,
+                    "leader asked to truncate below the high watermark; ignored"
+                );
                 return;
             }
             self.push_op(LogOp::Truncate(target));
@@ -1418,12 +1698,24 @@ impl<S: LogStore> RaftCore<S> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn handle_fetch_snapshot_response(&mut self, cid: u64, error: ErrorCode, epoch: Epoch, leader_id: Option<NodeId>, id: SnapshotId, size: u64, position: u64, bytes: Bytes) {
+    fn handle_fetch_snapshot_response(
+        &mut self,
+        cid: u64,
+        error: ErrorCode,
+        epoch: Epoch,
+        leader_id: Option<NodeId>,
+        id: SnapshotId,
+        size: u64,
+        position: u64,
+        bytes: Bytes,
+    ) {
         if epoch > self.epoch {
             self.observe_epoch(epoch, leader_id);
             return;
         }
-        let Role::Follower(f) = &mut self.role else { return };
+        let Role::Follower(f) = &mut self.role else {
+            return;
+        };
         if f.in_flight.is_none_or(|(c, _)| c != cid) || epoch != self.epoch {
             return;
         }
@@ -1441,7 +1733,11 @@ impl<S: LogStore> RaftCore<S> {
             self.send_fetch();
             return;
         }
-        self.push_op(LogOp::SnapshotChunk { id, position, bytes });
+        self.push_op(LogOp::SnapshotChunk {
+            id,
+            position,
+            bytes,
+        });
         if next >= size {
             self.push_op(LogOp::InstallSnapshot(id));
             if let Role::Follower(f) = &mut self.role {
@@ -1483,7 +1779,10 @@ impl<S: LogStore> RaftCore<S> {
         let mut members: Vec<(ProposalId, usize)> = Vec::new();
         let accumulated = std::mem::take(&mut self.accumulated);
         for p in accumulated {
-            if !records.is_empty() && (records.len() + p.records.len() > self.cfg.batch_records_max || bytes + p.bytes > self.cfg.batch_bytes_max) {
+            if !records.is_empty()
+                && (records.len() + p.records.len() > self.cfg.batch_records_max
+                    || bytes + p.bytes > self.cfg.batch_bytes_max)
+            {
                 self.flush_packed(&mut records, &mut members);
                 bytes = super::store::BATCH_OVERHEAD_BYTES;
             }
@@ -1494,7 +1793,11 @@ impl<S: LogStore> RaftCore<S> {
         self.flush_packed(&mut records, &mut members);
     }
 
-    fn flush_packed(&mut self, records: &mut Vec<RecordData>, members: &mut Vec<(ProposalId, usize)>) {
+    fn flush_packed(
+        &mut self,
+        records: &mut Vec<RecordData>,
+        members: &mut Vec<(ProposalId, usize)>,
+    ) {
         if records.is_empty() {
             return;
         }
@@ -1511,10 +1814,14 @@ impl<S: LogStore> RaftCore<S> {
     /// may still commit under the next leader.
     fn fail_proposals(&mut self) {
         for p in self.accumulated.drain(..) {
-            self.out.proposals.push((p.id, ProposalOutcome::NotAppended));
+            self.out
+                .proposals
+                .push((p.id, ProposalOutcome::NotAppended));
         }
         for (id, _) in self.inflight.drain(..) {
-            self.out.proposals.push((id, ProposalOutcome::LeaderChanged));
+            self.out
+                .proposals
+                .push((id, ProposalOutcome::LeaderChanged));
         }
         self.pending_bytes = 0;
     }
@@ -1548,7 +1855,11 @@ impl<S: LogStore> RaftCore<S> {
     /// `election.backoff.max.ms`.
     fn election_backoff_ms(&mut self) -> u64 {
         let span = 1u64 << self.election_retries.min(16);
-        let backoff = self.cfg.retry_backoff_ms.max(1).saturating_mul(1 + self.rng.below(span));
+        let backoff = self
+            .cfg
+            .retry_backoff_ms
+            .max(1)
+            .saturating_mul(1 + self.rng.below(span));
         backoff.min(self.cfg.election_backoff_max_ms.max(1))
     }
 }

@@ -21,7 +21,7 @@ pub use self::core::{
 };
 pub use self::message::{EpochEndOffset, ErrorCode, Message};
 pub use self::role::{ElectionState, RoleKind};
-pub use self::store::{Batch, LogOp, LogStore, MemStore, StoreError};
+pub use self::store::{Batch, LogOp, LogStore, MemFlush, MemStore, StoreError};
 
 /// A node's id (`node.id`).
 pub type NodeId = i32;

@@ -112,10 +112,10 @@ pub(crate) struct FollowerState {
     /// Without a successful fetch until then, start an election (voters) or rediscover the leader
     /// (observers).
     pub fetch_deadline: Millis,
-    /// Whether the leader counts as alive for pre-vote refusals (false after its EndQuorumEpoch).
-    pub leader_alive: bool,
     /// Outstanding request: correlation id and send time.
     pub in_flight: Option<(u64, Millis)>,
+    /// After an error answer, fetch again at this time.
+    pub refetch_at: Option<Millis>,
     /// Appended records not yet durable: the next Fetch waits for this offset to be flushed.
     pub awaiting_flush: Option<Offset>,
     pub snapshot: Option<SnapshotFetch>,
@@ -124,13 +124,20 @@ pub(crate) struct FollowerState {
 /// A role with its private state.
 #[derive(Debug, Clone)]
 pub(crate) enum Role {
-    Unattached { election_deadline: Millis, discovery: Option<(u64, Millis)> },
-    Voted { election_deadline: Millis },
+    Unattached {
+        election_deadline: Millis,
+        discovery: Option<(u64, Millis)>,
+    },
+    Voted {
+        election_deadline: Millis,
+    },
     Prospective(Election),
     Candidate(Election),
     Leader(Box<LeaderState>),
     Follower(FollowerState),
-    Resigned { deadline: Millis },
+    Resigned {
+        deadline: Millis,
+    },
 }
 
 impl Role {

@@ -8,6 +8,8 @@
 //!   `last_epoch()`; it is readable at once and durable only after `flush()`;
 //! - `apply(Truncate(o))` removes everything at or above `o`, durably;
 //! - `durable_end_offset() <= end_offset()`, and a crash loses at most what is above it;
+//! - `apply(SnapshotChunk)` at position 0 starts receiving a snapshot afresh; later chunks
+//!   must continue where the last ended;
 //! - `apply(InstallSnapshot(id))` makes the snapshot received through `SnapshotChunk`s the
 //!   newest one and restarts the log, empty, at `id.end_offset`.
 
@@ -62,7 +64,9 @@ impl Batch {
 
 /// Approximate encoded size of one record.
 pub fn record_size_bytes(r: &RecordData) -> usize {
-    RECORD_OVERHEAD_BYTES + r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len())
+    RECORD_OVERHEAD_BYTES
+        + r.key.as_ref().map_or(0, |k| k.len())
+        + r.value.as_ref().map_or(0, |v| v.len())
 }
 
 /// A change to the log a driver applies from a `Ready`, in order.
@@ -116,7 +120,12 @@ pub trait LogStore {
     /// Size of a snapshot in bytes, if it exists.
     fn snapshot_size(&self, id: SnapshotId) -> Option<u64>;
     /// Up to `max_bytes` of snapshot `id` from `position`.
-    fn read_snapshot_chunk(&self, id: SnapshotId, position: u64, max_bytes: usize) -> Result<Bytes, StoreError>;
+    fn read_snapshot_chunk(
+        &self,
+        id: SnapshotId,
+        position: u64,
+        max_bytes: usize,
+    ) -> Result<Bytes, StoreError>;
     /// Applies one operation of a `Ready`.
     fn apply(&mut self, op: LogOp) -> Result<(), StoreError>;
     /// Makes everything written durable; returns the durable end offset.
@@ -170,7 +179,9 @@ impl MemStore {
 
     /// A crash: everything above the durable end is lost, as is a half-received snapshot.
     pub fn crash(&mut self) {
-        let keep = self.batches.partition_point(|b| b.next_offset() <= self.durable_end);
+        let keep = self
+            .batches
+            .partition_point(|b| b.next_offset() <= self.durable_end);
         self.batches.truncate(keep);
         self.rebuild_epochs();
         self.receiving = None;
@@ -187,16 +198,26 @@ impl MemStore {
         self.snapshots.get(&id)
     }
 
-    /// Retention: drops batches wholly below the newest snapshot and older snapshots.
-    pub fn delete_before_latest_snapshot(&mut self) {
-        let Some(latest) = self.latest_snapshot() else { return };
-        let drop = self.batches.partition_point(|b| b.next_offset() <= latest.end_offset);
+    /// Retention: drops batches wholly below the newest snapshot, and snapshots older than the
+    /// newest `keep_snapshots` (a follower may still be downloading one of those).
+    pub fn delete_before_latest_snapshot(&mut self, keep_snapshots: usize) {
+        let Some(latest) = self.latest_snapshot() else {
+            return;
+        };
+        let drop = self
+            .batches
+            .partition_point(|b| b.next_offset() <= latest.end_offset);
         if drop > 0 {
             self.log_start = self.batches[drop - 1].next_offset();
             self.batches.drain(..drop);
             self.rebuild_epochs();
+        } else if self.batches.is_empty() && self.log_start < latest.end_offset {
+            self.log_start = latest.end_offset;
         }
-        self.snapshots.retain(|id, _| *id == latest);
+        self.durable_end = self.durable_end.max(self.log_start);
+        while self.snapshots.len() > keep_snapshots.max(1) {
+            self.snapshots.pop_first();
+        }
     }
 
     /// Every batch held (for invariant checks).
@@ -224,7 +245,9 @@ impl LogStore for MemStore {
     }
 
     fn end_offset(&self) -> Offset {
-        self.batches.last().map_or(self.log_start, Batch::next_offset)
+        self.batches
+            .last()
+            .map_or(self.log_start, Batch::next_offset)
     }
 
     fn durable_end_offset(&self) -> Offset {
@@ -240,7 +263,13 @@ impl LogStore for MemStore {
     }
 
     fn end_offset_for_epoch(&self, epoch: Epoch) -> Option<EpochEndOffset> {
-        end_offset_for_epoch(&self.epochs, self.end_offset(), self.log_start, self.latest_snapshot(), epoch)
+        end_offset_for_epoch(
+            &self.epochs,
+            self.end_offset(),
+            self.log_start,
+            self.latest_snapshot(),
+            epoch,
+        )
     }
 
     fn read(&self, from: Offset, max_bytes: usize) -> Result<Vec<Batch>, StoreError> {
@@ -272,14 +301,21 @@ impl LogStore for MemStore {
         self.snapshots.get(&id).map(|b| b.len() as u64)
     }
 
-    fn read_snapshot_chunk(&self, id: SnapshotId, position: u64, max_bytes: usize) -> Result<Bytes, StoreError> {
+    fn read_snapshot_chunk(
+        &self,
+        id: SnapshotId,
+        position: u64,
+        max_bytes: usize,
+    ) -> Result<Bytes, StoreError> {
         let data = self
             .snapshots
             .get(&id)
             .ok_or_else(|| StoreError::Invalid(format!("no snapshot {id}")))?;
         let start = usize::try_from(position).unwrap_or(usize::MAX);
         if start > data.len() {
-            return Err(StoreError::Invalid(format!("position {position} past snapshot {id}")));
+            return Err(StoreError::Invalid(format!(
+                "position {position} past snapshot {id}"
+            )));
         }
         Ok(data.slice(start..(start + max_bytes).min(data.len())))
     }
@@ -321,9 +357,13 @@ impl LogStore for MemStore {
                     self.generation += 1;
                 }
             }
-            LogOp::SnapshotChunk { id, position, bytes } => {
+            LogOp::SnapshotChunk {
+                id,
+                position,
+                bytes,
+            } => {
                 let buf = match &mut self.receiving {
-                    Some((rid, buf)) if *rid == id => buf,
+                    Some((rid, buf)) if *rid == id && position > 0 => buf,
                     _ => {
                         self.receiving = Some((id, Vec::new()));
                         &mut self.receiving.as_mut().expect("just set").1
