@@ -563,11 +563,9 @@ impl<S: LogStore> RaftCore<S> {
         let durable = self.store.durable_end_offset();
         match &mut self.role {
             Role::Leader(_) => self.maybe_advance_high_watermark(),
-            Role::Follower(f) => {
-                if f.awaiting_flush.is_some_and(|o| durable >= o) {
-                    f.awaiting_flush = None;
-                    self.send_fetch();
-                }
+            Role::Follower(f) if f.awaiting_flush.is_some_and(|o| durable >= o) => {
+                f.awaiting_flush = None;
+                self.send_fetch();
             }
             _ => {}
         }

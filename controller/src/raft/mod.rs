@@ -13,6 +13,7 @@ mod core;
 mod message;
 mod rng;
 mod role;
+pub mod segmented;
 mod store;
 
 pub use self::config::RaftConfig;

@@ -425,9 +425,10 @@ pub(crate) fn end_offset_for_epoch(
             end_offset: s.end_offset.min(first_log_offset),
         }),
         Some(_) => None,
+        // An empty history: epoch 0 ends where the log starts.
         None if log_start == 0 => Some(EpochEndOffset {
             epoch: 0,
-            end_offset: first_log_offset.min(0).max(0),
+            end_offset: 0,
         }),
         None => None,
     }
