@@ -2,3 +2,4 @@
 //! share — the deterministic cluster simulator ([`sim`]).
 
 pub mod sim;
+pub mod transcript;

@@ -147,6 +147,9 @@ enum Event {
     Deliver {
         from: NodeId,
         to: NodeId,
+        /// The receiver's incarnation when sent: connections die with the process, so a
+        /// message to an earlier run of the receiver is lost.
+        to_incarnation: u32,
         cid: u64,
         message: Message,
     },
@@ -427,12 +430,19 @@ impl Sim {
             Event::Deliver {
                 from,
                 to,
+                to_incarnation,
                 cid,
                 message,
             } => {
                 let now = self.now;
                 let name = message.name();
-                let Some(core) = self.nodes.get_mut(&to).and_then(|n| n.core.as_mut()) else {
+                let Some(node) = self.nodes.get_mut(&to) else {
+                    return;
+                };
+                if node.incarnation != to_incarnation {
+                    return;
+                }
+                let Some(core) = node.core.as_mut() else {
                     return;
                 };
                 core.step(now, from, cid, message);
@@ -609,6 +619,7 @@ impl Sim {
             return;
         }
         let slow = self.nodes.get(&from).is_some_and(|n| n.slow) && self.faults_on;
+        let to_incarnation = self.nodes.get(&to).map_or(0, |n| n.incarnation);
         let extra = if slow { 30 } else { 0 };
         if self.rng.chance(f.duplicate) {
             let t = self.now + self.rng.range(f.delay_ms.0, f.delay_ms.1) + extra;
@@ -617,6 +628,7 @@ impl Sim {
                 Event::Deliver {
                     from,
                     to,
+                    to_incarnation,
                     cid,
                     message: message.clone(),
                 },
@@ -628,6 +640,7 @@ impl Sim {
             Event::Deliver {
                 from,
                 to,
+                to_incarnation,
                 cid,
                 message,
             },

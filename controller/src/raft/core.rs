@@ -168,6 +168,9 @@ pub struct RaftCore<S: LogStore> {
     log_end: Offset,
     /// Epoch of the last entry, including queued operations.
     last_epoch: Epoch,
+    /// Correlation ids of this incarnation: a random 32-bit session tag in the high half, a
+    /// counter in the low half, so a response to a request of an earlier run of this node is
+    /// never taken for one of ours.
     next_correlation_id: u64,
     next_proposal_id: u64,
     accumulated: Vec<Accumulated>,
@@ -211,13 +214,14 @@ impl<S: LogStore> RaftCore<S> {
             high_watermark,
             log_end,
             last_epoch,
-            next_correlation_id: 1,
+            next_correlation_id: 0,
             next_proposal_id: 1,
             accumulated: Vec::new(),
             inflight: VecDeque::new(),
             pending_bytes: 0,
             out: Ready::default(),
         };
+        core.next_correlation_id = (core.rng.next_u64() & 0xffff_ffff_0000_0000) | 1;
         let me = core.cfg.node_id;
         core.role = match state.leader_id {
             // A leader that restarts may not lead the same epoch again.
@@ -798,6 +802,7 @@ impl<S: LogStore> RaftCore<S> {
             fetch_deadline: self.now + self.cfg.fetch_timeout_ms,
             in_flight: None,
             refetch_at: None,
+            cid_floor: self.next_correlation_id,
             awaiting_flush: None,
             snapshot: None,
         }
@@ -1302,6 +1307,7 @@ impl<S: LogStore> RaftCore<S> {
             }
             l.parked.retain(|p| p.replica_id != replica);
         }
+        let hw_before = self.high_watermark;
         if is_voter {
             self.maybe_advance_high_watermark();
         }
@@ -1315,8 +1321,10 @@ impl<S: LogStore> RaftCore<S> {
                 Vec::new()
             }
         };
-        if records.is_empty() {
+        if records.is_empty() && self.high_watermark == hw_before {
             // Long-poll: hold the fetch until new records, a new high watermark, or its deadline.
+            // (A fetch that just moved the high watermark is answered at once, so the news
+            // reaches the fetcher without waiting for the next record.)
             let hw = self.high_watermark;
             let deadline = now + self.cfg.fetch_max_wait_ms;
             if let Role::Leader(l) = &mut self.role {
@@ -1617,10 +1625,11 @@ impl<S: LogStore> RaftCore<S> {
             }
             return;
         }
+        let next = self.next_correlation_id;
         let Role::Follower(f) = &mut self.role else {
             return;
         };
-        if f.in_flight.is_none_or(|(c, _)| c != cid)
+        if !Self::is_current_response(cid, f.cid_floor, next)
             || Some(from) != self.leader_id
             || epoch != self.epoch
         {
@@ -1711,10 +1720,12 @@ impl<S: LogStore> RaftCore<S> {
             self.observe_epoch(epoch, leader_id);
             return;
         }
+        let next = self.next_correlation_id;
+        let next = self.next_correlation_id;
         let Role::Follower(f) = &mut self.role else {
             return;
         };
-        if f.in_flight.is_none_or(|(c, _)| c != cid) || epoch != self.epoch {
+        if !Self::is_current_response(cid, f.cid_floor, next) || epoch != self.epoch {
             return;
         }
         f.in_flight = None;
@@ -1756,6 +1767,11 @@ impl<S: LogStore> RaftCore<S> {
 
     fn push_op(&mut self, op: LogOp) {
         self.out.log_ops.push(op);
+        // The log position moved: answers to fetches sent before are stale.
+        let floor = self.next_correlation_id;
+        if let Role::Follower(f) = &mut self.role {
+            f.cid_floor = floor;
+        }
     }
 
     fn append_batch(&mut self, batch: Batch) {
@@ -1835,6 +1851,12 @@ impl<S: LogStore> RaftCore<S> {
             .ok()
             .and_then(|b| b.first().map(|b| b.epoch))
             .unwrap_or(self.last_epoch)
+    }
+
+    /// Whether a response answers a request of this incarnation (whose next id is `next`) sent
+    /// at the current position (ids from `floor`).
+    fn is_current_response(cid: u64, floor: u64, next: u64) -> bool {
+        cid >> 32 == next >> 32 && cid >= floor && cid < next
     }
 
     fn next_cid(&mut self) -> u64 {
