@@ -203,8 +203,9 @@ pub struct Sim {
     committed: Vec<Entry>,
     leaders: BTreeMap<Epoch, NodeId>,
     next_value: u64,
-    /// Proposals accepted and not yet resolved: value -> proposing node.
-    pending: BTreeMap<u64, NodeId>,
+    /// Proposals accepted and not yet resolved: (node, incarnation, proposal id) -> the value
+    /// of their last record.
+    pending: BTreeMap<(NodeId, u32, u64), Bytes>,
     /// Counters for the report.
     pub stats: SimStats,
     /// Trace of events, kept when `trace` is on (for replaying a failing seed).
@@ -525,13 +526,15 @@ impl Sim {
                 value: Some(Bytes::from(format!("v{value}.{i}"))),
             })
             .collect();
-        let core = self
-            .nodes
-            .get_mut(&id)
-            .and_then(|n| n.core.as_mut())
-            .expect("leader");
-        if core.propose(records).is_ok() {
-            self.pending.insert(value, id);
+        let last = records
+            .last()
+            .and_then(|r| r.value.clone())
+            .unwrap_or_default();
+        let node = self.nodes.get_mut(&id).expect("leader");
+        let incarnation = node.incarnation;
+        let core = node.core.as_mut().expect("leader");
+        if let Ok(pid) = core.propose(records) {
+            self.pending.insert((id, incarnation, pid.0), last);
         }
         self.drive(id);
     }
@@ -734,15 +737,26 @@ impl Sim {
                 self.request_flush(id);
             }
             self.check_node(id);
-            for (_, outcome) in proposals {
+            // Every proposal ends once; a committed one is in the committed log where it says.
+            let incarnation = self.nodes[&id].incarnation;
+            for (pid, outcome) in proposals {
+                let Some(value) = self.pending.remove(&(id, incarnation, pid.0)) else {
+                    self.fail(format!(
+                        "node {id}: outcome {outcome:?} for proposal {} that is not pending",
+                        pid.0
+                    ));
+                };
                 if let ProposalOutcome::Committed { last_offset } = outcome {
                     self.stats.committed_proposals += 1;
-                    if last_offset as usize >= self.committed.len() {
-                        let msg = format!(
-                            "proposal committed at {last_offset} beyond the committed log {}",
-                            self.committed.len()
-                        );
-                        self.fail(msg);
+                    let found = self
+                        .committed
+                        .get(last_offset as usize)
+                        .map(|e| e.value.clone());
+                    if found.as_ref() != Some(&value) {
+                        self.fail(format!(
+                            "proposal {} committed at {last_offset}, but the committed log holds {found:?} there, not {value:?}",
+                            pid.0
+                        ));
                     }
                 }
             }

@@ -538,7 +538,8 @@ impl<S: LogStore> RaftCore<S> {
             .filter(|(id, _)| self.voters.contains(id))
             .map(|(id, r)| (r.end_offset.unwrap_or(-1), *id))
             .collect();
-        successors.sort_by(|a, b| b.cmp(a));
+        // Most caught up first; ties go to the lower id.
+        successors.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         let preferred: Vec<NodeId> = successors.into_iter().map(|(_, id)| id).collect();
         let deadline = self.now + self.random_election_timeout();
         self.transition(
