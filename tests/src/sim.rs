@@ -112,6 +112,9 @@ pub struct SimConfig {
     pub snapshot_every: i64,
     /// Mean time between client proposals, ms.
     pub propose_interval_ms: u64,
+    /// Probability that a node crashes just after it persists a vote (a targeted fault, to
+    /// reach the schedules where forgetting a vote would elect two leaders).
+    pub crash_after_vote: f64,
 }
 
 impl SimConfig {
@@ -127,7 +130,9 @@ impl SimConfig {
         raft.retry_backoff_ms = 10;
         raft.election_backoff_max_ms = 150;
         raft.fetch_max_wait_ms = 50;
-        raft.fetch_bytes_max = 2048;
+        // One batch per fetch sometimes: old-epoch records then arrive before the new leader's
+        // LeaderChange, the schedule of the Raft paper's Figure 8.
+        raft.fetch_bytes_max = [1, 300, 2048][rng.range(0, 3) as usize];
         raft.snapshot_chunk_bytes_max = 4096;
         raft.batch_records_max = 8;
         SimConfig {
@@ -138,6 +143,7 @@ impl SimConfig {
             raft,
             snapshot_every: [0, 20, 60][rng.range(0, 3) as usize],
             propose_interval_ms: [5, 20][rng.range(0, 2) as usize],
+            crash_after_vote: [0.0, 0.0, 0.1, 0.5][rng.range(0, 4) as usize],
         }
     }
 }
@@ -163,6 +169,11 @@ enum Event {
     },
     Propose,
     Fault,
+    /// Crash a node (if still on the same incarnation).
+    Crash {
+        node: NodeId,
+        incarnation: u32,
+    },
 }
 
 struct Node {
@@ -487,6 +498,11 @@ impl Sim {
                 core.tick(now);
                 self.drive(id);
             }
+            Event::Crash { node, incarnation } => {
+                if self.faults_on && self.nodes[&node].incarnation == incarnation {
+                    self.crash(node);
+                }
+            }
             Event::Propose => {
                 self.propose_somewhere();
                 let t = self.now + self.rng.range(1, self.cfg.propose_interval_ms * 2);
@@ -726,6 +742,13 @@ impl Sim {
                     }
                 }
                 node.persisted = Some(state);
+                if state.voted_id.is_some_and(|v| v != id) && state.leader_id.is_none() {
+                    let incarnation = node.incarnation;
+                    if self.faults_on && self.rng.chance(self.cfg.crash_after_vote) {
+                        let t = self.now + self.rng.range(0, 5);
+                        self.schedule(t, Event::Crash { node: id, incarnation });
+                    }
+                }
             }
             let proposals = ready.proposals;
             // 3. The messages.

@@ -1722,7 +1722,6 @@ impl<S: LogStore> RaftCore<S> {
             return;
         }
         let next = self.next_correlation_id;
-        let next = self.next_correlation_id;
         let Role::Follower(f) = &mut self.role else {
             return;
         };
