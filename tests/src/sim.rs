@@ -115,13 +115,16 @@ pub struct SimConfig {
     /// Probability that a node crashes just after it persists a vote (a targeted fault, to
     /// reach the schedules where forgetting a vote would elect two leaders).
     pub crash_after_vote: f64,
+    /// Probability that a newly elected leader crashes within a few ms (before or while it
+    /// replicates its first records).
+    pub crash_new_leader: f64,
 }
 
 impl SimConfig {
     /// A cluster with fast timeouts, faults drawn from the seed.
     pub fn from_seed(seed: u64) -> Self {
         let mut rng = SimRng::new(seed);
-        let voters = [1, 3, 3, 5][rng.range(0, 4) as usize];
+        let voters = [1, 3, 5, 5][rng.range(0, 4) as usize];
         let observers = rng.range(0, 3) as usize;
         let mut raft = RaftConfig::new(0);
         raft.election_timeout_ms = 150;
@@ -144,6 +147,7 @@ impl SimConfig {
             snapshot_every: [0, 20, 60][rng.range(0, 3) as usize],
             propose_interval_ms: [5, 20][rng.range(0, 2) as usize],
             crash_after_vote: [0.0, 0.0, 0.1, 0.5][rng.range(0, 4) as usize],
+            crash_new_leader: [0.0, 0.0, 0.2, 0.6][rng.range(0, 4) as usize],
         }
     }
 }
@@ -169,10 +173,14 @@ enum Event {
     },
     Propose,
     Fault,
-    /// Crash a node (if still on the same incarnation).
+    /// Crash a node (if still on the same incarnation), and restart it soon after.
     Crash {
         node: NodeId,
         incarnation: u32,
+    },
+    /// Restart a crashed node.
+    Restart {
+        node: NodeId,
     },
 }
 
@@ -499,8 +507,19 @@ impl Sim {
                 self.drive(id);
             }
             Event::Crash { node, incarnation } => {
-                if self.faults_on && self.nodes[&node].incarnation == incarnation {
+                if self.faults_on
+                    && self.nodes[&node].incarnation == incarnation
+                    && self.nodes[&node].core.is_some()
+                {
                     self.crash(node);
+                    let t = self.now + self.rng.range(1, 60);
+                    self.schedule(t, Event::Restart { node });
+                }
+            }
+            Event::Restart { node } => {
+                if self.nodes[&node].core.is_none() {
+                    self.note(|| format!("restart {node}"));
+                    self.start(node);
                 }
             }
             Event::Propose => {
@@ -701,6 +720,7 @@ impl Sim {
     /// Performs a node's `Ready`s until it has nothing more, then checks the invariants.
     fn drive(&mut self, id: NodeId) {
         loop {
+            let mut crash_at: Option<(Millis, u32)> = None;
             let node = self.nodes.get_mut(&id).expect("node");
             let Some(core) = node.core.as_mut() else {
                 return;
@@ -742,22 +762,35 @@ impl Sim {
                     }
                 }
                 node.persisted = Some(state);
-                if state.voted_id.is_some_and(|v| v != id) && state.leader_id.is_none() {
-                    let incarnation = node.incarnation;
-                    if self.faults_on && self.rng.chance(self.cfg.crash_after_vote) {
-                        let t = self.now + self.rng.range(0, 5);
-                        self.schedule(t, Event::Crash { node: id, incarnation });
-                    }
+                if state.voted_id.is_some_and(|v| v != id)
+                    && state.leader_id.is_none()
+                    && self.faults_on
+                    && self.rng.chance(self.cfg.crash_after_vote)
+                {
+                    crash_at = Some((self.now + self.rng.range(0, 5), node.incarnation));
                 }
             }
             let proposals = ready.proposals;
-            // 3. The messages.
+            let persisted = node.persisted.unwrap_or_default();
+            // 3. The messages — none may claim an election state the node has not persisted.
             for (to, cid, message) in ready.messages {
+                if let Some(why) = unpersisted_claim(&message, to, id, persisted) {
+                    self.fail(format!("node {id} sends {} to {to} before persisting it: {why} (persisted {persisted:?})", message.name()));
+                }
                 self.send(id, to, cid, message);
             }
             // 4. The flush.
             if ready.flush {
                 self.request_flush(id);
+            }
+            if let Some((t, incarnation)) = crash_at {
+                self.schedule(
+                    t,
+                    Event::Crash {
+                        node: id,
+                        incarnation,
+                    },
+                );
             }
             self.check_node(id);
             // Every proposal ends once; a committed one is in the committed log where it says.
@@ -854,6 +887,17 @@ impl Sim {
                     self.leaders.insert(epoch, id);
                     self.stats.elections += 1;
                     self.note(|| format!("{id} leads epoch {epoch}"));
+                    if self.faults_on && self.rng.chance(self.cfg.crash_new_leader) {
+                        let t = self.now + self.rng.range(0, 8);
+                        let incarnation = self.nodes[&id].incarnation;
+                        self.schedule(
+                            t,
+                            Event::Crash {
+                                node: id,
+                                incarnation,
+                            },
+                        );
+                    }
                 }
             }
         }
@@ -1023,6 +1067,58 @@ impl Sim {
             })
             .collect::<Vec<_>>()
             .join("; ")
+    }
+}
+
+/// What a message claims about the sender's election state that its persisted state does not
+/// back: the epoch it speaks in, the vote it grants, the leadership it announces. (The durability
+/// order: raft-rs `persisted_messages`, Kafka's QuorumState writes before transitions.)
+fn unpersisted_claim(m: &Message, to: NodeId, me: NodeId, p: ElectionState) -> Option<String> {
+    let epoch = match m {
+        // A pre-vote asks about the next epoch without adopting it.
+        Message::VoteRequest { pre_vote: true, .. } => None,
+        Message::VoteRequest { replica_epoch, .. } => Some(*replica_epoch),
+        Message::VoteResponse { leader_epoch, .. }
+        | Message::BeginQuorumEpochRequest { leader_epoch, .. }
+        | Message::BeginQuorumEpochResponse { leader_epoch, .. }
+        | Message::EndQuorumEpochRequest { leader_epoch, .. }
+        | Message::EndQuorumEpochResponse { leader_epoch, .. }
+        | Message::FetchResponse { leader_epoch, .. }
+        | Message::FetchSnapshotResponse { leader_epoch, .. } => Some(*leader_epoch),
+        Message::FetchRequest {
+            current_leader_epoch,
+            ..
+        }
+        | Message::FetchSnapshotRequest {
+            current_leader_epoch,
+            ..
+        } => Some(*current_leader_epoch),
+    };
+    if let Some(e) = epoch {
+        if e > p.epoch {
+            return Some(format!("epoch {e}"));
+        }
+    }
+    match m {
+        Message::VoteRequest {
+            pre_vote: false,
+            replica_epoch,
+            ..
+        } if p.voted_id != Some(me) || p.epoch != *replica_epoch => {
+            Some("its own candidacy".into())
+        }
+        Message::VoteResponse {
+            vote_granted: true,
+            pre_vote: false,
+            leader_epoch,
+            ..
+        } if p.voted_id != Some(to) || p.epoch != *leader_epoch => Some(format!("a vote for {to}")),
+        Message::BeginQuorumEpochRequest { leader_epoch, .. }
+            if p.leader_id != Some(me) || p.epoch != *leader_epoch =>
+        {
+            Some("its leadership".into())
+        }
+        _ => None,
     }
 }
 
