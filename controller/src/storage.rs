@@ -678,6 +678,26 @@ mod tests {
     }
 
     #[test]
+    fn the_voter_set_is_read_back_from_the_bootstrap_snapshot() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = tmp.path().join("a");
+        let cfg = config(a.to_str().unwrap(), 1);
+        format_with(&cfg, &to_kafka_string(random_kafka_uuid()));
+        let voters = read_bootstrap_voters(&a).unwrap();
+        assert_eq!(voters.len(), 1);
+        assert_eq!(voters[0].id, 1);
+        assert_eq!(
+            voters[0].endpoints,
+            vec!["CONTROLLER://127.0.0.1:19093".to_string()]
+        );
+        assert_eq!(
+            Some(voters[0].directory_id),
+            MetaProperties::read(&a).unwrap().unwrap().directory_id
+        );
+        assert!(read_bootstrap_voters(tmp.path()).is_err());
+    }
+
+    #[test]
     fn initial_controllers_parse_and_reject_garbage() {
         let d = to_kafka_string(random_kafka_uuid());
         let list = parse_initial_controllers(&format!("0@[::1]:9093:{d},1@h:9094:{d}")).unwrap();
@@ -698,4 +718,65 @@ mod tests {
             .to_string()
             .contains("duplicate"));
     }
+}
+
+/// One voter of the bootstrap voter set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootstrapVoter {
+    /// Node id.
+    pub id: i32,
+    /// Directory id of its metadata directory (nil when formatted with static voters).
+    pub directory_id: Uuid,
+    /// Controller endpoints as `NAME://host:port`.
+    pub endpoints: Vec<String>,
+}
+
+/// Reads the voter set from the bootstrap snapshot (`00000000000000000000-0000000000.checkpoint`
+/// in the metadata log directory): the VotersRecord that `format` wrote. The consensus core takes
+/// its voters from here, so the voter set is data, not configuration.
+pub fn read_bootstrap_voters(metadata_dir: &Path) -> Result<Vec<BootstrapVoter>, StorageError> {
+    use kafka_protocol::messages::VotersRecord;
+    let path = metadata_dir.join(METADATA_LOG_DIR_NAME).join(
+        SnapshotId {
+            end_offset: 0,
+            epoch: 0,
+        }
+        .file_name(),
+    );
+    let reader = metaquorum_log::SnapshotReader::open(&path, BATCH_BYTES_MAX_DEFAULT)?;
+    reader.verify()?;
+    for (_, header, bytes) in reader.batches() {
+        if !header.is_control() {
+            continue;
+        }
+        let mut buf = Bytes::copy_from_slice(bytes);
+        let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf)
+            .map_err(|e| refused(format!("{}: {e}", path.display())))?;
+        for r in set.records {
+            let (Some(key), Some(value)) = (r.key, r.value) else {
+                continue;
+            };
+            if metaquorum_log::control::control_type_id(&key)
+                != Some(ControlRecordType::KRaftVoters as i16)
+            {
+                continue;
+            }
+            let voters: VotersRecord = metaquorum_log::control::decode_control(&value, 0)
+                .map_err(|e| refused(format!("{}: {e}", path.display())))?;
+            return Ok(voters
+                .voters
+                .into_iter()
+                .map(|v| BootstrapVoter {
+                    id: v.voter_id.0,
+                    directory_id: v.voter_directory_id,
+                    endpoints: v
+                        .endpoints
+                        .iter()
+                        .map(|e| format!("{}://{}:{}", e.name.as_str(), e.host.as_str(), e.port))
+                        .collect(),
+                })
+                .collect());
+        }
+    }
+    Err(refused(format!("{} holds no VotersRecord", path.display())))
 }

@@ -15,7 +15,7 @@
 //! - `partition <ids> / <ids>`, `block <from> <to>` (one way), `heal`
 //! - `auto-flush <id> on|off`, `flush <id>`
 //! - `crash <id>` (loses what was not flushed), `restart <id>`
-//! - `status`, `log <id>`, `queue`
+//! - `status`, `describe <id>` (DescribeQuorum), `log <id>`, `queue`
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
@@ -265,6 +265,32 @@ impl Harness {
                 self.start(id);
             }
             "status" => self.status(),
+            "describe" => {
+                // DescribeQuorum, as the named node answers it.
+                let id = id_arg(0)?;
+                let q = self.core_mut(id).ok_or("node is down")?.describe_quorum();
+                writeln!(
+                    self.out,
+                    "leader {} epoch {} high-watermark {}",
+                    show_leader(q.leader_id),
+                    q.leader_epoch,
+                    q.high_watermark
+                )
+                .unwrap();
+                for (kind, list) in [("voter", &q.voters), ("observer", &q.observers)] {
+                    for r in list {
+                        writeln!(
+                            self.out,
+                            "  {kind} {} log-end {} last-fetch {} last-caught-up {}",
+                            r.replica_id,
+                            r.log_end_offset.map_or("-1".into(), |o| o.to_string()),
+                            r.last_fetch_ms.map_or("-1".into(), |t| t.to_string()),
+                            r.last_caught_up_ms.map_or("-1".into(), |t| t.to_string())
+                        )
+                        .unwrap();
+                    }
+                }
+            }
             "log" => {
                 let id = id_arg(0)?;
                 let node = self.nodes.get(&id).ok_or("no such node")?;
