@@ -659,30 +659,19 @@ impl Sim {
         let slow = self.nodes.get(&from).is_some_and(|n| n.slow) && self.faults_on;
         let to_incarnation = self.nodes.get(&to).map_or(0, |n| n.incarnation);
         let extra = if slow { 30 } else { 0 };
-        if self.rng.chance(f.duplicate) {
+        // A duplicate is a second copy with its own delay: the copies may arrive in either order.
+        let copies = if self.rng.chance(f.duplicate) { 2 } else { 1 };
+        for _ in 0..copies {
             let t = self.now + self.rng.range(f.delay_ms.0, f.delay_ms.1) + extra;
-            self.schedule(
-                t,
-                Event::Deliver {
-                    from,
-                    to,
-                    to_incarnation,
-                    cid,
-                    message: message.clone(),
-                },
-            );
-        }
-        let t = self.now + self.rng.range(f.delay_ms.0, f.delay_ms.1) + extra;
-        self.schedule(
-            t,
-            Event::Deliver {
+            let event = Event::Deliver {
                 from,
                 to,
                 to_incarnation,
                 cid,
-                message,
-            },
-        );
+                message: message.clone(),
+            };
+            self.schedule(t, event);
+        }
     }
 
     fn request_flush(&mut self, id: NodeId) {

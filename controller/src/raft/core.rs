@@ -141,6 +141,14 @@ struct Accumulated {
     bytes: usize,
 }
 
+/// A proposal in the log, waiting for the high watermark to pass its last record.
+#[derive(Debug, Clone, Copy)]
+struct Inflight {
+    id: ProposalId,
+    last_offset: Offset,
+    bytes: usize,
+}
+
 /// One replica's KRaft state machine.
 #[derive(Debug)]
 pub struct RaftCore<S: LogStore> {
@@ -175,7 +183,7 @@ pub struct RaftCore<S: LogStore> {
     next_proposal_id: u64,
     accumulated: Vec<Accumulated>,
     /// Appended proposals waiting for commit: (id, last offset), in offset order.
-    inflight: VecDeque<(ProposalId, Offset)>,
+    inflight: VecDeque<Inflight>,
     pending_bytes: usize,
     out: Ready,
 }
@@ -1480,20 +1488,19 @@ impl<S: LogStore> RaftCore<S> {
         }
         self.high_watermark = hw;
         self.out.high_watermark = Some(hw);
-        while let Some(&(id, last)) = self.inflight.front() {
-            if last >= hw {
+        while let Some(&p) = self.inflight.front() {
+            if p.last_offset >= hw {
                 break;
             }
             self.inflight.pop_front();
-            self.out
-                .proposals
-                .push((id, ProposalOutcome::Committed { last_offset: last }));
+            self.pending_bytes = self.pending_bytes.saturating_sub(p.bytes);
+            self.out.proposals.push((
+                p.id,
+                ProposalOutcome::Committed {
+                    last_offset: p.last_offset,
+                },
+            ));
         }
-        self.pending_bytes = if self.inflight.is_empty() && self.accumulated.is_empty() {
-            0
-        } else {
-            self.pending_bytes
-        };
     }
 
     fn leader_tick(&mut self) {
@@ -1790,7 +1797,7 @@ impl<S: LogStore> RaftCore<S> {
         }
         let mut records: Vec<RecordData> = Vec::new();
         let mut bytes = super::store::BATCH_OVERHEAD_BYTES;
-        let mut members: Vec<(ProposalId, usize)> = Vec::new();
+        let mut members: Vec<(ProposalId, usize, usize)> = Vec::new();
         let accumulated = std::mem::take(&mut self.accumulated);
         for p in accumulated {
             if !records.is_empty()
@@ -1801,7 +1808,7 @@ impl<S: LogStore> RaftCore<S> {
                 bytes = super::store::BATCH_OVERHEAD_BYTES;
             }
             bytes += p.bytes;
-            members.push((p.id, p.records.len()));
+            members.push((p.id, p.records.len(), p.bytes));
             records.extend(p.records);
         }
         self.flush_packed(&mut records, &mut members);
@@ -1810,16 +1817,20 @@ impl<S: LogStore> RaftCore<S> {
     fn flush_packed(
         &mut self,
         records: &mut Vec<RecordData>,
-        members: &mut Vec<(ProposalId, usize)>,
+        members: &mut Vec<(ProposalId, usize, usize)>,
     ) {
         if records.is_empty() {
             return;
         }
         let base = self.log_end;
         let mut end = base;
-        for (id, n) in members.drain(..) {
+        for (id, n, bytes) in members.drain(..) {
             end += n as Offset;
-            self.inflight.push_back((id, end - 1));
+            self.inflight.push_back(Inflight {
+                id,
+                last_offset: end - 1,
+                bytes,
+            });
         }
         self.append_batch(Batch::new(base, self.epoch, false, std::mem::take(records)));
     }
@@ -1832,10 +1843,10 @@ impl<S: LogStore> RaftCore<S> {
                 .proposals
                 .push((p.id, ProposalOutcome::NotAppended));
         }
-        for (id, _) in self.inflight.drain(..) {
+        for p in self.inflight.drain(..) {
             self.out
                 .proposals
-                .push((id, ProposalOutcome::LeaderChanged));
+                .push((p.id, ProposalOutcome::LeaderChanged));
         }
         self.pending_bytes = 0;
     }

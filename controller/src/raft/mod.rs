@@ -15,6 +15,8 @@ mod rng;
 mod role;
 pub mod segmented;
 mod store;
+#[cfg(test)]
+mod tests;
 
 pub use self::config::RaftConfig;
 pub use self::core::{
