@@ -692,7 +692,7 @@ impl Sim {
         }
         node.flush = Some(core.store().begin_flush());
         let latency = if node.slow && self.faults_on {
-            latency * 20 + 20
+            latency * 40 + 200
         } else {
             latency
         };
