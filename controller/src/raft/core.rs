@@ -166,6 +166,10 @@ pub struct RaftCore<S: LogStore> {
     role: Role,
     /// Failed elections in a row, for the exponential backoff.
     election_retries: u32,
+    /// Records appended but not yet reported flushed end here. A Fetch tells the leader the log
+    /// end is durable, so none is sent while this is set, whatever the role (a leader that
+    /// steps down, a follower back from a failed pre-vote).
+    unflushed_end: Option<Offset>,
     /// Last time the leader of this epoch was heard from (BeginQuorumEpoch or a successful
     /// fetch); `None` once it resigned or said it is not the leader. A follower refuses
     /// pre-votes while this is within the fetch timeout (KIP-996).
@@ -218,6 +222,7 @@ impl<S: LogStore> RaftCore<S> {
             persisted: state,
             role: Role::Resigned { deadline: now },
             election_retries: 0,
+            unflushed_end: None,
             leader_heard_ms: None,
             high_watermark,
             log_end,
@@ -318,12 +323,11 @@ impl<S: LogStore> RaftCore<S> {
                 election_deadline,
                 discovery,
             } => {
-                let d =
-                    discovery.map_or(Millis::MAX, |(_, sent)| sent + self.cfg.request_timeout_ms);
                 if self.is_voter() {
-                    (*election_deadline).min(d)
+                    *election_deadline
                 } else {
-                    d.min(self.now + self.cfg.request_timeout_ms)
+                    // An observer looks for the leader now, then again after each timeout.
+                    discovery.map_or(self.now, |(_, sent)| sent + self.cfg.request_timeout_ms)
                 }
             }
             Role::Voted { election_deadline } => *election_deadline,
@@ -474,7 +478,7 @@ impl<S: LogStore> RaftCore<S> {
             Role::Follower(f) => {
                 if now >= f.fetch_deadline {
                     Due::LostLeader
-                } else if f.awaiting_flush.is_none()
+                } else if self.unflushed_end.is_none()
                     && (f.in_flight.is_some_and(|(_, sent)| now >= sent + timeout)
                         || f.refetch_at.is_some_and(|t| now >= t))
                 {
@@ -549,6 +553,12 @@ impl<S: LogStore> RaftCore<S> {
         // Most caught up first; ties go to the lower id.
         successors.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         let preferred: Vec<NodeId> = successors.into_iter().map(|(_, id)| id).collect();
+        self.step_down(preferred);
+    }
+
+    /// Leaves leadership for Resigned and tells the other voters with EndQuorumEpoch, naming
+    /// `preferred` successors in order (none after a failed check-quorum).
+    fn step_down(&mut self, preferred: Vec<NodeId>) {
         let deadline = self.now + self.random_election_timeout();
         self.transition(
             self.epoch,
@@ -556,14 +566,16 @@ impl<S: LogStore> RaftCore<S> {
             self.voted_id,
             Role::Resigned { deadline },
         );
-        for to in preferred.clone() {
+        let me = self.cfg.node_id;
+        let others: Vec<NodeId> = self.voters.iter().copied().filter(|v| *v != me).collect();
+        for to in others {
             let cid = self.next_cid();
             self.out.messages.push((
                 to,
                 cid,
                 Message::EndQuorumEpochRequest {
                     leader_epoch: self.epoch,
-                    leader_id: self.cfg.node_id,
+                    leader_id: me,
                     preferred_successors: preferred.clone(),
                 },
             ));
@@ -574,11 +586,13 @@ impl<S: LogStore> RaftCore<S> {
     pub fn handle_log_flushed(&mut self, now: Millis) {
         self.now = self.now.max(now);
         let durable = self.store.durable_end_offset();
-        match &mut self.role {
+        if self.unflushed_end.is_some_and(|o| durable >= o) {
+            self.unflushed_end = None;
+        }
+        match &self.role {
             Role::Leader(_) => self.maybe_advance_high_watermark(),
-            Role::Follower(f) if f.awaiting_flush.is_some_and(|o| durable >= o) => {
-                f.awaiting_flush = None;
-                self.send_fetch();
+            Role::Follower(f) if f.in_flight.is_none() && self.unflushed_end.is_none() => {
+                self.send_fetch()
             }
             _ => {}
         }
@@ -624,7 +638,11 @@ impl<S: LogStore> RaftCore<S> {
                 leader_epoch,
                 leader_id,
             } => {
-                let error = self.handle_begin_quorum_epoch(leader_epoch, leader_id);
+                let error = if leader_id != from || leader_epoch == Epoch::MAX {
+                    ErrorCode::InvalidRequest
+                } else {
+                    self.handle_begin_quorum_epoch(leader_epoch, leader_id)
+                };
                 self.out.messages.push((
                     from,
                     correlation_id,
@@ -636,13 +654,13 @@ impl<S: LogStore> RaftCore<S> {
                 ));
             }
             Message::BeginQuorumEpochResponse {
+                error,
                 leader_epoch,
                 leader_id,
-                ..
             } => {
                 if leader_epoch > self.epoch {
                     self.observe_epoch(leader_epoch, leader_id);
-                } else if leader_epoch == self.epoch {
+                } else if leader_epoch == self.epoch && error == ErrorCode::None {
                     if let Role::Leader(l) = &mut self.role {
                         l.replicas.entry(from).or_default().acknowledged = true;
                     }
@@ -679,14 +697,23 @@ impl<S: LogStore> RaftCore<S> {
                 fetch_offset,
                 last_fetched_epoch,
                 max_bytes,
-            } => self.handle_fetch_request(
-                from.max(replica_id),
-                correlation_id,
-                current_leader_epoch,
-                fetch_offset,
-                last_fetched_epoch,
-                max_bytes,
-            ),
+            } => {
+                if replica_id != from {
+                    // A replica reports only its own progress.
+                    let response =
+                        self.fetch_response(ErrorCode::InvalidRequest, Vec::new(), None, None);
+                    self.out.messages.push((from, correlation_id, response));
+                } else {
+                    self.handle_fetch_request(
+                        from,
+                        correlation_id,
+                        current_leader_epoch,
+                        fetch_offset,
+                        last_fetched_epoch,
+                        max_bytes,
+                    );
+                }
+            }
             Message::FetchResponse {
                 error,
                 leader_epoch,
@@ -715,6 +742,7 @@ impl<S: LogStore> RaftCore<S> {
                 max_bytes,
             } => {
                 let response = self.handle_fetch_snapshot_request(
+                    from,
                     replica_id,
                     current_leader_epoch,
                     snapshot_id,
@@ -773,12 +801,14 @@ impl<S: LogStore> RaftCore<S> {
         }
         let was_leader = matches!(self.role, Role::Leader(_));
         let becomes_leader = matches!(role, Role::Leader(_));
+        let mut parked = Vec::new();
         if was_leader && !becomes_leader {
             self.fail_proposals();
+            if let Role::Leader(l) = &mut self.role {
+                parked = std::mem::take(&mut l.parked);
+            }
         }
-        if !matches!(role, Role::Prospective(_) | Role::Candidate(_))
-            && matches!(role, Role::Leader(_) | Role::Follower(_))
-        {
+        if matches!(role, Role::Leader(_)) {
             self.election_retries = 0;
         }
         if epoch != self.epoch || leader_id != self.leader_id {
@@ -797,6 +827,14 @@ impl<S: LogStore> RaftCore<S> {
             self.persisted = state;
             self.out.election_state = Some(state);
         }
+        // Fetches held by a leader that stepped down are answered, not left to time out.
+        for p in parked {
+            let response =
+                self.fetch_response(ErrorCode::NotLeaderOrFollower, Vec::new(), None, None);
+            self.out
+                .messages
+                .push((p.replica_id, p.correlation_id, response));
+        }
     }
 
     fn new_unattached(&mut self) -> Role {
@@ -812,7 +850,6 @@ impl<S: LogStore> RaftCore<S> {
             in_flight: None,
             refetch_at: None,
             cid_floor: self.next_correlation_id,
-            awaiting_flush: None,
             snapshot: None,
         }
     }
@@ -871,12 +908,16 @@ impl<S: LogStore> RaftCore<S> {
     }
 
     fn become_candidate(&mut self) {
+        let Some(next_epoch) = self.epoch.checked_add(1).filter(|e| *e < Epoch::MAX) else {
+            tracing::error!(epoch = self.epoch, "epoch space exhausted; not campaigning");
+            return;
+        };
         let election = Election {
             deadline: self.now + self.random_election_timeout(),
             ..Election::default()
         };
         let me = self.cfg.node_id;
-        self.transition(self.epoch + 1, None, Some(me), Role::Candidate(election));
+        self.transition(next_epoch, None, Some(me), Role::Candidate(election));
         self.record_own_vote();
     }
 
@@ -892,7 +933,7 @@ impl<S: LogStore> RaftCore<S> {
 
     fn resend_votes(&mut self) {
         let (pre_vote, epoch) = match &self.role {
-            Role::Prospective(_) => (true, self.epoch + 1),
+            Role::Prospective(_) => (true, self.epoch),
             Role::Candidate(_) => (false, self.epoch),
             _ => return,
         };
@@ -965,10 +1006,11 @@ impl<S: LogStore> RaftCore<S> {
         let backoff = self.election_backoff_ms();
         match (&self.role, self.leader_id) {
             (Role::Prospective(_), Some(l)) if l != self.cfg.node_id => {
-                // Back to following; without news from the leader, try again after the backoff.
+                // Back to following (KIP-996), with a fresh fetch timeout plus the growing
+                // backoff, so a node cut off from the leader alone does not ask over and over.
                 let epoch = self.epoch;
                 self.become_follower(epoch, l);
-                let deadline = self.now + backoff;
+                let deadline = self.now + self.cfg.fetch_timeout_ms + backoff;
                 if let Role::Follower(f) = &mut self.role {
                     f.fetch_deadline = deadline;
                 }
@@ -1096,13 +1138,22 @@ impl<S: LogStore> RaftCore<S> {
         if !self.voters.contains(&candidate) || !self.is_voter() {
             return reject(self, ErrorCode::InconsistentVoterSet);
         }
+        if last_offset < 0
+            || last_offset_epoch < 0
+            || last_offset_epoch > epoch
+            || epoch == Epoch::MAX
+        {
+            return reject(self, ErrorCode::InvalidRequest);
+        }
         if epoch < self.epoch {
             return reject(self, ErrorCode::FencedLeaderEpoch);
         }
         // Raft §5.4.1: grant only to a log at least as up to date as ours.
         let log_ok = (last_offset_epoch, last_offset) >= (self.last_epoch, self.log_end);
         if pre_vote {
-            // KIP-996: no state changes. Refuse while a live leader is being followed or led.
+            // KIP-996: the request carries the prospective's current epoch; it would campaign in
+            // the next one, so no vote of ours conflicts. No state changes here, not even a
+            // newer epoch. Refuse while a live leader is being followed or led.
             let leader_alive = match &self.role {
                 Role::Leader(_) => true,
                 Role::Follower(_) => self
@@ -1110,9 +1161,7 @@ impl<S: LogStore> RaftCore<S> {
                     .is_some_and(|t| self.now < t + self.cfg.fetch_timeout_ms),
                 _ => false,
             };
-            let vote_conflict = epoch == self.epoch
-                && (self.leader_id.is_some() || self.voted_id.is_some_and(|v| v != candidate));
-            let granted = log_ok && !leader_alive && !vote_conflict;
+            let granted = log_ok && !leader_alive;
             return Message::VoteResponse {
                 error: ErrorCode::None,
                 leader_epoch: self.epoch,
@@ -1216,15 +1265,18 @@ impl<S: LogStore> RaftCore<S> {
             self.observe_epoch(epoch, Some(leader));
         }
         let position = preferred.iter().position(|p| *p == self.cfg.node_id);
+        // Strict exponential order (Kafka's `strictExponentialElectionBackoffMs`): the first
+        // successor campaigns at once, the next after retry.backoff, then 2×, 4×, ... capped;
+        // voters not named wait the longest backoff.
+        let cap = self.cfg.election_backoff_max_ms;
         let delay = match position {
-            // Strict exponential order: the first successor campaigns at once, the next after
-            // a backoff, ... (KIP-595's EndQuorumEpoch).
+            Some(0) => 0,
             Some(p) => self
                 .cfg
                 .retry_backoff_ms
-                .saturating_mul(1u64 << p.min(16))
-                .min(self.cfg.election_timeout_ms),
-            None => self.random_election_timeout(),
+                .saturating_mul(1u64 << (p - 1).min(16))
+                .min(cap),
+            None => cap,
         };
         let now = self.now;
         if let (Role::Follower(f), Some(l)) = (&mut self.role, self.leader_id) {
@@ -1260,6 +1312,14 @@ impl<S: LogStore> RaftCore<S> {
             self.out.messages.push((replica, cid, response));
             return;
         }
+        if fetch_offset < 0 || last_fetched_epoch < 0 || last_fetched_epoch > epoch {
+            let response = self.fetch_response(ErrorCode::InvalidRequest, Vec::new(), None, None);
+            self.out.messages.push((replica, cid, response));
+            return;
+        }
+        // Any fetch in our epoch shows the replica is alive and follows us (check-quorum), even
+        // one answered with a divergence or a snapshot id.
+        self.record_contact(replica);
         // Snapshot needed: the offset is below our log start, or its epoch is older than it.
         let log_start = self.store.log_start_offset();
         let snapshot = self.store.latest_snapshot();
@@ -1309,8 +1369,6 @@ impl<S: LogStore> RaftCore<S> {
         if let Role::Leader(l) = &mut self.role {
             let r = l.replicas.entry(replica).or_default();
             r.end_offset = Some(fetch_offset);
-            r.last_fetch_ms = Some(now);
-            r.acknowledged = true;
             if fetch_offset >= log_end {
                 r.last_caught_up_ms = Some(now);
             }
@@ -1350,6 +1408,16 @@ impl<S: LogStore> RaftCore<S> {
         }
         let response = self.fetch_response(ErrorCode::None, records, None, None);
         self.out.messages.push((replica, cid, response));
+    }
+
+    /// A replica fetched (records or a snapshot chunk) in our epoch.
+    fn record_contact(&mut self, replica: NodeId) {
+        let now = self.now;
+        if let Role::Leader(l) = &mut self.role {
+            let r = l.replicas.entry(replica).or_default();
+            r.last_fetch_ms = Some(now);
+            r.acknowledged = true;
+        }
     }
 
     /// Our end offset for an epoch, counting the current epoch's unapplied appends.
@@ -1420,7 +1488,8 @@ impl<S: LogStore> RaftCore<S> {
 
     fn handle_fetch_snapshot_request(
         &mut self,
-        _replica: NodeId,
+        from: NodeId,
+        replica: NodeId,
         epoch: Epoch,
         id: SnapshotId,
         position: u64,
@@ -1435,6 +1504,9 @@ impl<S: LogStore> RaftCore<S> {
             position,
             bytes,
         };
+        if replica != from {
+            return respond(self, ErrorCode::InvalidRequest, 0, Bytes::new());
+        }
         if epoch < self.epoch {
             return respond(self, ErrorCode::FencedLeaderEpoch, 0, Bytes::new());
         }
@@ -1444,6 +1516,7 @@ impl<S: LogStore> RaftCore<S> {
         if !matches!(self.role, Role::Leader(_)) {
             return respond(self, ErrorCode::NotLeaderOrFollower, 0, Bytes::new());
         }
+        self.record_contact(replica);
         let Some(size) = self.store.snapshot_size(id) else {
             return respond(self, ErrorCode::SnapshotNotFound, 0, Bytes::new());
         };
@@ -1529,13 +1602,7 @@ impl<S: LogStore> RaftCore<S> {
                 };
             } else {
                 tracing::warn!(epoch = self.epoch, "check-quorum failed: resigning");
-                let deadline = now + self.random_election_timeout();
-                self.transition(
-                    self.epoch,
-                    self.leader_id,
-                    self.voted_id,
-                    Role::Resigned { deadline },
-                );
+                self.step_down(Vec::new());
                 return;
             }
         }
@@ -1550,7 +1617,7 @@ impl<S: LogStore> RaftCore<S> {
             return;
         };
         let Some(leader) = self.leader_id else { return };
-        if f.awaiting_flush.is_some() {
+        if self.unflushed_end.is_some() {
             return;
         }
         let snapshot = f.snapshot;
@@ -1654,6 +1721,7 @@ impl<S: LogStore> RaftCore<S> {
         f.fetch_deadline = self.now + self.cfg.fetch_timeout_ms;
         f.refetch_at = None;
         self.leader_heard_ms = Some(self.now);
+        self.election_retries = 0;
         if let Some(id) = snapshot_id {
             f.snapshot = Some(SnapshotFetch { id, position: 0 });
             self.send_fetch();
@@ -1680,6 +1748,7 @@ impl<S: LogStore> RaftCore<S> {
                     hw = self.high_watermark,
                     "leader asked to truncate below the high watermark; ignored"
                 );
+                self.schedule_refetch();
                 return;
             }
             self.push_op(LogOp::Truncate(target));
@@ -1689,9 +1758,22 @@ impl<S: LogStore> RaftCore<S> {
             return;
         }
         let mut appended = false;
+        let mut rejected = false;
         for b in records {
-            if b.base_offset != self.log_end {
-                break; // not contiguous with our log: ignore the rest
+            // Only contiguous, non-empty batches of epochs between our last and the leader's.
+            if b.base_offset != self.log_end
+                || b.records.is_empty()
+                || b.epoch < self.last_epoch
+                || b.epoch > epoch
+            {
+                tracing::warn!(
+                    base_offset = b.base_offset,
+                    batch_epoch = b.epoch,
+                    log_end = self.log_end,
+                    "leader sent a batch that does not continue the log; ignored"
+                );
+                rejected = true;
+                break;
             }
             self.log_end = b.next_offset();
             self.last_epoch = b.epoch;
@@ -1703,12 +1785,22 @@ impl<S: LogStore> RaftCore<S> {
             self.set_high_watermark(hw);
         }
         if appended {
-            if let Role::Follower(f) = &mut self.role {
-                f.awaiting_flush = Some(self.log_end);
-            }
+            // The next Fetch waits for the flush (handle_log_flushed).
             self.out.flush = true;
+        } else if rejected {
+            // Asking again at once would get the same answer: back off.
+            self.schedule_refetch();
         } else {
             self.send_fetch();
+        }
+    }
+
+    /// Fetch again after the retry backoff rather than at once.
+    fn schedule_refetch(&mut self) {
+        let at = self.now + self.cfg.retry_backoff_ms;
+        if let Role::Follower(f) = &mut self.role {
+            f.in_flight = None;
+            f.refetch_at = Some(at);
         }
     }
 
@@ -1728,22 +1820,39 @@ impl<S: LogStore> RaftCore<S> {
             self.observe_epoch(epoch, leader_id);
             return;
         }
-        let next = self.next_correlation_id;
+        let next_cid = self.next_correlation_id;
+        let now = self.now;
         let Role::Follower(f) = &mut self.role else {
             return;
         };
-        if !Self::is_current_response(cid, f.cid_floor, next) || epoch != self.epoch {
+        if !Self::is_current_response(cid, f.cid_floor, next_cid) || epoch != self.epoch {
             return;
         }
-        f.in_flight = None;
+        // A late answer to a snapshot request after the download ended: not ours to act on.
         let Some(s) = f.snapshot else { return };
-        if error != ErrorCode::None || s.id != id || s.position != position {
-            // The leader moved on (e.g. a newer snapshot): start over with a plain fetch.
-            f.snapshot = None;
-            self.send_fetch();
-            return;
+        f.in_flight = None;
+        match error {
+            ErrorCode::None
+                if s.id == id && s.position == position && id.end_offset >= self.log_end => {}
+            ErrorCode::NotLeaderOrFollower
+            | ErrorCode::FencedLeaderEpoch
+            | ErrorCode::UnknownLeaderEpoch => {
+                // The leader stopped leading: count it as gone and ask again after a backoff.
+                f.snapshot = None;
+                f.refetch_at = Some(now + self.cfg.retry_backoff_ms);
+                self.leader_heard_ms = None;
+                return;
+            }
+            _ => {
+                // The leader moved on (a newer snapshot, say): start over with a plain fetch.
+                f.snapshot = None;
+                self.send_fetch();
+                return;
+            }
         }
-        f.fetch_deadline = self.now + self.cfg.fetch_timeout_ms;
+        f.fetch_deadline = now + self.cfg.fetch_timeout_ms;
+        self.leader_heard_ms = Some(now);
+        self.election_retries = 0;
         let next = position + bytes.len() as u64;
         if bytes.is_empty() && next < size {
             self.send_fetch();
@@ -1773,6 +1882,21 @@ impl<S: LogStore> RaftCore<S> {
     // ----- proposals and appends -----
 
     fn push_op(&mut self, op: LogOp) {
+        match &op {
+            LogOp::Append(b) => {
+                self.unflushed_end = Some(self.unflushed_end.unwrap_or(0).max(b.next_offset()));
+            }
+            LogOp::Truncate(t) => {
+                if let Some(o) = self.unflushed_end {
+                    // A flush begun before a truncation does not count after it: flush again.
+                    self.unflushed_end = Some(o.min(*t));
+                    self.out.flush = true;
+                }
+            }
+            // An installed snapshot is durable and replaces the log.
+            LogOp::InstallSnapshot(_) => self.unflushed_end = None,
+            LogOp::SnapshotChunk { .. } => {}
+        }
         self.out.log_ops.push(op);
         // The log position moved: answers to fetches sent before are stale.
         let floor = self.next_correlation_id;

@@ -25,6 +25,8 @@ pub enum ErrorCode {
     PositionOutOfRange,
     /// The requested snapshot does not exist (`SNAPSHOT_NOT_FOUND`).
     SnapshotNotFound,
+    /// The request's fields are impossible (`INVALID_REQUEST`).
+    InvalidRequest,
 }
 
 /// Where a follower's log stops matching: the end offset of the largest epoch <= its last

@@ -119,8 +119,6 @@ pub(crate) struct FollowerState {
     /// Responses to requests with a correlation id below this were asked at an older log
     /// position and are stale; any at or above it (a resend of the same fetch included) is good.
     pub cid_floor: u64,
-    /// Appended records not yet durable: the next Fetch waits for this offset to be flushed.
-    pub awaiting_flush: Option<Offset>,
     pub snapshot: Option<SnapshotFetch>,
 }
 
