@@ -877,7 +877,7 @@ impl Sim {
                     self.stats.elections += 1;
                     self.note(|| format!("{id} leads epoch {epoch}"));
                     if self.faults_on && self.rng.chance(self.cfg.crash_new_leader) {
-                        let t = self.now + self.rng.range(0, 8);
+                        let t = self.now + self.rng.range(0, 40);
                         let incarnation = self.nodes[&id].incarnation;
                         self.schedule(
                             t,
