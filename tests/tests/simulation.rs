@@ -28,6 +28,7 @@ fn seeded_clusters_stay_safe_and_converge() {
             Err(_) => panic!("seed {seed} failed: replay with SIM_SEED={seed} SIM_TRACE=1"),
         };
         total.events += s.events;
+        total.delivered += s.delivered;
         total.crashes += s.crashes;
         total.elections += s.elections;
         total.committed_proposals += s.committed_proposals;
