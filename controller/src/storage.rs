@@ -165,7 +165,6 @@ fn plan_voters(
         )),
         (_, false, _) | (InitialControllers::None, true, false) => Ok(None),
         (InitialControllers::Unspecified, true, true) => {
-            let listener = config.controller_listener_names.first().cloned().unwrap_or_default();
             let voters = config
                 .controller_quorum_voters
                 .iter()
@@ -176,7 +175,6 @@ fn plan_voters(
                     directory_id: if v.id == config.node_id { metadata_dir_id } else { Uuid::nil() },
                 })
                 .collect();
-            let _ = listener;
             Ok(Some(VoterPlan {
                 voters,
                 kraft_version: 0,

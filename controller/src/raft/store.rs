@@ -211,8 +211,6 @@ impl MemStore {
             self.log_start = self.batches[drop - 1].next_offset();
             self.batches.drain(..drop);
             self.rebuild_epochs();
-        } else if self.batches.is_empty() && self.log_start < latest.end_offset {
-            self.log_start = latest.end_offset;
         }
         self.durable_end = self.durable_end.max(self.log_start);
         while self.snapshots.len() > keep_snapshots.max(1) {

@@ -197,7 +197,7 @@ impl<S: LogStore> RaftCore<S> {
     }
 
     /// Answers parked fetches that have new records or a new high watermark, or whose wait ended.
-    pub(super) fn wake_parked_fetches(&mut self, all_due: bool) {
+    pub(super) fn wake_parked_fetches(&mut self) {
         let Role::Leader(l) = &mut self.role else {
             return;
         };
@@ -209,7 +209,7 @@ impl<S: LogStore> RaftCore<S> {
         let hw = self.high_watermark;
         let (ready, keep): (Vec<ParkedFetch>, Vec<ParkedFetch>) =
             l.parked.drain(..).partition(|p| {
-                store_end > p.fetch_offset || hw != p.high_watermark || now >= p.deadline || all_due
+                store_end > p.fetch_offset || hw != p.high_watermark || now >= p.deadline
             });
         l.parked = keep;
         for p in ready {
@@ -291,7 +291,7 @@ impl<S: LogStore> RaftCore<S> {
         let candidate = ends[self.majority() - 1];
         if candidate > l.epoch_start_offset && candidate > self.high_watermark {
             self.set_high_watermark(candidate);
-            self.wake_parked_fetches(false);
+            self.wake_parked_fetches();
         }
     }
 
@@ -348,7 +348,7 @@ impl<S: LogStore> RaftCore<S> {
             }
         }
         self.send_begin_quorum_epoch();
-        self.wake_parked_fetches(false);
+        self.wake_parked_fetches();
     }
 
     pub(super) fn append_batch(&mut self, batch: Batch) {

@@ -433,7 +433,7 @@ impl<S: LogStore> RaftCore<S> {
             self.log_end,
             "Ready not applied before advance"
         );
-        self.wake_parked_fetches(false);
+        self.wake_parked_fetches();
     }
 
     /// Time passes: fire whatever deadline is due.
