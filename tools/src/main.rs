@@ -1,7 +1,15 @@
 //! The `metaquorum` binary: one command-line entry point for every role and tool, with
 //! subcommands in the manner of Kafka's scripts (`kafka-storage`, `kafka-dump-log`).
 
+mod local_cluster;
+mod quorum_cmd;
+mod run_cmd;
 mod storage_cmd;
+
+/// Requests off the wire may claim absurd array lengths; see `ReservingAllocator`.
+#[global_allocator]
+static ALLOCATOR: metaquorum_controller::alloc::ReservingAllocator =
+    metaquorum_controller::alloc::ReservingAllocator;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +26,25 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a node: the roles in `process.roles`, until SIGINT or SIGTERM.
+    Run {
+        /// The node's configuration file.
+        #[arg(short = 'c', long = "config")]
+        config: PathBuf,
+        /// Override a configuration key (key=value); repeatable.
+        #[arg(long = "override", value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// Format and start a quorum of controllers on loopback; Ctrl-C stops it.
+    LocalCluster(local_cluster::LocalClusterArgs),
+    /// Describe the metadata quorum (like kafka-metadata-quorum).
+    Quorum {
+        /// A controller to ask, host:port.
+        #[arg(long = "bootstrap-controller")]
+        bootstrap_controller: String,
+        #[command(subcommand)]
+        command: quorum_cmd::QuorumCommand,
+    },
     /// Format and inspect storage directories (like kafka-storage).
     Storage {
         #[command(subcommand)]
@@ -53,6 +80,12 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run { config, overrides } => run_cmd::run(&config, &overrides),
+        Command::LocalCluster(args) => local_cluster::run(args),
+        Command::Quorum {
+            bootstrap_controller,
+            command,
+        } => quorum_cmd::run(&bootstrap_controller, command),
         Command::Storage { command } => storage_cmd::run(command),
         Command::Log {
             command:

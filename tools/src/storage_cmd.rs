@@ -53,7 +53,7 @@ pub enum StorageCommand {
     },
 }
 
-fn load_config(path: &std::path::Path, overrides: &[String]) -> Result<Config, String> {
+pub fn load_config(path: &std::path::Path, overrides: &[String]) -> Result<Config, String> {
     let loaded = Config::load(ConfigSources {
         file: Some(path),
         env: ConfigSources::process_env(),

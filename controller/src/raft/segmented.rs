@@ -56,8 +56,8 @@ impl SegmentedStore {
     }
 }
 
-/// Decodes one stored batch into the core's form.
-fn decode(bytes: &[u8]) -> Result<Batch, StoreError> {
+/// Decodes one RecordBatch v2 (already CRC-checked) into the core's form.
+pub fn decode_batch(bytes: &[u8]) -> Result<Batch, StoreError> {
     let header =
         BatchHeader::parse(bytes, usize::MAX).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let mut buf = Bytes::copy_from_slice(bytes);
@@ -137,7 +137,7 @@ impl LogStore for SegmentedStore {
                     return Ok(out);
                 }
                 bytes += b.len();
-                out.push(decode(b)?);
+                out.push(decode_batch(b)?);
             }
             at = slice.next_offset;
             if bytes >= max_bytes {

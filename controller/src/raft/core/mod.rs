@@ -540,6 +540,17 @@ impl<S: LogStore> RaftCore<S> {
         Ok(id)
     }
 
+    /// The offset the next accepted proposal's first record will have if it commits (leader
+    /// only): proposals are appended in order, after those already accumulated.
+    pub fn next_proposal_offset(&self) -> Offset {
+        self.log_end
+            + self
+                .accumulated
+                .iter()
+                .map(|p| p.records.len() as Offset)
+                .sum::<Offset>()
+    }
+
     /// Gracefully gives up leadership (shutdown): the leader becomes Resigned and asks the voters
     /// to elect a successor, the most caught-up first (EndQuorumEpoch).
     pub fn resign(&mut self) {

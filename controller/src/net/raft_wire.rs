@@ -1,0 +1,964 @@
+//! The KRaft RPCs on the wire: the core's [`Message`]s to and from Kafka's `Vote` (v0-2, v2 with
+//! `PreVote`), `BeginQuorumEpoch`, `EndQuorumEpoch`, `Fetch` (v12-17 served, v13 sent) and
+//! `FetchSnapshot` schemas, for the one partition `__cluster_metadata-0`.
+//!
+//! Records travel as RecordBatch v2 bytes. Received batches are CRC-checked before the core sees
+//! them; a bad batch makes the whole response malformed (the core retries the fetch).
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{
+    begin_quorum_epoch_request as bqe_req, begin_quorum_epoch_response as bqe_resp,
+    end_quorum_epoch_request as eqe_req, end_quorum_epoch_response as eqe_resp,
+    fetch_request as fetch_req, fetch_response as fetch_resp, fetch_snapshot_request as snap_req,
+    fetch_snapshot_response as snap_resp, vote_request as vote_req, vote_response as vote_resp,
+    ApiKey, BrokerId, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use metaquorum_log::batch::{encode_batch, BatchIter, BatchSpec};
+
+use super::wire::{decode_body, decode_response, encode_request, encode_response, WireError};
+use crate::raft::segmented::decode_batch;
+use crate::raft::{Batch, EpochEndOffset, ErrorCode, Message, NodeId, SnapshotId};
+
+/// The metadata log's topic.
+pub const METADATA_TOPIC: &str = "__cluster_metadata";
+/// The metadata log's topic id (`Uuid.ONE_UUID`).
+pub const METADATA_TOPIC_ID: uuid::Uuid = uuid::Uuid::from_u128(1);
+/// Largest batch accepted from a peer (Kafka's `MAX_BATCH_SIZE_BYTES`).
+pub const BATCH_BYTES_MAX: usize = 8 * 1024 * 1024;
+
+/// Versions this node sends.
+pub const VOTE_VERSION: i16 = 2;
+/// Versions this node sends.
+pub const BEGIN_QUORUM_EPOCH_VERSION: i16 = 0;
+/// Versions this node sends.
+pub const END_QUORUM_EPOCH_VERSION: i16 = 0;
+/// Versions this node sends.
+pub const FETCH_VERSION: i16 = 13;
+/// Versions this node sends.
+pub const FETCH_SNAPSHOT_VERSION: i16 = 0;
+/// Lowest Fetch version served (the first with `LastFetchedEpoch`).
+pub const FETCH_VERSION_MIN: i16 = 12;
+
+/// The Kafka error code of a core error.
+pub fn error_code(e: ErrorCode) -> i16 {
+    match e {
+        ErrorCode::None => 0,
+        ErrorCode::FencedLeaderEpoch => ResponseError::FencedLeaderEpoch.code(),
+        ErrorCode::NotLeaderOrFollower => ResponseError::NotLeaderOrFollower.code(),
+        ErrorCode::UnknownLeaderEpoch => ResponseError::UnknownLeaderEpoch.code(),
+        ErrorCode::InconsistentVoterSet => ResponseError::InconsistentVoterSet.code(),
+        ErrorCode::PositionOutOfRange => ResponseError::PositionOutOfRange.code(),
+        ErrorCode::SnapshotNotFound => ResponseError::SnapshotNotFound.code(),
+        ErrorCode::InvalidRequest => ResponseError::InvalidRequest.code(),
+    }
+}
+
+/// The core error of a Kafka error code (`None` for codes the core does not know).
+pub fn from_error_code(code: i16) -> Option<ErrorCode> {
+    Some(match code {
+        0 => ErrorCode::None,
+        c if c == ResponseError::FencedLeaderEpoch.code() => ErrorCode::FencedLeaderEpoch,
+        c if c == ResponseError::NotLeaderOrFollower.code() => ErrorCode::NotLeaderOrFollower,
+        c if c == ResponseError::UnknownLeaderEpoch.code() => ErrorCode::UnknownLeaderEpoch,
+        c if c == ResponseError::InconsistentVoterSet.code() => ErrorCode::InconsistentVoterSet,
+        c if c == ResponseError::PositionOutOfRange.code() => ErrorCode::PositionOutOfRange,
+        c if c == ResponseError::SnapshotNotFound.code() => ErrorCode::SnapshotNotFound,
+        c if c == ResponseError::InvalidRequest.code() => ErrorCode::InvalidRequest,
+        _ => return None,
+    })
+}
+
+fn leader_option(id: i32) -> Option<NodeId> {
+    (id >= 0).then_some(id)
+}
+
+fn malformed(what: &str, reason: impl Into<String>) -> WireError {
+    WireError::Malformed {
+        what: what.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn cluster(cluster_id: &str) -> Option<StrBytes> {
+    Some(StrBytes::from_string(cluster_id.to_string()))
+}
+
+/// Encodes batches as concatenated RecordBatch v2.
+pub fn encode_batches(batches: &[Batch], timestamp_ms: i64) -> Result<Bytes, WireError> {
+    let mut out = BytesMut::new();
+    for b in batches {
+        let spec = BatchSpec {
+            base_offset: b.base_offset,
+            epoch: b.epoch,
+            timestamp_ms,
+            control: b.control,
+        };
+        encode_batch(&mut out, spec, &b.records).map_err(|e| WireError::Encode {
+            what: "record batch".into(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(out.freeze())
+}
+
+/// Decodes concatenated batches, checking every CRC; any damage rejects the whole set.
+pub fn decode_batches(bytes: &[u8]) -> Result<Vec<Batch>, WireError> {
+    let mut iter = BatchIter::new(bytes, BATCH_BYTES_MAX, true);
+    let mut out = Vec::new();
+    for (_, _, b) in iter.by_ref() {
+        out.push(decode_batch(b).map_err(|e| malformed("record batch", e.to_string()))?);
+    }
+    if let Some(stop) = iter.stop() {
+        if let Some(e) = &stop.error {
+            return Err(malformed(
+                "record batch",
+                format!("at byte {}: {e}", stop.position),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// What a peer client must remember of a request to read its response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentRequest {
+    /// The API.
+    pub api: ApiKey,
+    /// The version sent.
+    pub version: i16,
+    /// Whether a Vote request was a pre-vote (the response does not say).
+    pub pre_vote: bool,
+    /// For FetchSnapshot, the snapshot asked for.
+    pub snapshot_id: Option<SnapshotId>,
+}
+
+/// Encodes a core request as a Kafka request frame body.
+pub fn encode_raft_request(
+    message: &Message,
+    cluster_id: &str,
+    correlation_id: i32,
+    client_id: &str,
+) -> Result<(SentRequest, Bytes), WireError> {
+    let sent = |api, version| SentRequest {
+        api,
+        version,
+        pre_vote: false,
+        snapshot_id: None,
+    };
+    match message {
+        Message::VoteRequest {
+            replica_epoch,
+            replica_id,
+            last_offset_epoch,
+            last_offset,
+            pre_vote,
+        } => {
+            let p = vote_req::PartitionData::default()
+                .with_partition_index(0)
+                .with_replica_epoch(*replica_epoch)
+                .with_replica_id(BrokerId(*replica_id))
+                .with_last_offset_epoch(*last_offset_epoch)
+                .with_last_offset(*last_offset)
+                .with_pre_vote(*pre_vote);
+            let t = vote_req::TopicData::default()
+                .with_topic_name(TopicName(StrBytes::from_static_str(METADATA_TOPIC)))
+                .with_partitions(vec![p]);
+            let r = vote_req::VoteRequest::default()
+                .with_cluster_id(cluster(cluster_id))
+                .with_voter_id(BrokerId(-1))
+                .with_topics(vec![t]);
+            let mut s = sent(ApiKey::Vote, VOTE_VERSION);
+            s.pre_vote = *pre_vote;
+            Ok((
+                s,
+                encode_request(ApiKey::Vote, VOTE_VERSION, correlation_id, client_id, &r)?,
+            ))
+        }
+        Message::BeginQuorumEpochRequest {
+            leader_epoch,
+            leader_id,
+        } => {
+            let p = bqe_req::PartitionData::default()
+                .with_partition_index(0)
+                .with_leader_id(BrokerId(*leader_id))
+                .with_leader_epoch(*leader_epoch);
+            let t = bqe_req::TopicData::default()
+                .with_topic_name(TopicName(StrBytes::from_static_str(METADATA_TOPIC)))
+                .with_partitions(vec![p]);
+            let r = bqe_req::BeginQuorumEpochRequest::default()
+                .with_cluster_id(cluster(cluster_id))
+                .with_topics(vec![t]);
+            let v = BEGIN_QUORUM_EPOCH_VERSION;
+            Ok((
+                sent(ApiKey::BeginQuorumEpoch, v),
+                encode_request(ApiKey::BeginQuorumEpoch, v, correlation_id, client_id, &r)?,
+            ))
+        }
+        Message::EndQuorumEpochRequest {
+            leader_epoch,
+            leader_id,
+            preferred_successors,
+        } => {
+            let p = eqe_req::PartitionData::default()
+                .with_partition_index(0)
+                .with_leader_id(BrokerId(*leader_id))
+                .with_leader_epoch(*leader_epoch)
+                .with_preferred_successors(preferred_successors.clone());
+            let t = eqe_req::TopicData::default()
+                .with_topic_name(TopicName(StrBytes::from_static_str(METADATA_TOPIC)))
+                .with_partitions(vec![p]);
+            let r = eqe_req::EndQuorumEpochRequest::default()
+                .with_cluster_id(cluster(cluster_id))
+                .with_topics(vec![t]);
+            let v = END_QUORUM_EPOCH_VERSION;
+            Ok((
+                sent(ApiKey::EndQuorumEpoch, v),
+                encode_request(ApiKey::EndQuorumEpoch, v, correlation_id, client_id, &r)?,
+            ))
+        }
+        Message::FetchRequest {
+            replica_id,
+            current_leader_epoch,
+            fetch_offset,
+            last_fetched_epoch,
+            max_bytes,
+        } => {
+            let max_bytes = (*max_bytes).min(i32::MAX as usize) as i32;
+            let p = fetch_req::FetchPartition::default()
+                .with_partition(0)
+                .with_current_leader_epoch(*current_leader_epoch)
+                .with_fetch_offset(*fetch_offset)
+                .with_last_fetched_epoch(*last_fetched_epoch)
+                .with_log_start_offset(-1)
+                .with_partition_max_bytes(max_bytes);
+            let t = fetch_req::FetchTopic::default()
+                .with_topic_id(METADATA_TOPIC_ID)
+                .with_partitions(vec![p]);
+            let r = fetch_req::FetchRequest::default()
+                .with_cluster_id(cluster(cluster_id))
+                .with_replica_id(BrokerId(*replica_id))
+                .with_max_wait_ms(500)
+                .with_min_bytes(0)
+                .with_max_bytes(max_bytes)
+                .with_topics(vec![t]);
+            Ok((
+                sent(ApiKey::Fetch, FETCH_VERSION),
+                encode_request(ApiKey::Fetch, FETCH_VERSION, correlation_id, client_id, &r)?,
+            ))
+        }
+        Message::FetchSnapshotRequest {
+            replica_id,
+            current_leader_epoch,
+            snapshot_id,
+            position,
+            max_bytes,
+        } => {
+            let p = snap_req::PartitionSnapshot::default()
+                .with_partition(0)
+                .with_current_leader_epoch(*current_leader_epoch)
+                .with_snapshot_id(
+                    snap_req::SnapshotId::default()
+                        .with_end_offset(snapshot_id.end_offset)
+                        .with_epoch(snapshot_id.epoch),
+                )
+                .with_position(*position as i64);
+            let t = snap_req::TopicSnapshot::default()
+                .with_name(TopicName(StrBytes::from_static_str(METADATA_TOPIC)))
+                .with_partitions(vec![p]);
+            let r = snap_req::FetchSnapshotRequest::default()
+                .with_cluster_id(cluster(cluster_id))
+                .with_replica_id(BrokerId(*replica_id))
+                .with_max_bytes((*max_bytes).min(i32::MAX as usize) as i32)
+                .with_topics(vec![t]);
+            let v = FETCH_SNAPSHOT_VERSION;
+            let mut s = sent(ApiKey::FetchSnapshot, v);
+            s.snapshot_id = Some(*snapshot_id);
+            Ok((
+                s,
+                encode_request(ApiKey::FetchSnapshot, v, correlation_id, client_id, &r)?,
+            ))
+        }
+        other => Err(WireError::Encode {
+            what: other.name().to_string(),
+            reason: "not a request".into(),
+        }),
+    }
+}
+
+fn only_partition<T>(what: &str, mut topics: Vec<(String, Vec<T>)>) -> Result<T, WireError> {
+    if topics.len() != 1 {
+        return Err(malformed(
+            what,
+            format!("{} topics, expected 1", topics.len()),
+        ));
+    }
+    let (name, mut parts) = topics.pop().expect("one topic");
+    if !name.is_empty() && name != METADATA_TOPIC {
+        return Err(malformed(
+            what,
+            format!("topic {name:?} is not {METADATA_TOPIC}"),
+        ));
+    }
+    if parts.len() != 1 {
+        return Err(malformed(
+            what,
+            format!("{} partitions, expected 1", parts.len()),
+        ));
+    }
+    Ok(parts.pop().expect("one partition"))
+}
+
+/// Decodes a peer's response into the core's message.
+pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, WireError> {
+    let code = |c: i16, what: &str| {
+        from_error_code(c).ok_or_else(|| malformed(what, format!("unexpected error code {c}")))
+    };
+    match sent.api {
+        ApiKey::Vote => {
+            let r: vote_resp::VoteResponse = decode_response("VoteResponse", frame, sent.version)?;
+            if r.error_code != 0 {
+                return Err(malformed("VoteResponse", format!("error {}", r.error_code)));
+            }
+            let topics = r
+                .topics
+                .into_iter()
+                .map(|t| (t.topic_name.0.to_string(), t.partitions))
+                .collect();
+            let p = only_partition("VoteResponse", topics)?;
+            Ok(Message::VoteResponse {
+                error: code(p.error_code, "VoteResponse")?,
+                leader_epoch: p.leader_epoch,
+                leader_id: leader_option(p.leader_id.0),
+                vote_granted: p.vote_granted,
+                pre_vote: sent.pre_vote,
+            })
+        }
+        ApiKey::BeginQuorumEpoch => {
+            let r: bqe_resp::BeginQuorumEpochResponse =
+                decode_response("BeginQuorumEpochResponse", frame, sent.version)?;
+            let topics = r
+                .topics
+                .into_iter()
+                .map(|t| (t.topic_name.0.to_string(), t.partitions))
+                .collect();
+            let p = only_partition("BeginQuorumEpochResponse", topics)?;
+            let e = if r.error_code != 0 {
+                r.error_code
+            } else {
+                p.error_code
+            };
+            Ok(Message::BeginQuorumEpochResponse {
+                error: code(e, "BeginQuorumEpochResponse")?,
+                leader_epoch: p.leader_epoch,
+                leader_id: leader_option(p.leader_id.0),
+            })
+        }
+        ApiKey::EndQuorumEpoch => {
+            let r: eqe_resp::EndQuorumEpochResponse =
+                decode_response("EndQuorumEpochResponse", frame, sent.version)?;
+            let topics = r
+                .topics
+                .into_iter()
+                .map(|t| (t.topic_name.0.to_string(), t.partitions))
+                .collect();
+            let p = only_partition("EndQuorumEpochResponse", topics)?;
+            let e = if r.error_code != 0 {
+                r.error_code
+            } else {
+                p.error_code
+            };
+            Ok(Message::EndQuorumEpochResponse {
+                error: code(e, "EndQuorumEpochResponse")?,
+                leader_epoch: p.leader_epoch,
+                leader_id: leader_option(p.leader_id.0),
+            })
+        }
+        ApiKey::Fetch => {
+            let r: fetch_resp::FetchResponse =
+                decode_response("FetchResponse", frame, sent.version)?;
+            if r.error_code != 0 {
+                return Err(malformed(
+                    "FetchResponse",
+                    format!("error {}", r.error_code),
+                ));
+            }
+            let topics = r
+                .responses
+                .into_iter()
+                .map(|t| (t.topic.0.to_string(), t.partitions))
+                .collect();
+            let p = only_partition("FetchResponse", topics)?;
+            let records = match &p.records {
+                Some(b) if !b.is_empty() => decode_batches(b)?,
+                _ => Vec::new(),
+            };
+            let diverging = (p.diverging_epoch.epoch >= 0).then_some(EpochEndOffset {
+                epoch: p.diverging_epoch.epoch,
+                end_offset: p.diverging_epoch.end_offset,
+            });
+            let snapshot =
+                (p.snapshot_id.epoch >= 0 && p.snapshot_id.end_offset >= 0).then_some(SnapshotId {
+                    end_offset: p.snapshot_id.end_offset,
+                    epoch: p.snapshot_id.epoch,
+                });
+            Ok(Message::FetchResponse {
+                error: code(p.error_code, "FetchResponse")?,
+                leader_epoch: p.current_leader.leader_epoch,
+                leader_id: leader_option(p.current_leader.leader_id.0),
+                high_watermark: p.high_watermark,
+                log_start_offset: p.log_start_offset,
+                records,
+                diverging_epoch: diverging,
+                snapshot_id: snapshot,
+            })
+        }
+        ApiKey::FetchSnapshot => {
+            let r: snap_resp::FetchSnapshotResponse =
+                decode_response("FetchSnapshotResponse", frame, sent.version)?;
+            if r.error_code != 0 {
+                return Err(malformed(
+                    "FetchSnapshotResponse",
+                    format!("error {}", r.error_code),
+                ));
+            }
+            let topics = r
+                .topics
+                .into_iter()
+                .map(|t| (t.name.0.to_string(), t.partitions))
+                .collect();
+            let p = only_partition("FetchSnapshotResponse", topics)?;
+            let asked = sent.snapshot_id.unwrap_or(SnapshotId {
+                end_offset: p.snapshot_id.end_offset,
+                epoch: p.snapshot_id.epoch,
+            });
+            if p.size < 0 || p.position < 0 {
+                return Err(malformed(
+                    "FetchSnapshotResponse",
+                    "negative size or position",
+                ));
+            }
+            Ok(Message::FetchSnapshotResponse {
+                error: code(p.error_code, "FetchSnapshotResponse")?,
+                leader_epoch: p.current_leader.leader_epoch,
+                leader_id: leader_option(p.current_leader.leader_id.0),
+                snapshot_id: if p.error_code == 0 {
+                    SnapshotId {
+                        end_offset: p.snapshot_id.end_offset,
+                        epoch: p.snapshot_id.epoch,
+                    }
+                } else {
+                    asked
+                },
+                size: p.size as u64,
+                position: p.position as u64,
+                bytes: p.unaligned_records,
+            })
+        }
+        other => Err(malformed(
+            "response",
+            format!("{other:?} is not a Raft RPC"),
+        )),
+    }
+}
+
+/// A Raft request read off the wire: who sent it and what the core should see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundRaftRequest {
+    /// The sender, as the request names it.
+    pub from: NodeId,
+    /// The cluster id the request carries, if any.
+    pub cluster_id: Option<String>,
+    /// The core's message.
+    pub message: Message,
+}
+
+/// Decodes a Raft request body of `api` at `version`.
+pub fn decode_raft_request(
+    api: ApiKey,
+    version: i16,
+    mut body: Bytes,
+) -> Result<InboundRaftRequest, WireError> {
+    let body = &mut body;
+    match api {
+        ApiKey::Vote => {
+            let r: vote_req::VoteRequest = decode_body("VoteRequest", body, version)?;
+            let topics = r
+                .topics
+                .into_iter()
+                .map(|t| (t.topic_name.0.to_string(), t.partitions))
+                .collect();
+            let p = only_partition("VoteRequest", topics)?;
+            Ok(InboundRaftRequest {
+                from: p.replica_id.0,
+                cluster_id: r.cluster_id.map(|s| s.to_string()),
+                message: Message::VoteRequest {
+                    replica_epoch: p.replica_epoch,
+                    replica_id: p.replica_id.0,
+                    last_offset_epoch: p.last_offset_epoch,
+                    last_offset: p.last_offset,
+                    pre_vote: p.pre_vote,
+                },
+            })
+        }
+        ApiKey::BeginQuorumEpoch => {
+            let r: bqe_req::BeginQuorumEpochRequest =
+                decode_body("BeginQuorumEpochRequest", body, version)?;
+            let topics = r
+                .topics
+                .into_iter()
+                .map(|t| (t.topic_name.0.to_string(), t.partitions))
+                .collect();
+            let p = only_partition("BeginQuorumEpochRequest", topics)?;
+            Ok(InboundRaftRequest {
+                from: p.leader_id.0,
+                cluster_id: r.cluster_id.map(|s| s.to_string()),
+                message: Message::BeginQuorumEpochRequest {
+                    leader_epoch: p.leader_epoch,
+                    leader_id: p.leader_id.0,
+                },
+            })
+        }
+        ApiKey::EndQuorumEpoch => {
+            let r: eqe_req::EndQuorumEpochRequest =
+                decode_body("EndQuorumEpochRequest", body, version)?;
+            let topics = r
+                .topics
+                .into_iter()
+                .map(|t| (t.topic_name.0.to_string(), t.partitions))
+                .collect();
+            let p = only_partition("EndQuorumEpochRequest", topics)?;
+            let successors = if version >= 1 {
+                p.preferred_candidates
+                    .iter()
+                    .map(|c| c.candidate_id.0)
+                    .collect()
+            } else {
+                p.preferred_successors.clone()
+            };
+            Ok(InboundRaftRequest {
+                from: p.leader_id.0,
+                cluster_id: r.cluster_id.map(|s| s.to_string()),
+                message: Message::EndQuorumEpochRequest {
+                    leader_epoch: p.leader_epoch,
+                    leader_id: p.leader_id.0,
+                    preferred_successors: successors,
+                },
+            })
+        }
+        ApiKey::Fetch => {
+            let r: fetch_req::FetchRequest = decode_body("FetchRequest", body, version)?;
+            let replica_id = if version >= 15 {
+                r.replica_state.replica_id.0
+            } else {
+                r.replica_id.0
+            };
+            let topics = r
+                .topics
+                .into_iter()
+                .map(|t| {
+                    let name = if version >= 13 {
+                        if t.topic_id == METADATA_TOPIC_ID {
+                            METADATA_TOPIC.to_string()
+                        } else {
+                            format!("topic id {}", t.topic_id)
+                        }
+                    } else {
+                        t.topic.0.to_string()
+                    };
+                    (name, t.partitions)
+                })
+                .collect();
+            let p = only_partition("FetchRequest", topics)?;
+            if p.fetch_offset < 0 || p.partition_max_bytes < 0 {
+                return Err(malformed("FetchRequest", "negative offset or size"));
+            }
+            Ok(InboundRaftRequest {
+                from: replica_id,
+                cluster_id: r.cluster_id.map(|s| s.to_string()),
+                message: Message::FetchRequest {
+                    replica_id,
+                    current_leader_epoch: p.current_leader_epoch,
+                    fetch_offset: p.fetch_offset,
+                    last_fetched_epoch: p.last_fetched_epoch,
+                    max_bytes: p.partition_max_bytes as usize,
+                },
+            })
+        }
+        ApiKey::FetchSnapshot => {
+            let r: snap_req::FetchSnapshotRequest =
+                decode_body("FetchSnapshotRequest", body, version)?;
+            let topics = r
+                .topics
+                .into_iter()
+                .map(|t| (t.name.0.to_string(), t.partitions))
+                .collect();
+            let p = only_partition("FetchSnapshotRequest", topics)?;
+            if p.position < 0 || r.max_bytes < 0 {
+                return Err(malformed(
+                    "FetchSnapshotRequest",
+                    "negative position or size",
+                ));
+            }
+            Ok(InboundRaftRequest {
+                from: r.replica_id.0,
+                cluster_id: r.cluster_id.map(|s| s.to_string()),
+                message: Message::FetchSnapshotRequest {
+                    replica_id: r.replica_id.0,
+                    current_leader_epoch: p.current_leader_epoch,
+                    snapshot_id: SnapshotId {
+                        end_offset: p.snapshot_id.end_offset,
+                        epoch: p.snapshot_id.epoch,
+                    },
+                    position: p.position as u64,
+                    max_bytes: r.max_bytes as usize,
+                },
+            })
+        }
+        other => Err(malformed("request", format!("{other:?} is not a Raft RPC"))),
+    }
+}
+
+/// Encodes the core's response to a Raft request of `api` at `version`.
+pub fn encode_raft_response(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    message: &Message,
+) -> Result<Bytes, WireError> {
+    let topic = || TopicName(StrBytes::from_static_str(METADATA_TOPIC));
+    match message {
+        Message::VoteResponse {
+            error,
+            leader_epoch,
+            leader_id,
+            vote_granted,
+            ..
+        } => {
+            let p = vote_resp::PartitionData::default()
+                .with_error_code(error_code(*error))
+                .with_leader_id(BrokerId(leader_id.unwrap_or(-1)))
+                .with_leader_epoch(*leader_epoch)
+                .with_vote_granted(*vote_granted);
+            let r = vote_resp::VoteResponse::default().with_topics(vec![
+                vote_resp::TopicData::default()
+                    .with_topic_name(topic())
+                    .with_partitions(vec![p]),
+            ]);
+            encode_response("VoteResponse", correlation_id, version, &r)
+        }
+        Message::BeginQuorumEpochResponse {
+            error,
+            leader_epoch,
+            leader_id,
+        } => {
+            let p = bqe_resp::PartitionData::default()
+                .with_error_code(error_code(*error))
+                .with_leader_id(BrokerId(leader_id.unwrap_or(-1)))
+                .with_leader_epoch(*leader_epoch);
+            let r = bqe_resp::BeginQuorumEpochResponse::default().with_topics(vec![
+                bqe_resp::TopicData::default()
+                    .with_topic_name(topic())
+                    .with_partitions(vec![p]),
+            ]);
+            encode_response("BeginQuorumEpochResponse", correlation_id, version, &r)
+        }
+        Message::EndQuorumEpochResponse {
+            error,
+            leader_epoch,
+            leader_id,
+        } => {
+            let p = eqe_resp::PartitionData::default()
+                .with_error_code(error_code(*error))
+                .with_leader_id(BrokerId(leader_id.unwrap_or(-1)))
+                .with_leader_epoch(*leader_epoch);
+            let r = eqe_resp::EndQuorumEpochResponse::default().with_topics(vec![
+                eqe_resp::TopicData::default()
+                    .with_topic_name(topic())
+                    .with_partitions(vec![p]),
+            ]);
+            encode_response("EndQuorumEpochResponse", correlation_id, version, &r)
+        }
+        Message::FetchResponse {
+            error,
+            leader_epoch,
+            leader_id,
+            high_watermark,
+            log_start_offset,
+            records,
+            diverging_epoch,
+            snapshot_id,
+        } => {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            let mut p = fetch_resp::PartitionData::default()
+                .with_partition_index(0)
+                .with_error_code(error_code(*error))
+                .with_high_watermark(*high_watermark)
+                .with_last_stable_offset(*high_watermark)
+                .with_log_start_offset(*log_start_offset)
+                .with_current_leader(
+                    fetch_resp::LeaderIdAndEpoch::default()
+                        .with_leader_id(BrokerId(leader_id.unwrap_or(-1)))
+                        .with_leader_epoch(*leader_epoch),
+                )
+                .with_records(Some(encode_batches(records, now_ms)?));
+            if let Some(d) = diverging_epoch {
+                p = p.with_diverging_epoch(
+                    fetch_resp::EpochEndOffset::default()
+                        .with_epoch(d.epoch)
+                        .with_end_offset(d.end_offset),
+                );
+            }
+            if let Some(s) = snapshot_id {
+                p = p.with_snapshot_id(
+                    fetch_resp::SnapshotId::default()
+                        .with_end_offset(s.end_offset)
+                        .with_epoch(s.epoch),
+                );
+            }
+            let t = fetch_resp::FetchableTopicResponse::default()
+                .with_topic(topic())
+                .with_topic_id(METADATA_TOPIC_ID)
+                .with_partitions(vec![p]);
+            let r = fetch_resp::FetchResponse::default().with_responses(vec![t]);
+            encode_response("FetchResponse", correlation_id, version, &r)
+        }
+        Message::FetchSnapshotResponse {
+            error,
+            leader_epoch,
+            leader_id,
+            snapshot_id,
+            size,
+            position,
+            bytes,
+        } => {
+            let p = snap_resp::PartitionSnapshot::default()
+                .with_index(0)
+                .with_error_code(error_code(*error))
+                .with_snapshot_id(
+                    snap_resp::SnapshotId::default()
+                        .with_end_offset(snapshot_id.end_offset)
+                        .with_epoch(snapshot_id.epoch),
+                )
+                .with_current_leader(
+                    snap_resp::LeaderIdAndEpoch::default()
+                        .with_leader_id(BrokerId(leader_id.unwrap_or(-1)))
+                        .with_leader_epoch(*leader_epoch),
+                )
+                .with_size(*size as i64)
+                .with_position(*position as i64)
+                .with_unaligned_records(bytes.clone());
+            let r = snap_resp::FetchSnapshotResponse::default().with_topics(vec![
+                snap_resp::TopicSnapshot::default()
+                    .with_name(topic())
+                    .with_partitions(vec![p]),
+            ]);
+            encode_response("FetchSnapshotResponse", correlation_id, version, &r)
+        }
+        other => Err(WireError::Encode {
+            what: other.name().to_string(),
+            reason: format!("not a response to {api:?}"),
+        }),
+    }
+}
+
+/// A top-level error response to a Raft request that could not reach the core (wrong cluster
+/// id, a node that is shutting down).
+pub fn raft_error_response(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    error: ResponseError,
+) -> Result<Bytes, WireError> {
+    let code = error.code();
+    match api {
+        ApiKey::Vote => encode_response(
+            "VoteResponse",
+            correlation_id,
+            version,
+            &vote_resp::VoteResponse::default().with_error_code(code),
+        ),
+        ApiKey::BeginQuorumEpoch => encode_response(
+            "BeginQuorumEpochResponse",
+            correlation_id,
+            version,
+            &bqe_resp::BeginQuorumEpochResponse::default().with_error_code(code),
+        ),
+        ApiKey::EndQuorumEpoch => encode_response(
+            "EndQuorumEpochResponse",
+            correlation_id,
+            version,
+            &eqe_resp::EndQuorumEpochResponse::default().with_error_code(code),
+        ),
+        ApiKey::Fetch => encode_response(
+            "FetchResponse",
+            correlation_id,
+            version,
+            &fetch_resp::FetchResponse::default().with_error_code(code),
+        ),
+        ApiKey::FetchSnapshot => encode_response(
+            "FetchSnapshotResponse",
+            correlation_id,
+            version,
+            &snap_resp::FetchSnapshotResponse::default().with_error_code(code),
+        ),
+        other => Err(WireError::Encode {
+            what: format!("{other:?}"),
+            reason: "not a Raft RPC".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::wire::read_request;
+    use metaquorum_log::batch::RecordData;
+
+    fn round_trip_request(m: Message) {
+        let (sent, bytes) = encode_raft_request(&m, "cid", 7, "t").unwrap();
+        let raw = read_request(bytes).unwrap();
+        assert_eq!(raw.api, sent.api);
+        let back = decode_raft_request(raw.api, raw.version, raw.body).unwrap();
+        assert_eq!(back.message, m);
+        assert_eq!(back.cluster_id.as_deref(), Some("cid"));
+    }
+
+    fn round_trip_response(request: &Message, response: Message) {
+        let (sent, _) = encode_raft_request(request, "cid", 7, "t").unwrap();
+        let bytes = encode_raft_response(sent.api, sent.version, 7, &response).unwrap();
+        assert_eq!(decode_raft_response(sent, bytes).unwrap(), response);
+    }
+
+    #[test]
+    fn every_raft_rpc_round_trips() {
+        let vote = Message::VoteRequest {
+            replica_epoch: 3,
+            replica_id: 2,
+            last_offset_epoch: 2,
+            last_offset: 17,
+            pre_vote: true,
+        };
+        round_trip_request(vote.clone());
+        round_trip_response(
+            &vote,
+            Message::VoteResponse {
+                error: ErrorCode::None,
+                leader_epoch: 2,
+                leader_id: None,
+                vote_granted: true,
+                pre_vote: true,
+            },
+        );
+        let bqe = Message::BeginQuorumEpochRequest {
+            leader_epoch: 4,
+            leader_id: 1,
+        };
+        round_trip_request(bqe.clone());
+        round_trip_response(
+            &bqe,
+            Message::BeginQuorumEpochResponse {
+                error: ErrorCode::FencedLeaderEpoch,
+                leader_epoch: 5,
+                leader_id: Some(3),
+            },
+        );
+        let eqe = Message::EndQuorumEpochRequest {
+            leader_epoch: 4,
+            leader_id: 1,
+            preferred_successors: vec![3, 2],
+        };
+        round_trip_request(eqe.clone());
+        let fetch = Message::FetchRequest {
+            replica_id: 2,
+            current_leader_epoch: 4,
+            fetch_offset: 10,
+            last_fetched_epoch: 3,
+            max_bytes: 1 << 20,
+        };
+        round_trip_request(fetch.clone());
+        let rec = |v: &'static str| RecordData {
+            key: None,
+            value: Some(Bytes::from_static(v.as_bytes())),
+        };
+        round_trip_response(
+            &fetch,
+            Message::FetchResponse {
+                error: ErrorCode::None,
+                leader_epoch: 4,
+                leader_id: Some(1),
+                high_watermark: 11,
+                log_start_offset: 0,
+                records: vec![
+                    Batch::new(10, 4, false, vec![rec("a"), rec("b")]),
+                    Batch::new(12, 4, true, vec![rec("c")]),
+                ],
+                diverging_epoch: None,
+                snapshot_id: None,
+            },
+        );
+        round_trip_response(
+            &fetch,
+            Message::FetchResponse {
+                error: ErrorCode::None,
+                leader_epoch: 4,
+                leader_id: Some(1),
+                high_watermark: 11,
+                log_start_offset: 0,
+                records: vec![],
+                diverging_epoch: Some(EpochEndOffset {
+                    epoch: 2,
+                    end_offset: 8,
+                }),
+                snapshot_id: Some(SnapshotId {
+                    end_offset: 5,
+                    epoch: 1,
+                }),
+            },
+        );
+        let snap = Message::FetchSnapshotRequest {
+            replica_id: 3,
+            current_leader_epoch: 4,
+            snapshot_id: SnapshotId {
+                end_offset: 100,
+                epoch: 2,
+            },
+            position: 4096,
+            max_bytes: 1 << 20,
+        };
+        round_trip_request(snap.clone());
+        round_trip_response(
+            &snap,
+            Message::FetchSnapshotResponse {
+                error: ErrorCode::None,
+                leader_epoch: 4,
+                leader_id: Some(1),
+                snapshot_id: SnapshotId {
+                    end_offset: 100,
+                    epoch: 2,
+                },
+                size: 9000,
+                position: 4096,
+                bytes: Bytes::from_static(b"chunk"),
+            },
+        );
+    }
+
+    #[test]
+    fn a_damaged_batch_rejects_the_fetch_response() {
+        let rec = RecordData {
+            key: None,
+            value: Some(Bytes::from_static(b"v")),
+        };
+        let good = encode_batches(&[Batch::new(0, 1, false, vec![rec])], 0).unwrap();
+        let mut bad = good.to_vec();
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff;
+        assert!(decode_batches(&good).is_ok());
+        assert!(decode_batches(&bad).is_err());
+    }
+}

@@ -1,0 +1,563 @@
+//! A controller node, assembled: storage checks, the log, the driver, the Kafka listener and the
+//! request handlers that sit between them. `metaquorum run` calls [`ControllerNode::start`] and
+//! [`ControllerNode::shutdown`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::api_versions_response::{ApiVersion, ApiVersionsResponse};
+use kafka_protocol::messages::describe_quorum_response::{
+    self as dq, DescribeQuorumResponse, ReplicaState,
+};
+use kafka_protocol::messages::{ApiKey, BrokerId, DescribeQuorumRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use metaquorum_log::{Log, LogConfig};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::driver::{self, DriverConfig, DriverHandle, QuorumView, StateMachine};
+use crate::net::peer::PeerSettings;
+use crate::net::raft_wire::{
+    decode_raft_request, encode_raft_response, raft_error_response, FETCH_VERSION_MIN,
+    METADATA_TOPIC,
+};
+use crate::net::server::{self, Handler, HandlerFuture, Reply, ServerLimits};
+use crate::net::wire::{decode_body, encode_response, RawRequest, WireError};
+use crate::raft::segmented::SegmentedStore;
+use crate::raft::{NodeId, RaftConfig, RoleKind};
+use crate::storage;
+
+/// The APIs a controller serves, with the versions it accepts (capped by what the
+/// `kafka-protocol` crate knows).
+pub const CONTROLLER_APIS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Fetch, FETCH_VERSION_MIN, 17),
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::Vote, 0, 2),
+    (ApiKey::BeginQuorumEpoch, 0, 1),
+    (ApiKey::EndQuorumEpoch, 0, 1),
+    (ApiKey::DescribeQuorum, 0, 2),
+    (ApiKey::FetchSnapshot, 0, 1),
+    (ApiKey::DescribeCluster, 0, 1),
+];
+
+/// The versions of `api` this node serves, if any.
+pub fn served_versions(api: ApiKey) -> Option<(i16, i16)> {
+    CONTROLLER_APIS
+        .iter()
+        .find(|(k, _, _)| *k == api)
+        .map(|(_, min, max)| (*min, (*max).min(api.valid_versions().max)))
+}
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The directories are not formatted for this node.
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+    /// The log could not be opened.
+    #[error("opening the metadata log in {dir}: {source}")]
+    Log {
+        /// The directory.
+        dir: String,
+        /// Why.
+        source: metaquorum_log::LogError,
+    },
+    /// The configuration cannot run a controller.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A listener could not bind.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The driver could not start.
+    #[error("starting the driver: {0}")]
+    Driver(String),
+}
+
+/// A running controller node.
+pub struct ControllerNode<S: StateMachine> {
+    /// The addresses the listeners are bound to.
+    pub listeners: Vec<SocketAddr>,
+    driver: DriverHandle<S::Request>,
+    shutdown_tx: watch::Sender<bool>,
+    driver_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl<S: StateMachine> ControllerNode<S> {
+    /// Checks storage, opens the log, starts the driver and binds the controller listeners.
+    pub async fn start(config: &Config, state_machine: S) -> Result<Self, NodeError> {
+        let identity = storage::check_formatted(config)?;
+        let voters = voters(config)?;
+        if !voters.contains_key(&config.node_id) {
+            return Err(NodeError::Config(format!(
+                "node.id {} is not one of the voters {:?}; observers are brokers (not yet supported in process.roles=controller)",
+                config.node_id,
+                voters.keys().collect::<Vec<_>>()
+            )));
+        }
+        let partition_dir = config
+            .metadata_log_dir()
+            .join(format!("{METADATA_TOPIC}-0"));
+        let log_config = LogConfig {
+            segment_bytes_max: config.metadata_log_segment_bytes,
+            ..LogConfig::default()
+        };
+        let (log, report) = Log::open(&partition_dir, log_config).map_err(|e| NodeError::Log {
+            dir: partition_dir.display().to_string(),
+            source: e,
+        })?;
+        tracing::info!(
+            "opened the metadata log in {}: offsets {}..{} ({:?})",
+            partition_dir.display(),
+            log.log_start_offset(),
+            log.end_offset(),
+            report.tail
+        );
+        let store = SegmentedStore::new(log);
+        let mut raft = RaftConfig::new(config.node_id);
+        raft.election_timeout_ms = config.controller_quorum_election_timeout_ms;
+        raft.fetch_timeout_ms = config.controller_quorum_fetch_timeout_ms;
+        raft.election_backoff_max_ms = config.controller_quorum_election_backoff_max_ms;
+        raft.request_timeout_ms = config.controller_quorum_request_timeout_ms;
+        raft.retry_backoff_ms = config.controller_quorum_retry_backoff_ms;
+        let peer = PeerSettings {
+            cluster_id: identity.cluster_id.clone(),
+            client_id: format!("raft-client-{}", config.node_id),
+            connect_timeout_ms: config.controller_quorum_request_timeout_ms,
+            retry_backoff_ms: config.controller_quorum_retry_backoff_ms,
+        };
+        let seed = {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&uuid::Uuid::new_v4().as_bytes()[..8]);
+            u64::from_le_bytes(b)
+        };
+        // Bind first: a node that cannot listen must not start voting.
+        let mut bound = Vec::new();
+        for l in config.controller_listeners() {
+            let host = if l.host.is_empty() {
+                "0.0.0.0"
+            } else {
+                &l.host
+            };
+            let addr = format!("{host}:{}", l.port);
+            let listener = TcpListener::bind(&addr)
+                .await
+                .map_err(|e| NodeError::Bind { addr, source: e })?;
+            bound.push(listener);
+        }
+        if bound.is_empty() {
+            return Err(NodeError::Config(
+                "no listener is named in controller.listener.names".into(),
+            ));
+        }
+        let (driver, thread) = driver::start(
+            DriverConfig {
+                raft,
+                voters: voters.clone(),
+                peer,
+                partition_dir,
+                seed,
+            },
+            store,
+            state_machine,
+            tokio::runtime::Handle::current(),
+        )
+        .map_err(NodeError::Driver)?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let apis = Arc::new(ControllerApis {
+            driver: driver.clone(),
+            cluster_id: identity.cluster_id,
+            voters,
+        });
+        let mut listeners = Vec::new();
+        for l in bound {
+            listeners.push(l.local_addr().map_err(|e| NodeError::Bind {
+                addr: "listener".into(),
+                source: e,
+            })?);
+            tokio::spawn(server::serve(
+                l,
+                Arc::clone(&apis),
+                ServerLimits::default(),
+                shutdown_rx.clone(),
+            ));
+        }
+        Ok(ControllerNode {
+            listeners,
+            driver,
+            shutdown_tx,
+            driver_thread: Some(thread),
+        })
+    }
+
+    /// The driver, to hand requests to the state machine.
+    pub fn driver(&self) -> &DriverHandle<S::Request> {
+        &self.driver
+    }
+
+    /// Resigns leadership (EndQuorumEpoch), stops the listeners and the driver.
+    pub async fn shutdown(mut self) {
+        self.driver.shutdown().await;
+        let _ = self.shutdown_tx.send(true);
+        if let Some(t) = self.driver_thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+/// The voters and their addresses: `controller.quorum.voters`, else the VotersRecord written by
+/// `storage format --standalone/--initial-controllers`.
+fn voters(config: &Config) -> Result<BTreeMap<NodeId, String>, NodeError> {
+    if !config.controller_quorum_voters.is_empty() {
+        return Ok(config
+            .controller_quorum_voters
+            .iter()
+            .map(|v| (v.id, host_port(&v.host, v.port)))
+            .collect());
+    }
+    let dir = config
+        .metadata_log_dir()
+        .join(format!("{METADATA_TOPIC}-0"));
+    let voters = storage::read_bootstrap_voters(&dir)?;
+    let mut out = BTreeMap::new();
+    for v in voters {
+        let endpoint = v.endpoints.first().ok_or_else(|| {
+            NodeError::Config(format!(
+                "voter {} has no endpoint in the VotersRecord",
+                v.id
+            ))
+        })?;
+        let addr = endpoint
+            .split_once("://")
+            .map(|(_, a)| a.to_string())
+            .unwrap_or_else(|| endpoint.clone());
+        out.insert(v.id, addr);
+    }
+    if out.is_empty() {
+        return Err(NodeError::Config(
+            "no voters: set controller.quorum.voters or format with --standalone / --initial-controllers".into(),
+        ));
+    }
+    Ok(out)
+}
+
+fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// The request handlers of a controller listener.
+struct ControllerApis<R> {
+    driver: DriverHandle<R>,
+    cluster_id: String,
+    voters: BTreeMap<NodeId, String>,
+}
+
+impl<R: Send + 'static> Handler for ControllerApis<R> {
+    fn handle(&self, request: RawRequest, peer: SocketAddr) -> HandlerFuture {
+        let api = request.api;
+        let Some((min, max)) = served_versions(api) else {
+            let why = format!("{peer} sent {api:?}, which a controller does not serve");
+            return Box::pin(async move { Reply::Close(why) });
+        };
+        if request.version < min || request.version > max {
+            if api == ApiKey::ApiVersions {
+                // KIP-511: answer with v0 and UNSUPPORTED_VERSION so the client can retry.
+                let r = api_versions(ResponseError::UnsupportedVersion.code());
+                let bytes = encode_response("ApiVersionsResponse", request.correlation_id, 0, &r);
+                return Box::pin(async move { respond(bytes) });
+            }
+            let why = format!(
+                "{peer} sent {api:?} v{}, outside the supported {min}..={max}",
+                request.version
+            );
+            return Box::pin(async move { Reply::Close(why) });
+        }
+        match api {
+            ApiKey::ApiVersions => {
+                let r = api_versions(0);
+                let bytes = encode_response(
+                    "ApiVersionsResponse",
+                    request.correlation_id,
+                    request.version,
+                    &r,
+                );
+                Box::pin(async move { respond(bytes) })
+            }
+            ApiKey::DescribeCluster => {
+                let driver = self.driver.clone();
+                let voters = self.voters.clone();
+                let cluster_id = self.cluster_id.clone();
+                Box::pin(async move {
+                    describe_cluster(driver, cluster_id, voters, request, peer).await
+                })
+            }
+            ApiKey::DescribeQuorum => {
+                let driver = self.driver.clone();
+                let voters = self.voters.clone();
+                Box::pin(async move { describe_quorum(driver, voters, request, peer).await })
+            }
+            _ => {
+                let driver = self.driver.clone();
+                let cluster_id = self.cluster_id.clone();
+                Box::pin(async move { raft_rpc(driver, cluster_id, request, peer).await })
+            }
+        }
+    }
+}
+
+fn respond(bytes: Result<Bytes, WireError>) -> Reply {
+    match bytes {
+        Ok(b) => Reply::Respond(b),
+        Err(e) => Reply::Close(format!("cannot encode the response: {e}")),
+    }
+}
+
+fn api_versions(error_code: i16) -> ApiVersionsResponse {
+    let keys = CONTROLLER_APIS
+        .iter()
+        .filter_map(|(k, _, _)| {
+            served_versions(*k).map(|(min, max)| {
+                ApiVersion::default()
+                    .with_api_key(*k as i16)
+                    .with_min_version(min)
+                    .with_max_version(max)
+            })
+        })
+        .collect();
+    ApiVersionsResponse::default()
+        .with_error_code(error_code)
+        .with_api_keys(keys)
+}
+
+async fn raft_rpc<R: Send + 'static>(
+    driver: DriverHandle<R>,
+    cluster_id: String,
+    request: RawRequest,
+    peer: SocketAddr,
+) -> Reply {
+    let (api, version, cid) = (request.api, request.version, request.correlation_id);
+    let inbound = match decode_raft_request(api, version, request.body) {
+        Ok(r) => r,
+        Err(e) => return Reply::Close(format!("{peer}: {e}")),
+    };
+    if inbound
+        .cluster_id
+        .as_deref()
+        .is_some_and(|c| c != cluster_id)
+    {
+        tracing::warn!(
+            "{peer} (node {}) sent {api:?} for cluster {:?}; this is {cluster_id}",
+            inbound.from,
+            inbound.cluster_id
+        );
+        return respond(raft_error_response(
+            api,
+            version,
+            cid,
+            ResponseError::InconsistentClusterId,
+        ));
+    }
+    match driver.raft_request(inbound.from, inbound.message).await {
+        Ok(message) => respond(encode_raft_response(api, version, cid, &message)),
+        Err(e) => {
+            tracing::debug!("{api:?} from {peer}: {e}");
+            respond(raft_error_response(
+                api,
+                version,
+                cid,
+                ResponseError::NotLeaderOrFollower,
+            ))
+        }
+    }
+}
+
+async fn describe_quorum<R: Send + 'static>(
+    driver: DriverHandle<R>,
+    voters: BTreeMap<NodeId, String>,
+    request: RawRequest,
+    peer: SocketAddr,
+) -> Reply {
+    let (version, cid) = (request.version, request.correlation_id);
+    let mut body = request.body;
+    let req: DescribeQuorumRequest = match decode_body("DescribeQuorumRequest", &mut body, version)
+    {
+        Ok(r) => r,
+        Err(e) => return Reply::Close(format!("{peer}: {e}")),
+    };
+    let asks_metadata = req.topics.iter().any(|t| {
+        t.topic_name.0.as_str() == METADATA_TOPIC
+            && t.partitions.iter().any(|p| p.partition_index == 0)
+    });
+    let response = match driver.describe_quorum().await {
+        Ok(view) if asks_metadata => describe_quorum_response(&view, &voters),
+        Ok(_) => DescribeQuorumResponse::default()
+            .with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+        Err(_) => DescribeQuorumResponse::default()
+            .with_error_code(ResponseError::NotLeaderOrFollower.code()),
+    };
+    respond(encode_response(
+        "DescribeQuorumResponse",
+        cid,
+        version,
+        &response,
+    ))
+}
+
+async fn describe_cluster<R: Send + 'static>(
+    driver: DriverHandle<R>,
+    cluster_id: String,
+    voters: BTreeMap<NodeId, String>,
+    request: RawRequest,
+    peer: SocketAddr,
+) -> Reply {
+    use kafka_protocol::messages::describe_cluster_response::{
+        DescribeClusterBroker, DescribeClusterResponse,
+    };
+    use kafka_protocol::messages::DescribeClusterRequest;
+    let (version, cid) = (request.version, request.correlation_id);
+    let mut body = request.body;
+    let req: DescribeClusterRequest =
+        match decode_body("DescribeClusterRequest", &mut body, version) {
+            Ok(r) => r,
+            Err(e) => return Reply::Close(format!("{peer}: {e}")),
+        };
+    let leader = match driver.describe_quorum().await {
+        Ok(v) => v.info.leader_id.unwrap_or(-1),
+        Err(_) => -1,
+    };
+    let mut response = DescribeClusterResponse::default()
+        .with_cluster_id(StrBytes::from_string(cluster_id))
+        .with_controller_id(BrokerId(leader))
+        .with_endpoint_type(req.endpoint_type);
+    if req.endpoint_type == 2 {
+        // KIP-919: asked for controllers, a controller lists the voters.
+        response.brokers = voters
+            .iter()
+            .filter_map(|(id, addr)| {
+                let (host, port) = addr.rsplit_once(':')?;
+                Some(
+                    DescribeClusterBroker::default()
+                        .with_broker_id(BrokerId(*id))
+                        .with_host(StrBytes::from_string(
+                            host.trim_start_matches('[')
+                                .trim_end_matches(']')
+                                .to_string(),
+                        ))
+                        .with_port(port.parse().ok()?),
+                )
+            })
+            .collect();
+    } else if req.endpoint_type != 1 {
+        response.error_code = ResponseError::UnsupportedEndpointType.code();
+        response.error_message = Some(StrBytes::from_string(format!(
+            "unsupported endpoint type {}",
+            req.endpoint_type
+        )));
+    }
+    respond(encode_response(
+        "DescribeClusterResponse",
+        cid,
+        version,
+        &response,
+    ))
+}
+
+/// Builds a DescribeQuorum response from a node's view. Every node answers; only the leader
+/// knows its followers' offsets and fetch times (others report -1).
+pub fn describe_quorum_response(
+    view: &QuorumView,
+    voters: &BTreeMap<NodeId, String>,
+) -> DescribeQuorumResponse {
+    let ts = |ms: Option<u64>| ms.map_or(-1, |m| view.wall_ms_at_zero + m as i64);
+    let replica = |r: &crate::raft::ReplicaInfo| {
+        ReplicaState::default()
+            .with_replica_id(BrokerId(r.replica_id))
+            .with_log_end_offset(r.log_end_offset.unwrap_or(-1))
+            .with_last_fetch_timestamp(ts(r.last_fetch_ms))
+            .with_last_caught_up_timestamp(ts(r.last_caught_up_ms))
+    };
+    let p = dq::PartitionData::default()
+        .with_partition_index(0)
+        .with_leader_id(BrokerId(view.info.leader_id.unwrap_or(-1)))
+        .with_leader_epoch(view.info.leader_epoch)
+        .with_high_watermark(
+            if view.role == RoleKind::Leader || view.info.leader_id.is_some() {
+                view.info.high_watermark
+            } else {
+                -1
+            },
+        )
+        .with_current_voters(view.info.voters.iter().map(replica).collect())
+        .with_observers(view.info.observers.iter().map(replica).collect());
+    let nodes = voters
+        .iter()
+        .filter_map(|(id, addr)| {
+            let (host, port) = addr.rsplit_once(':')?;
+            let port: u16 = port.parse().ok()?;
+            Some(
+                dq::Node::default()
+                    .with_node_id(BrokerId(*id))
+                    .with_listeners(vec![dq::Listener::default()
+                        .with_name(StrBytes::from_static_str("CONTROLLER"))
+                        .with_host(StrBytes::from_string(
+                            host.trim_start_matches('[')
+                                .trim_end_matches(']')
+                                .to_string(),
+                        ))
+                        .with_port(port)]),
+            )
+        })
+        .collect();
+    DescribeQuorumResponse::default()
+        .with_topics(vec![dq::TopicData::default()
+            .with_topic_name(TopicName(StrBytes::from_static_str(METADATA_TOPIC)))
+            .with_partitions(vec![p])])
+        .with_nodes(nodes)
+}
+
+/// A state machine that only counts what it applied: the quorum without metadata handling.
+#[derive(Debug, Default)]
+pub struct LogOnly {
+    /// Next offset to apply.
+    pub applied: crate::raft::Offset,
+}
+
+impl StateMachine for LogOnly {
+    type Request = ();
+
+    fn load(&mut self, store: &SegmentedStore) -> Result<crate::raft::Offset, String> {
+        use crate::raft::LogStore;
+        self.applied = store.latest_snapshot().map_or(0, |s| s.end_offset);
+        Ok(self.applied)
+    }
+
+    fn apply(&mut self, batch: &crate::raft::Batch, _ctx: &mut driver::Ctx<'_>) {
+        self.applied = batch.next_offset();
+    }
+
+    fn handle(&mut self, _request: (), _ctx: &mut driver::Ctx<'_>) {}
+
+    fn proposal_done(
+        &mut self,
+        _id: crate::raft::ProposalId,
+        _outcome: crate::raft::ProposalOutcome,
+        _ctx: &mut driver::Ctx<'_>,
+    ) {
+    }
+
+    fn tick(&mut self, _ctx: &mut driver::Ctx<'_>) -> Option<crate::raft::Millis> {
+        None
+    }
+}
