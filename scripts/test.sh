@@ -52,6 +52,9 @@ timeout 300 cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 timeout 1800 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "build the metaquorum binary (the multi-process tests run it)"
+timeout 1800 cargo build -p metaquorum-tools --locked
+
 step "tests"
 if command -v cargo-nextest >/dev/null; then
     timeout 1800 cargo nextest run --workspace --locked --profile ci

@@ -1,0 +1,305 @@
+//! A cluster of real `metaquorum` processes on loopback for multi-process tests: configuration,
+//! formatting, start, SIGKILL, SIGSTOP/SIGCONT, restart, and condition waits with deadlines.
+//!
+//! The binary is `target/<profile>/metaquorum` beside the test executable (`scripts/test.sh`
+//! builds it first), or the path in `METAQUORUM_BIN`. Every child is killed when the cluster is
+//! dropped, so a failing test leaves no process behind.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+use kafka_protocol::messages::describe_quorum_response::DescribeQuorumResponse;
+use kafka_protocol::messages::{DescribeQuorumRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use metaquorum_controller::net::client::KafkaClient;
+
+/// The `metaquorum` binary under test.
+pub fn binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("METAQUORUM_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> → target/<profile>/metaquorum
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile directory");
+    let bin = profile_dir.join("metaquorum");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p metaquorum-tools` first (scripts/test.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// One controller process.
+pub struct Node {
+    /// `node.id`.
+    pub id: i32,
+    /// Its controller listener port.
+    pub port: u16,
+    /// Its directory (configuration, data, output).
+    pub dir: PathBuf,
+    child: Option<Child>,
+    stopped: bool,
+}
+
+impl Node {
+    /// `127.0.0.1:port`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The configuration file.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("controller.properties")
+    }
+
+    /// Whether the process is running (not killed, maybe stopped).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+}
+
+/// A cluster of controller processes.
+pub struct Cluster {
+    /// Keeps the directory alive for the cluster's lifetime.
+    _dir: tempfile::TempDir,
+    /// The nodes, by position (`id` = position + 1).
+    pub nodes: Vec<Node>,
+    /// The cluster id.
+    pub cluster_id: String,
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    l.local_addr().expect("local addr").port()
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run metaquorum");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Cluster {
+    /// Formats and starts `n` controllers with `extra` configuration lines for each.
+    pub fn start(n: usize, extra: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = binary();
+        let cluster_id = run_ok(Command::new(&bin).args(["storage", "random-uuid"]))
+            .trim()
+            .to_string();
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let voters: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{}@127.0.0.1:{p}", i + 1))
+            .collect();
+        let mut nodes = Vec::new();
+        for (i, port) in ports.iter().enumerate() {
+            let id = i as i32 + 1;
+            let node_dir = dir.path().join(format!("controller-{id}"));
+            std::fs::create_dir_all(&node_dir).expect("node dir");
+            let mut text = format!(
+                "node.id={id}\nprocess.roles=controller\ncontroller.quorum.voters={}\n\
+                 listeners=CONTROLLER://127.0.0.1:{port}\ncontroller.listener.names=CONTROLLER\n\
+                 log.dirs={}\n",
+                voters.join(","),
+                node_dir.join("data").display()
+            );
+            for line in extra {
+                text.push_str(line);
+                text.push('\n');
+            }
+            let node = Node {
+                id,
+                port: *port,
+                dir: node_dir,
+                child: None,
+                stopped: false,
+            };
+            std::fs::write(node.config(), text).expect("write config");
+            run_ok(Command::new(&bin).args([
+                "storage",
+                "format",
+                "-c",
+                &node.config().display().to_string(),
+                "-t",
+                &cluster_id,
+            ]));
+            nodes.push(node);
+        }
+        let mut cluster = Cluster {
+            _dir: dir,
+            nodes,
+            cluster_id,
+        };
+        for id in 1..=n as i32 {
+            cluster.launch(id);
+        }
+        cluster
+    }
+
+    /// The node with this id.
+    pub fn node(&mut self, id: i32) -> &mut Node {
+        &mut self.nodes[(id - 1) as usize]
+    }
+
+    /// Starts (or restarts) a node's process; its output goes to `output.log` in its directory.
+    pub fn launch(&mut self, id: i32) {
+        let bin = binary();
+        let node = self.node(id);
+        assert!(!node.is_running(), "node {id} is already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(node.dir.join("output.log"))
+            .expect("output log");
+        let err = log.try_clone().expect("clone log");
+        let child = Command::new(bin)
+            .args(["run", "-c", &node.config().display().to_string()])
+            .env("METAQUORUM_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .expect("start metaquorum run");
+        node.child = Some(child);
+        node.stopped = false;
+    }
+
+    fn signal(&mut self, id: i32, sig: i32) {
+        let node = self.node(id);
+        let pid = node.child.as_ref().expect("node has a process").id() as i32;
+        // SAFETY: kill(2) on our own child.
+        let r = unsafe { libc::kill(pid, sig) };
+        assert_eq!(r, 0, "kill({pid}, {sig})");
+    }
+
+    /// SIGKILL, and reap.
+    pub fn kill(&mut self, id: i32) {
+        self.signal(id, libc::SIGKILL);
+        let node = self.node(id);
+        if let Some(mut c) = node.child.take() {
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGSTOP: the process freezes, its sockets stay open.
+    pub fn pause(&mut self, id: i32) {
+        self.signal(id, libc::SIGSTOP);
+        self.node(id).stopped = true;
+    }
+
+    /// SIGCONT.
+    pub fn resume(&mut self, id: i32) {
+        self.signal(id, libc::SIGCONT);
+        self.node(id).stopped = false;
+    }
+
+    /// SIGTERM and wait (bounded) for a clean exit; returns whether it exited successfully.
+    pub fn terminate(&mut self, id: i32, within: Duration) -> bool {
+        self.signal(id, libc::SIGTERM);
+        let node = self.node(id);
+        let mut child = node.child.take().expect("process");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.success();
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The node's output so far, for failure messages.
+    pub fn output(&self, id: i32) -> String {
+        std::fs::read_to_string(self.nodes[(id - 1) as usize].dir.join("output.log"))
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(mut c) = n.child.take() {
+                if n.stopped {
+                    // SAFETY: kill(2) on our own child.
+                    unsafe {
+                        libc::kill(c.id() as i32, libc::SIGCONT);
+                    }
+                }
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+/// A DescribeQuorum request for the metadata partition.
+pub fn describe_quorum_request() -> DescribeQuorumRequest {
+    DescribeQuorumRequest::default().with_topics(vec![TopicData::default()
+        .with_topic_name(TopicName(StrBytes::from_static_str("__cluster_metadata")))
+        .with_partitions(vec![PartitionData::default().with_partition_index(0)])])
+}
+
+/// What one node says of the quorum: (leader id, epoch, high watermark).
+pub async fn quorum_of(addr: &str) -> Option<(i32, i32, i64, DescribeQuorumResponse)> {
+    let mut c = KafkaClient::connect(addr, 1_000).await.ok()?;
+    let (_, r) = c.send(&describe_quorum_request()).await.ok()?;
+    let p = r.topics.first()?.partitions.first()?;
+    Some((p.leader_id.0, p.leader_epoch, p.high_watermark, r.clone()))
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics with `what` after `within`.
+pub async fn wait_for<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {within:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until every listed node names the same leader in the same epoch; returns (leader,
+/// epoch).
+pub async fn wait_for_agreed_leader(addrs: &[String], within: Duration) -> (i32, i32) {
+    wait_for("every node to agree on one leader", within, || async {
+        let mut seen = None;
+        for a in addrs {
+            let (leader, epoch, _, _) = quorum_of(a).await?;
+            if leader < 0 {
+                return None;
+            }
+            match seen {
+                None => seen = Some((leader, epoch)),
+                Some(s) if s != (leader, epoch) => return None,
+                Some(_) => {}
+            }
+        }
+        seen
+    })
+    .await
+}

@@ -1,0 +1,181 @@
+//! Multi-process tests of the quorum itself: real `metaquorum run` processes on loopback, killed
+//! with SIGKILL, frozen with SIGSTOP, fed garbage. Each test is bounded by its waits' deadlines.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use metaquorum_tests::cluster::{quorum_of, wait_for, wait_for_agreed_leader, Cluster};
+
+fn addrs(c: &Cluster) -> Vec<String> {
+    c.nodes.iter().map(|n| n.addr()).collect()
+}
+
+/// Election with default timeouts takes 1-2 s; allow for a slow, shared CI machine.
+const ELECTION_WITHIN: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_controllers_elect_one_leader_and_every_node_describes_it() {
+    let cluster = Cluster::start(3, &[]);
+    let (leader, epoch) = wait_for_agreed_leader(&addrs(&cluster), ELECTION_WITHIN).await;
+    assert!((1..=3).contains(&leader));
+    assert!(epoch >= 1);
+    // The leader reports every voter with its offsets once they fetch; the high watermark covers
+    // the epoch's LeaderChange record (KIP-595).
+    let leader_addr = cluster.nodes[(leader - 1) as usize].addr();
+    let resp = wait_for(
+        "the leader to see every follower fetch",
+        ELECTION_WITHIN,
+        || async {
+            let (_, _, hw, r) = quorum_of(&leader_addr).await?;
+            let p = r.topics[0].partitions[0].clone();
+            let all_fetched = p.current_voters.len() == 3
+                && p.current_voters
+                    .iter()
+                    .all(|v| v.log_end_offset >= 1 && v.last_fetch_timestamp > 0);
+            (hw >= 1 && all_fetched).then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(
+        resp.nodes.len(),
+        3,
+        "DescribeQuorum v2 lists the voters' endpoints"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_the_leader_elects_another_and_the_old_one_rejoins_as_follower() {
+    let mut cluster = Cluster::start(3, &[]);
+    let all = addrs(&cluster);
+    let (leader, epoch) = wait_for_agreed_leader(&all, ELECTION_WITHIN).await;
+    cluster.kill(leader);
+    let killed_at = Instant::now();
+    let others: Vec<String> = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.id != leader)
+        .map(|n| n.addr())
+        .collect();
+    let (new_leader, new_epoch) = wait_for(
+        "a new leader among the survivors",
+        ELECTION_WITHIN,
+        || async {
+            let agreed = wait_for_agreed_leader(&others, Duration::from_millis(500)).await;
+            (agreed.0 != leader && agreed.1 > epoch).then_some(agreed)
+        },
+    )
+    .await;
+    eprintln!(
+        "new leader {new_leader} in epoch {new_epoch} {} ms after SIGKILL of {leader}",
+        killed_at.elapsed().as_millis()
+    );
+    cluster.launch(leader);
+    let (l, e) = wait_for_agreed_leader(&all, ELECTION_WITHIN).await;
+    assert_eq!(
+        (l, e),
+        (new_leader, new_epoch),
+        "the restarted node follows; no new election"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_leader_is_replaced_and_rejoins_without_disturbing_the_new_one() {
+    let mut cluster = Cluster::start(3, &[]);
+    let all = addrs(&cluster);
+    let (leader, epoch) = wait_for_agreed_leader(&all, ELECTION_WITHIN).await;
+    cluster.pause(leader);
+    let others: Vec<String> = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.id != leader)
+        .map(|n| n.addr())
+        .collect();
+    // The followers' fetch timeout expires; pre-vote, vote, a new epoch.
+    let (new_leader, new_epoch) = wait_for(
+        "a new leader while the old one is frozen",
+        ELECTION_WITHIN,
+        || async {
+            let agreed = wait_for_agreed_leader(&others, Duration::from_millis(500)).await;
+            (agreed.0 != leader && agreed.1 > epoch).then_some(agreed)
+        },
+    )
+    .await;
+    cluster.resume(leader);
+    // The old leader steps down (check-quorum or the new epoch) and follows the new leader.
+    let old_addr = cluster.nodes[(leader - 1) as usize].addr();
+    wait_for(
+        "the resumed node to follow the new leader",
+        ELECTION_WITHIN,
+        || async {
+            let (l, e, _, _) = quorum_of(&old_addr).await?;
+            (l == new_leader && e == new_epoch).then_some(())
+        },
+    )
+    .await;
+    // KIP-996: its pre-votes are refused while the followers hear from the leader, so the
+    // epoch holds. Watch it for longer than an election timeout and a fetch timeout.
+    let watch_until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < watch_until {
+        for a in &all {
+            if let Some((l, e, _, _)) = quorum_of(a).await {
+                assert!(
+                    (l, e) == (new_leader, new_epoch),
+                    "{a} reports leader {l} epoch {e}; expected {new_leader} in {new_epoch}"
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn send_raw(addr: &str, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(bytes)?;
+    let mut out = Vec::new();
+    // The server answers or closes; either ends the read.
+    let _ = s.read_to_end(&mut out);
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_oversized_and_unsupported_requests_close_only_their_connection() {
+    let cluster = Cluster::start(1, &[]);
+    let addr = cluster.nodes[0].addr();
+    wait_for_agreed_leader(std::slice::from_ref(&addr), ELECTION_WITHIN).await;
+    // Oversized: a size prefix of 2 GiB - 1 is refused before anything is buffered.
+    let out = send_raw(&addr, &[0x7f, 0xff, 0xff, 0xff, 1, 2, 3]).unwrap();
+    assert!(out.is_empty(), "no response to an oversized frame");
+    // Garbage: an unknown API key.
+    let out = send_raw(&addr, &[0, 0, 0, 8, 0x7f, 0x7f, 0, 0, 0, 0, 0, 1]).unwrap();
+    assert!(out.is_empty());
+    // A Vote request claiming 2^31-1 topics in 12 bytes: malformed, no allocation, no crash.
+    let mut frame = vec![];
+    frame.extend_from_slice(&52i16.to_be_bytes()); // Vote
+    frame.extend_from_slice(&0i16.to_be_bytes()); // v0
+    frame.extend_from_slice(&9i32.to_be_bytes()); // correlation id
+    frame.extend_from_slice(&(-1i16).to_be_bytes()); // null client id
+    frame.extend_from_slice(&(-1i16).to_be_bytes()); // null cluster id
+    frame.extend_from_slice(&i32::MAX.to_be_bytes()); // topics count
+    let mut msg = (frame.len() as i32).to_be_bytes().to_vec();
+    msg.extend_from_slice(&frame);
+    let out = send_raw(&addr, &msg).unwrap();
+    assert!(out.is_empty());
+    // ApiVersions at an unknown version: UNSUPPORTED_VERSION (35) in a v0 response (KIP-511).
+    let mut frame = vec![];
+    frame.extend_from_slice(&18i16.to_be_bytes());
+    frame.extend_from_slice(&99i16.to_be_bytes());
+    frame.extend_from_slice(&5i32.to_be_bytes());
+    frame.extend_from_slice(&(-1i16).to_be_bytes());
+    frame.push(0); // header v2: no tagged fields
+    let mut msg = (frame.len() as i32).to_be_bytes().to_vec();
+    msg.extend_from_slice(&frame);
+    let out = send_raw(&addr, &msg).unwrap();
+    assert!(out.len() >= 10, "a response arrives: {out:?}");
+    assert_eq!(&out[4..8], &5i32.to_be_bytes(), "correlation id echoed");
+    assert_eq!(&out[8..10], &35i16.to_be_bytes(), "UNSUPPORTED_VERSION");
+    // The node is up and still serving.
+    let (leader, _, _, _) = quorum_of(&addr).await.expect("the node still answers");
+    assert_eq!(leader, 1);
+}
