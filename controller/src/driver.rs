@@ -22,6 +22,7 @@ use metaquorum_log::quorum_state::QuorumStateStore;
 use metaquorum_log::{FlushDone, LogError, PendingFlush};
 use tokio::sync::oneshot;
 
+use crate::metrics::{RaftGauges, RaftMetrics};
 use crate::net::peer::{PeerClient, PeerSettings, ResponseSink};
 use crate::raft::segmented::SegmentedStore;
 use crate::raft::{
@@ -48,6 +49,7 @@ pub enum DriverError {
 /// What the state machine may do from its callbacks: propose records, read the quorum's state.
 pub struct Ctx<'a> {
     core: &'a mut RaftCore<SegmentedStore>,
+    proposed_at: &'a mut HashMap<ProposalId, Instant>,
     now_ms: Millis,
     wall_ms: i64,
 }
@@ -61,6 +63,7 @@ impl Ctx<'_> {
     ) -> Result<(ProposalId, Offset), ProposeError> {
         let first = self.core.next_proposal_offset();
         let id = self.core.propose(records)?;
+        self.proposed_at.insert(id, Instant::now());
         Ok((id, first))
     }
 
@@ -311,6 +314,10 @@ pub fn start<S: StateMachine>(
         wall_ms_at_zero,
         next_inbound_id: 1,
         sm_deadline: None,
+        metrics: RaftMetrics::default(),
+        proposed_at: HashMap::new(),
+        published_at: None,
+        leaderless_since: None,
     };
     let thread = std::thread::Builder::new()
         .name("metaquorum-driver".into())
@@ -356,9 +363,52 @@ struct Driver<S: StateMachine> {
     /// a random tag in the high half.
     next_inbound_id: u64,
     sm_deadline: Option<Millis>,
+    metrics: RaftMetrics,
+    /// When each pending proposal was made (for commit latency).
+    proposed_at: HashMap<ProposalId, Instant>,
+    /// When the gauges were last published (they are throttled to [`PUBLISH_EVERY`]).
+    published_at: Option<Instant>,
+    /// Since when no leader is known (for election latency).
+    leaderless_since: Option<Instant>,
 }
 
+/// Gauges are published at most this often.
+const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+
 impl<S: StateMachine> Driver<S> {
+    fn observe(&mut self) {
+        let now = Instant::now();
+        match (self.core.leader_id(), self.leaderless_since) {
+            (None, None) => self.leaderless_since = Some(now),
+            (Some(_), Some(since)) => {
+                self.metrics
+                    .record_election_latency(now, now.duration_since(since).as_secs_f64() * 1e3);
+                self.leaderless_since = None;
+            }
+            _ => {}
+        }
+        if self
+            .published_at
+            .is_some_and(|t| now.duration_since(t) < PUBLISH_EVERY)
+        {
+            return;
+        }
+        self.published_at = Some(now);
+        let state = self.core.election_state();
+        self.metrics.publish(
+            now,
+            RaftGauges {
+                role: self.core.role(),
+                is_voter: self.core.is_voter(),
+                leader_id: self.core.leader_id(),
+                voted_id: state.voted_id,
+                epoch: self.core.epoch(),
+                high_watermark: self.core.high_watermark(),
+                log_end_offset: self.core.log_end_offset(),
+            },
+        );
+    }
+
     fn now(&self) -> Millis {
         self.base.elapsed().as_millis() as Millis + 1
     }
@@ -408,11 +458,13 @@ impl<S: StateMachine> Driver<S> {
             let wall = self.wall_ms_at_zero + now as i64;
             let mut ctx = Ctx {
                 core: &mut self.core,
+                proposed_at: &mut self.proposed_at,
                 now_ms: now,
                 wall_ms: wall,
             };
             self.sm_deadline = self.sm.tick(&mut ctx);
             self.perform_ready();
+            self.observe();
         }
     }
 
@@ -457,6 +509,7 @@ impl<S: StateMachine> Driver<S> {
                 let wall = self.wall_ms_at_zero + now as i64;
                 let mut ctx = Ctx {
                     core: &mut self.core,
+                    proposed_at: &mut self.proposed_at,
                     now_ms: now,
                     wall_ms: wall,
                 };
@@ -493,6 +546,14 @@ impl<S: StateMachine> Driver<S> {
                 break;
             }
             for op in ready.log_ops {
+                if let LogOp::Append(b) = &op {
+                    if self.core.role() == RoleKind::Leader {
+                        self.metrics
+                            .record_appended(Instant::now(), b.records.len());
+                    } else {
+                        self.metrics.record_fetched(Instant::now(), b.records.len());
+                    }
+                }
                 let what = match &op {
                     LogOp::Append(_) => "appending to the log",
                     LogOp::Truncate(_) => "truncating the log",
@@ -541,8 +602,15 @@ impl<S: StateMachine> Driver<S> {
                 self.apply_committed(now, wall);
             }
             for (id, outcome) in ready.proposals {
+                if let Some(at) = self.proposed_at.remove(&id) {
+                    if matches!(outcome, ProposalOutcome::Committed { .. }) {
+                        let ms = at.elapsed().as_secs_f64() * 1e3;
+                        self.metrics.record_commit_latency(Instant::now(), ms);
+                    }
+                }
                 let mut ctx = Ctx {
                     core: &mut self.core,
+                    proposed_at: &mut self.proposed_at,
                     now_ms: now,
                     wall_ms: wall,
                 };
@@ -573,6 +641,7 @@ impl<S: StateMachine> Driver<S> {
                 self.applied = batch.next_offset();
                 let mut ctx = Ctx {
                     core: &mut self.core,
+                    proposed_at: &mut self.proposed_at,
                     now_ms: now,
                     wall_ms: wall,
                 };

@@ -7,6 +7,7 @@ pub mod alloc;
 pub mod config;
 pub mod driver;
 pub mod metadata;
+pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod raft;

@@ -86,6 +86,8 @@ pub enum NodeError {
 pub struct ControllerNode<S: StateMachine> {
     /// The addresses the listeners are bound to.
     pub listeners: Vec<SocketAddr>,
+    /// Where `/metrics` is served, if configured.
+    pub metrics: Option<SocketAddr>,
     driver: DriverHandle<S::Request>,
     shutdown_tx: watch::Sender<bool>,
     driver_thread: Option<std::thread::JoinHandle<()>>,
@@ -158,6 +160,17 @@ impl<S: StateMachine> ControllerNode<S> {
                 "no listener is named in controller.listener.names".into(),
             ));
         }
+        let metrics = match config.metrics_prometheus_listener {
+            Some(addr) => Some(
+                crate::metrics::serve(addr, crate::metrics::install())
+                    .await
+                    .map_err(|e| NodeError::Bind {
+                        addr: addr.to_string(),
+                        source: e,
+                    })?,
+            ),
+            None => None,
+        };
         let (driver, thread) = driver::start(
             DriverConfig {
                 raft,
@@ -192,6 +205,7 @@ impl<S: StateMachine> ControllerNode<S> {
         }
         Ok(ControllerNode {
             listeners,
+            metrics,
             driver,
             shutdown_tx,
             driver_thread: Some(thread),

@@ -42,6 +42,8 @@ pub struct Node {
     pub id: i32,
     /// Its controller listener port.
     pub port: u16,
+    /// Its `/metrics` port.
+    pub metrics_port: u16,
     /// Its directory (configuration, data, output).
     pub dir: PathBuf,
     child: Option<Child>,
@@ -108,12 +110,13 @@ impl Cluster {
         let mut nodes = Vec::new();
         for (i, port) in ports.iter().enumerate() {
             let id = i as i32 + 1;
+            let metrics_port = free_port();
             let node_dir = dir.path().join(format!("controller-{id}"));
             std::fs::create_dir_all(&node_dir).expect("node dir");
             let mut text = format!(
                 "node.id={id}\nprocess.roles=controller\ncontroller.quorum.voters={}\n\
                  listeners=CONTROLLER://127.0.0.1:{port}\ncontroller.listener.names=CONTROLLER\n\
-                 log.dirs={}\n",
+                 log.dirs={}\nmetrics.prometheus.listener=127.0.0.1:{metrics_port}\n",
                 voters.join(","),
                 node_dir.join("data").display()
             );
@@ -124,6 +127,7 @@ impl Cluster {
             let node = Node {
                 id,
                 port: *port,
+                metrics_port,
                 dir: node_dir,
                 child: None,
                 stopped: false,
@@ -248,6 +252,19 @@ impl Drop for Cluster {
             }
         }
     }
+}
+
+/// The body of `GET /metrics` from a node, if it answers.
+pub fn scrape(metrics_port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", metrics_port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let (head, body) = out.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.1 200").then(|| body.to_string())
 }
 
 /// A DescribeQuorum request for the metadata partition.

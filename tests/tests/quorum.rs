@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use metaquorum_tests::cluster::{quorum_of, wait_for, wait_for_agreed_leader, Cluster};
+use metaquorum_tests::cluster::{quorum_of, scrape, wait_for, wait_for_agreed_leader, Cluster};
 
 fn addrs(c: &Cluster) -> Vec<String> {
     c.nodes.iter().map(|n| n.addr()).collect()

@@ -51,6 +51,10 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
             args.base_port + i
         });
     }
+    let mut metrics_ports = Vec::new();
+    for _ in 0..args.controllers {
+        metrics_ports.push(free_port()?);
+    }
     let ids: Vec<u16> = (1..=args.controllers).collect();
     let voters: Vec<String> = ids
         .iter()
@@ -60,7 +64,7 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
     let cluster_id = output(Command::new(&exe).args(["storage", "random-uuid"]))?;
     let cluster_id = cluster_id.trim().to_string();
     let mut nodes = Vec::new();
-    for (id, port) in ids.iter().zip(&ports) {
+    for ((id, port), metrics_port) in ids.iter().zip(&ports).zip(&metrics_ports) {
         let node_dir = dir.join(format!("controller-{id}"));
         let data = node_dir.join("data");
         std::fs::create_dir_all(&node_dir)
@@ -73,7 +77,8 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
              controller.quorum.voters={}\n\
              listeners=CONTROLLER://127.0.0.1:{port}\n\
              controller.listener.names=CONTROLLER\n\
-             log.dirs={}\n",
+             log.dirs={}\n\
+             metrics.prometheus.listener=127.0.0.1:{metrics_port}\n",
             voters.join(","),
             data.display()
         );
@@ -93,10 +98,10 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
                 &cluster_id,
             ]))?;
         }
-        nodes.push((*id, *port, node_dir, config));
+        nodes.push((*id, *port, *metrics_port, node_dir, config));
     }
     let mut children: Vec<(u16, Child)> = Vec::new();
-    for (id, _, node_dir, config) in &nodes {
+    for (id, _, _, node_dir, config) in &nodes {
         match start(&exe, node_dir, config) {
             Ok(c) => children.push((*id, c)),
             Err(e) => {
@@ -115,9 +120,9 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
             .collect::<Vec<_>>()
             .join(",")
     );
-    for (id, port, node_dir, _) in &nodes {
+    for (id, port, metrics_port, node_dir, _) in &nodes {
         println!(
-            "  controller {id}: CONTROLLER://127.0.0.1:{port}  data {}  log {}",
+            "  controller {id}: CONTROLLER://127.0.0.1:{port}  metrics http://127.0.0.1:{metrics_port}/metrics  data {}  log {}",
             node_dir.join("data").display(),
             node_dir.join("controller.log").display()
         );

@@ -36,6 +36,12 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
             config.metadata_log_dir().display()
         );
     }
+    if let Some(m) = node.metrics {
+        println!(
+            "metaquorum controller {}: metrics at http://{m}/metrics",
+            config.node_id
+        );
+    }
     wait_for_signal().await?;
     eprintln!("metaquorum controller {}: shutting down", config.node_id);
     node.shutdown().await;

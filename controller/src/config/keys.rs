@@ -132,6 +132,13 @@ pub(super) const METADATA_MAX_IDLE_INTERVAL_MS: KeySpec = KeySpec {
     doc: "The active controller appends a `NoOpRecord` at this interval so that the high \
           watermark keeps moving (KIP-835); 0 disables.",
 };
+pub(super) const METRICS_PROMETHEUS_LISTENER: KeySpec = KeySpec {
+    name: "metrics.prometheus.listener",
+    default: Some(""),
+    doc: "`ip:port` where the node serves Prometheus metrics at `/metrics`, under the names \
+          Kafka's JMX-exporter dashboards use; empty disables. \
+          metaquorum's own key (Kafka exports through JMX).",
+};
 pub(super) const QUORUM_ELECTION_TIMEOUT_MS: KeySpec = KeySpec {
     name: "controller.quorum.election.timeout.ms",
     default: Some("1000"),
@@ -204,6 +211,7 @@ pub(super) const KNOWN_KEYS: &[KeySpec] = &[
     METADATA_LOG_MAX_RECORD_BYTES_BETWEEN_SNAPSHOTS,
     METADATA_LOG_MAX_SNAPSHOT_INTERVAL_MS,
     METADATA_MAX_IDLE_INTERVAL_MS,
+    METRICS_PROMETHEUS_LISTENER,
     QUORUM_ELECTION_TIMEOUT_MS,
     QUORUM_FETCH_TIMEOUT_MS,
     QUORUM_ELECTION_BACKOFF_MAX_MS,

@@ -73,6 +73,8 @@ pub struct Config {
     pub metadata_log_max_snapshot_interval_ms: u64,
     /// `metadata.max.idle.interval.ms`; 0 disables the idle `NoOpRecord`.
     pub metadata_max_idle_interval_ms: u64,
+    /// `metrics.prometheus.listener`: where `/metrics` is served (`host:port`), if anywhere.
+    pub metrics_prometheus_listener: Option<std::net::SocketAddr>,
     /// `controller.quorum.election.timeout.ms`, >= 1.
     pub controller_quorum_election_timeout_ms: u64,
     /// `controller.quorum.fetch.timeout.ms`, >= 1.
@@ -212,6 +214,24 @@ fn long_key(props: &Props, spec: &KeySpec, min: i64) -> Result<u64, ConfigError>
     debug_assert!(min >= 0);
     let n = parse_int(spec, props.value(spec)?, min, i64::MAX)?;
     Ok(n.unsigned_abs())
+}
+
+/// An optional `ip:port` (empty = unset).
+fn socket_addr_key(
+    props: &Props,
+    spec: &KeySpec,
+) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    let value = props.value(spec)?.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value.parse().map(Some).map_err(|_| {
+        invalid(
+            spec,
+            value,
+            "expected ip:port, e.g. 127.0.0.1:9404, or empty",
+        )
+    })
 }
 
 /// A retention limit: -1 (unlimited) or >= 0.
@@ -426,6 +446,7 @@ impl Config {
                 0,
             )?,
             metadata_max_idle_interval_ms: int_key(&props, &METADATA_MAX_IDLE_INTERVAL_MS, 0)?,
+            metrics_prometheus_listener: socket_addr_key(&props, &METRICS_PROMETHEUS_LISTENER)?,
             controller_quorum_election_timeout_ms: int_key(&props, &QUORUM_ELECTION_TIMEOUT_MS, 1)?,
             controller_quorum_fetch_timeout_ms: int_key(&props, &QUORUM_FETCH_TIMEOUT_MS, 1)?,
             controller_quorum_election_backoff_max_ms: int_key(

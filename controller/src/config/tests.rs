@@ -210,6 +210,7 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("metadata.log.max.record.bytes.between.snapshots", "0"),
     ("metadata.log.max.snapshot.interval.ms", "-1"),
     ("metadata.max.idle.interval.ms", "2147483648"),
+    ("metrics.prometheus.listener", "localhost:9404"),
     ("controller.quorum.election.timeout.ms", "0"),
     ("controller.quorum.fetch.timeout.ms", "-5"),
     ("controller.quorum.election.backoff.max.ms", "x"),
