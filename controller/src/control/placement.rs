@@ -14,7 +14,7 @@
 //! Randomness (the order of brokers within racks and the first rack) is drawn from the RNG the
 //! caller passes, so a seeded RNG gives a reproducible placement.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -111,9 +111,9 @@ pub fn place_replicas<R: Rng + ?Sized>(
         ));
     }
     let mut racks: BTreeMap<Option<&str>, Rack> = BTreeMap::new();
-    let mut seen: HashMap<i32, ()> = HashMap::with_capacity(brokers.len());
+    let mut seen: HashSet<i32> = HashSet::with_capacity(brokers.len());
     for broker in brokers {
-        if seen.insert(broker.id, ()).is_some() {
+        if !seen.insert(broker.id) {
             return Err(PlacementError::DuplicateBroker(broker.id));
         }
         let rack = racks.entry(broker.rack.as_deref()).or_default();
@@ -270,7 +270,6 @@ mod tests {
     use proptest::prelude::*;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
-    use std::collections::HashSet;
 
     fn broker(id: i32, rack: Option<&str>, fenced: bool) -> UsableBroker {
         UsableBroker {
