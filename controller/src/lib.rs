@@ -1,10 +1,12 @@
-//! metaquorum-controller: what a controller node is made of. Today: the typed configuration
-//! ([`config`]), storage formatting and checks ([`storage`]), the first metadata records
-//! ([`metadata`]), the KRaft consensus core ([`raft`]) and Kafka framing ([`net`]); the metadata
-//! state machine, the active controller and the server follow.
+//! metaquorum-controller: what a controller node is made of: the typed configuration
+//! ([`config`]), storage formatting and checks ([`storage`]), metadata records ([`metadata`]),
+//! the active controller's rules ([`control`]), the KRaft consensus core ([`raft`]), its driver
+//! ([`driver`]), the Kafka wire protocol ([`net`]), metrics ([`metrics`]) and the assembled node
+//! ([`node`]).
 
 pub mod alloc;
 pub mod config;
+pub mod control;
 pub mod driver;
 pub mod metadata;
 pub mod metrics;

@@ -42,6 +42,29 @@ async fn three_controllers_elect_one_leader_and_every_node_describes_it() {
         3,
         "DescribeQuorum v2 lists the voters' endpoints"
     );
+    // The Raft metrics carry the JMX-exporter names (reference/kraft.md §5.6).
+    let port = cluster.nodes[(leader - 1) as usize].metrics_port;
+    let body = wait_for("the leader's metrics", ELECTION_WITHIN, || async {
+        let b = scrape(port)?;
+        b.contains("kafka_server_raftmetrics_current_state{current_state=\"leader\"} 1")
+            .then_some(b)
+    })
+    .await;
+    for name in [
+        "kafka_server_raftmetrics_current_leader",
+        "kafka_server_raftmetrics_current_epoch",
+        "kafka_server_raftmetrics_high_watermark",
+        "kafka_server_raftmetrics_log_end_offset",
+        "kafka_server_raftmetrics_commit_latency_avg",
+        "kafka_server_raftmetrics_commit_latency_max",
+        "kafka_server_raftmetrics_append_records_rate",
+        "kafka_server_raftmetrics_fetch_records_rate",
+        "kafka_server_raftmetrics_election_latency_avg",
+        "kafka_server_raftmetrics_election_latency_max",
+    ] {
+        assert!(body.contains(name), "{name} missing from:\n{body}");
+    }
+    assert!(body.contains(&format!("kafka_server_raftmetrics_current_leader {leader}")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
