@@ -300,23 +300,28 @@ where
     }
 }
 
+/// The (leader, epoch) every listed node names right now, if they all name the same one.
+pub async fn agreed_leader(addrs: &[String]) -> Option<(i32, i32)> {
+    let mut seen = None;
+    for a in addrs {
+        let (leader, epoch, _, _) = quorum_of(a).await?;
+        if leader < 0 {
+            return None;
+        }
+        match seen {
+            None => seen = Some((leader, epoch)),
+            Some(s) if s != (leader, epoch) => return None,
+            Some(_) => {}
+        }
+    }
+    seen
+}
+
 /// Waits until every listed node names the same leader in the same epoch; returns (leader,
 /// epoch).
 pub async fn wait_for_agreed_leader(addrs: &[String], within: Duration) -> (i32, i32) {
-    wait_for("every node to agree on one leader", within, || async {
-        let mut seen = None;
-        for a in addrs {
-            let (leader, epoch, _, _) = quorum_of(a).await?;
-            if leader < 0 {
-                return None;
-            }
-            match seen {
-                None => seen = Some((leader, epoch)),
-                Some(s) if s != (leader, epoch) => return None,
-                Some(_) => {}
-            }
-        }
-        seen
+    wait_for("every node to agree on one leader", within, || {
+        agreed_leader(addrs)
     })
     .await
 }

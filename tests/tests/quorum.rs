@@ -5,7 +5,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use metaquorum_tests::cluster::{quorum_of, scrape, wait_for, wait_for_agreed_leader, Cluster};
+use metaquorum_tests::cluster::{
+    agreed_leader, quorum_of, scrape, wait_for, wait_for_agreed_leader, Cluster,
+};
 
 fn addrs(c: &Cluster) -> Vec<String> {
     c.nodes.iter().map(|n| n.addr()).collect()
@@ -84,7 +86,7 @@ async fn sigkill_of_the_leader_elects_another_and_the_old_one_rejoins_as_followe
         "a new leader among the survivors",
         ELECTION_WITHIN,
         || async {
-            let agreed = wait_for_agreed_leader(&others, Duration::from_millis(500)).await;
+            let agreed = agreed_leader(&others).await?;
             (agreed.0 != leader && agreed.1 > epoch).then_some(agreed)
         },
     )
@@ -119,7 +121,7 @@ async fn a_frozen_leader_is_replaced_and_rejoins_without_disturbing_the_new_one(
         "a new leader while the old one is frozen",
         ELECTION_WITHIN,
         || async {
-            let agreed = wait_for_agreed_leader(&others, Duration::from_millis(500)).await;
+            let agreed = agreed_leader(&others).await?;
             (agreed.0 != leader && agreed.1 > epoch).then_some(agreed)
         },
     )
