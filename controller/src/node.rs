@@ -18,7 +18,7 @@ use metaquorum_log::{Log, LogConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::config::Config;
+use crate::config::{Config, HostPort};
 use crate::driver::{self, DriverConfig, DriverHandle, QuorumView, StateMachine};
 use crate::net::peer::PeerSettings;
 use crate::net::raft_wire::{
@@ -174,7 +174,10 @@ impl<S: StateMachine> ControllerNode<S> {
         let (driver, thread) = driver::start(
             DriverConfig {
                 raft,
-                voters: voters.clone(),
+                voters: voters
+                    .iter()
+                    .map(|(id, hp)| (*id, hp.to_string()))
+                    .collect(),
                 peer,
                 partition_dir,
                 seed,
@@ -229,12 +232,18 @@ impl<S: StateMachine> ControllerNode<S> {
 
 /// The voters and their addresses: `controller.quorum.voters`, else the VotersRecord written by
 /// `storage format --standalone/--initial-controllers`.
-fn voters(config: &Config) -> Result<BTreeMap<NodeId, String>, NodeError> {
+fn voters(config: &Config) -> Result<BTreeMap<NodeId, HostPort>, NodeError> {
     if !config.controller_quorum_voters.is_empty() {
         return Ok(config
             .controller_quorum_voters
             .iter()
-            .map(|v| (v.id, host_port(&v.host, v.port)))
+            .map(|v| {
+                let hp = HostPort {
+                    host: v.host.clone(),
+                    port: v.port,
+                };
+                (v.id, hp)
+            })
             .collect());
     }
     let dir = config
@@ -251,9 +260,10 @@ fn voters(config: &Config) -> Result<BTreeMap<NodeId, String>, NodeError> {
         })?;
         let addr = endpoint
             .split_once("://")
-            .map(|(_, a)| a.to_string())
-            .unwrap_or_else(|| endpoint.clone());
-        out.insert(v.id, addr);
+            .map_or(endpoint.as_str(), |(_, a)| a);
+        let hp = HostPort::parse(addr)
+            .map_err(|e| NodeError::Config(format!("voter {} endpoint {endpoint}: {e}", v.id)))?;
+        out.insert(v.id, hp);
     }
     if out.is_empty() {
         return Err(NodeError::Config(
@@ -263,19 +273,11 @@ fn voters(config: &Config) -> Result<BTreeMap<NodeId, String>, NodeError> {
     Ok(out)
 }
 
-fn host_port(host: &str, port: u16) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
 /// The request handlers of a controller listener.
 struct ControllerApis<R> {
     driver: DriverHandle<R>,
     cluster_id: String,
-    voters: BTreeMap<NodeId, String>,
+    voters: BTreeMap<NodeId, HostPort>,
 }
 
 impl<R: Send + 'static> Handler for ControllerApis<R> {
@@ -399,7 +401,7 @@ async fn raft_rpc<R: Send + 'static>(
 
 async fn describe_quorum<R: Send + 'static>(
     driver: DriverHandle<R>,
-    voters: BTreeMap<NodeId, String>,
+    voters: BTreeMap<NodeId, HostPort>,
     request: RawRequest,
     peer: SocketAddr,
 ) -> Reply {
@@ -432,7 +434,7 @@ async fn describe_quorum<R: Send + 'static>(
 async fn describe_cluster<R: Send + 'static>(
     driver: DriverHandle<R>,
     cluster_id: String,
-    voters: BTreeMap<NodeId, String>,
+    voters: BTreeMap<NodeId, HostPort>,
     request: RawRequest,
     peer: SocketAddr,
 ) -> Reply {
@@ -459,18 +461,11 @@ async fn describe_cluster<R: Send + 'static>(
         // KIP-919: asked for controllers, a controller lists the voters.
         response.brokers = voters
             .iter()
-            .filter_map(|(id, addr)| {
-                let (host, port) = addr.rsplit_once(':')?;
-                Some(
-                    DescribeClusterBroker::default()
-                        .with_broker_id(BrokerId(*id))
-                        .with_host(StrBytes::from_string(
-                            host.trim_start_matches('[')
-                                .trim_end_matches(']')
-                                .to_string(),
-                        ))
-                        .with_port(port.parse().ok()?),
-                )
+            .map(|(id, hp)| {
+                DescribeClusterBroker::default()
+                    .with_broker_id(BrokerId(*id))
+                    .with_host(StrBytes::from_string(hp.host.clone()))
+                    .with_port(i32::from(hp.port))
             })
             .collect();
     } else if req.endpoint_type != 1 {
@@ -492,7 +487,7 @@ async fn describe_cluster<R: Send + 'static>(
 /// knows its followers' offsets and fetch times (others report -1).
 pub fn describe_quorum_response(
     view: &QuorumView,
-    voters: &BTreeMap<NodeId, String>,
+    voters: &BTreeMap<NodeId, HostPort>,
 ) -> DescribeQuorumResponse {
     let ts = |ms: Option<u64>| ms.map_or(-1, |m| view.wall_ms_at_zero + m as i64);
     let replica = |r: &crate::raft::ReplicaInfo| {
@@ -517,21 +512,13 @@ pub fn describe_quorum_response(
         .with_observers(view.info.observers.iter().map(replica).collect());
     let nodes = voters
         .iter()
-        .filter_map(|(id, addr)| {
-            let (host, port) = addr.rsplit_once(':')?;
-            let port: u16 = port.parse().ok()?;
-            Some(
-                dq::Node::default()
-                    .with_node_id(BrokerId(*id))
-                    .with_listeners(vec![dq::Listener::default()
-                        .with_name(StrBytes::from_static_str("CONTROLLER"))
-                        .with_host(StrBytes::from_string(
-                            host.trim_start_matches('[')
-                                .trim_end_matches(']')
-                                .to_string(),
-                        ))
-                        .with_port(port)]),
-            )
+        .map(|(id, hp)| {
+            dq::Node::default()
+                .with_node_id(BrokerId(*id))
+                .with_listeners(vec![dq::Listener::default()
+                    .with_name(StrBytes::from_static_str("CONTROLLER"))
+                    .with_host(StrBytes::from_string(hp.host.clone()))
+                    .with_port(hp.port)])
         })
         .collect();
     DescribeQuorumResponse::default()

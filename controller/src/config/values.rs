@@ -95,6 +95,13 @@ impl fmt::Display for HostPort {
     }
 }
 
+impl HostPort {
+    /// Parses `host:port` or `[ipv6]:port` (a host is required).
+    pub fn parse(s: &str) -> Result<HostPort, String> {
+        split_host_port(s, false).map(|(host, port)| HostPort { host, port })
+    }
+}
+
 /// Security protocol of a listener (`listener.security.protocol.map` values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SecurityProtocol {
