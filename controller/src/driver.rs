@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use metaquorum_log::batch::RecordData;
+use metaquorum_log::clock::wall_clock_ms;
 use metaquorum_log::quorum_state::QuorumStateStore;
 use metaquorum_log::{FlushDone, LogError, PendingFlush};
 use tokio::sync::oneshot;
@@ -297,7 +298,7 @@ pub fn start<S: StateMachine>(
         })
         .map_err(|e| format!("starting the fsync thread: {e}"))?;
     let base = Instant::now();
-    let wall_ms_at_zero = wall_ms();
+    let wall_ms_at_zero = wall_clock_ms();
     let voters: BTreeSet<NodeId> = config.voters.keys().copied().collect();
     let core = RaftCore::new(config.raft, store, voters, persisted, 1, config.seed);
     let mut driver = Driver {
@@ -324,13 +325,6 @@ pub fn start<S: StateMachine>(
         .spawn(move || driver.run(rx))
         .map_err(|e| format!("starting the driver thread: {e}"))?;
     Ok((handle, thread))
-}
-
-fn wall_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn is_response(m: &Message) -> bool {

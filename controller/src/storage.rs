@@ -15,6 +15,7 @@ use kafka_protocol::messages::voters_record::{Endpoint, KRaftVersionFeature, Vot
 use kafka_protocol::messages::BrokerId;
 use kafka_protocol::protocol::StrBytes;
 use metaquorum_log::batch::RecordData;
+use metaquorum_log::clock::wall_clock_ms;
 use metaquorum_log::control::{control_record, ControlRecordType};
 use metaquorum_log::kafka_uuid::{parse_kafka_uuid, random_kafka_uuid, to_kafka_string};
 use metaquorum_log::{
@@ -313,7 +314,7 @@ fn write_bootstrap_checkpoint(dir: &Path, metadata_version: i16) -> Result<(), S
         dir,
         BOOTSTRAP_CHECKPOINT,
         id,
-        now_ms(),
+        wall_clock_ms(),
         BATCH_BYTES_MAX_DEFAULT,
     )?;
     let record = FeatureLevelRecord {
@@ -374,17 +375,10 @@ fn write_voters_snapshot(
         end_offset: 0,
         epoch: 0,
     };
-    let mut w = SnapshotWriter::create(log_dir, id, now_ms(), BATCH_BYTES_MAX_DEFAULT)?;
+    let mut w = SnapshotWriter::create(log_dir, id, wall_clock_ms(), BATCH_BYTES_MAX_DEFAULT)?;
     w.append_control_records(&records)?;
     w.finish()?;
     Ok(())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// What `storage info` found.

@@ -9,6 +9,7 @@
 //! - [`dump`]: the batch listing behind `metaquorum log dump`.
 
 pub mod batch;
+pub mod clock;
 pub mod control;
 pub mod dump;
 mod error;

@@ -11,6 +11,7 @@ use kafka_protocol::messages::{DescribeQuorumRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use metaquorum_controller::net::client::KafkaClient;
 use metaquorum_controller::net::raft_wire::METADATA_TOPIC;
+use metaquorum_log::clock::wall_clock_ms;
 
 /// The `quorum` subcommands.
 #[derive(Debug, Subcommand)]
@@ -67,17 +68,10 @@ pub fn run(bootstrap: &str, command: QuorumCommand) -> Result<ExitCode, String> 
     } else if replication {
         print!(
             "{}",
-            render_replication(&response, human_readable, now_ms())
+            render_replication(&response, human_readable, wall_clock_ms())
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn request() -> DescribeQuorumRequest {

@@ -16,6 +16,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use metaquorum_log::batch::{encode_batch, BatchIter, BatchSpec};
+use metaquorum_log::clock::wall_clock_ms;
 
 use super::wire::{decode_body, decode_response, encode_request, encode_response, WireError};
 use crate::raft::segmented::decode_batch;
@@ -690,10 +691,6 @@ pub fn encode_raft_response(
             diverging_epoch,
             snapshot_id,
         } => {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0);
             let mut p = fetch_resp::PartitionData::default()
                 .with_partition_index(0)
                 .with_error_code(error_code(*error))
@@ -705,7 +702,7 @@ pub fn encode_raft_response(
                         .with_leader_id(BrokerId(leader_id.unwrap_or(-1)))
                         .with_leader_epoch(*leader_epoch),
                 )
-                .with_records(Some(encode_batches(records, now_ms)?));
+                .with_records(Some(encode_batches(records, wall_clock_ms())?));
             if let Some(d) = diverging_epoch {
                 p = p.with_diverging_epoch(
                     fetch_resp::EpochEndOffset::default()

@@ -5,6 +5,7 @@
 
 use bytes::{Bytes, BytesMut};
 use metaquorum_log::batch::{encode_batch, BatchHeader, BatchSpec, RecordData};
+use metaquorum_log::clock::wall_clock_ms;
 use metaquorum_log::{Log, LogError, SnapshotWriter};
 
 use super::message::EpochEndOffset;
@@ -81,13 +82,6 @@ pub fn decode_batch(bytes: &[u8]) -> Result<Batch, StoreError> {
         header.is_control(),
         records,
     ))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl LogStore for SegmentedStore {
@@ -174,7 +168,7 @@ impl LogStore for SegmentedStore {
                     BatchSpec {
                         base_offset: batch.base_offset,
                         epoch: batch.epoch,
-                        timestamp_ms: now_ms(),
+                        timestamp_ms: wall_clock_ms(),
                         control: batch.control,
                     },
                     &batch.records,
