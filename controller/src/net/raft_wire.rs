@@ -288,14 +288,20 @@ pub fn encode_raft_request(
     }
 }
 
-fn only_partition<T>(what: &str, mut topics: Vec<(String, Vec<T>)>) -> Result<T, WireError> {
+/// The one partition of `__cluster_metadata` a Raft request or response must carry; `split`
+/// gives a topic's name and partitions.
+fn only_partition<T, P>(
+    what: &str,
+    topics: Vec<T>,
+    split: impl Fn(T) -> (String, Vec<P>),
+) -> Result<P, WireError> {
     if topics.len() != 1 {
         return Err(malformed(
             what,
             format!("{} topics, expected 1", topics.len()),
         ));
     }
-    let (name, mut parts) = topics.pop().expect("one topic");
+    let (name, mut parts) = topics.into_iter().map(split).next().expect("one topic");
     if !name.is_empty() && name != METADATA_TOPIC {
         return Err(malformed(
             what,
@@ -322,12 +328,9 @@ pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, 
             if r.error_code != 0 {
                 return Err(malformed("VoteResponse", format!("error {}", r.error_code)));
             }
-            let topics = r
-                .topics
-                .into_iter()
-                .map(|t| (t.topic_name.0.to_string(), t.partitions))
-                .collect();
-            let p = only_partition("VoteResponse", topics)?;
+            let p = only_partition("VoteResponse", r.topics, |t| {
+                (t.topic_name.0.to_string(), t.partitions)
+            })?;
             Ok(Message::VoteResponse {
                 error: code(p.error_code, "VoteResponse")?,
                 leader_epoch: p.leader_epoch,
@@ -339,12 +342,9 @@ pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, 
         ApiKey::BeginQuorumEpoch => {
             let r: bqe_resp::BeginQuorumEpochResponse =
                 decode_response("BeginQuorumEpochResponse", frame, sent.version)?;
-            let topics = r
-                .topics
-                .into_iter()
-                .map(|t| (t.topic_name.0.to_string(), t.partitions))
-                .collect();
-            let p = only_partition("BeginQuorumEpochResponse", topics)?;
+            let p = only_partition("BeginQuorumEpochResponse", r.topics, |t| {
+                (t.topic_name.0.to_string(), t.partitions)
+            })?;
             let e = if r.error_code != 0 {
                 r.error_code
             } else {
@@ -359,12 +359,9 @@ pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, 
         ApiKey::EndQuorumEpoch => {
             let r: eqe_resp::EndQuorumEpochResponse =
                 decode_response("EndQuorumEpochResponse", frame, sent.version)?;
-            let topics = r
-                .topics
-                .into_iter()
-                .map(|t| (t.topic_name.0.to_string(), t.partitions))
-                .collect();
-            let p = only_partition("EndQuorumEpochResponse", topics)?;
+            let p = only_partition("EndQuorumEpochResponse", r.topics, |t| {
+                (t.topic_name.0.to_string(), t.partitions)
+            })?;
             let e = if r.error_code != 0 {
                 r.error_code
             } else {
@@ -385,12 +382,9 @@ pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, 
                     format!("error {}", r.error_code),
                 ));
             }
-            let topics = r
-                .responses
-                .into_iter()
-                .map(|t| (t.topic.0.to_string(), t.partitions))
-                .collect();
-            let p = only_partition("FetchResponse", topics)?;
+            let p = only_partition("FetchResponse", r.responses, |t| {
+                (t.topic.0.to_string(), t.partitions)
+            })?;
             let records = match &p.records {
                 Some(b) if !b.is_empty() => decode_batches(b)?,
                 _ => Vec::new(),
@@ -424,12 +418,9 @@ pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, 
                     format!("error {}", r.error_code),
                 ));
             }
-            let topics = r
-                .topics
-                .into_iter()
-                .map(|t| (t.name.0.to_string(), t.partitions))
-                .collect();
-            let p = only_partition("FetchSnapshotResponse", topics)?;
+            let p = only_partition("FetchSnapshotResponse", r.topics, |t| {
+                (t.name.0.to_string(), t.partitions)
+            })?;
             let asked = sent.snapshot_id.unwrap_or(SnapshotId {
                 end_offset: p.snapshot_id.end_offset,
                 epoch: p.snapshot_id.epoch,
@@ -485,12 +476,9 @@ pub fn decode_raft_request(
     match api {
         ApiKey::Vote => {
             let r: vote_req::VoteRequest = decode_body("VoteRequest", body, version)?;
-            let topics = r
-                .topics
-                .into_iter()
-                .map(|t| (t.topic_name.0.to_string(), t.partitions))
-                .collect();
-            let p = only_partition("VoteRequest", topics)?;
+            let p = only_partition("VoteRequest", r.topics, |t| {
+                (t.topic_name.0.to_string(), t.partitions)
+            })?;
             Ok(InboundRaftRequest {
                 from: p.replica_id.0,
                 cluster_id: r.cluster_id.map(|s| s.to_string()),
@@ -506,12 +494,9 @@ pub fn decode_raft_request(
         ApiKey::BeginQuorumEpoch => {
             let r: bqe_req::BeginQuorumEpochRequest =
                 decode_body("BeginQuorumEpochRequest", body, version)?;
-            let topics = r
-                .topics
-                .into_iter()
-                .map(|t| (t.topic_name.0.to_string(), t.partitions))
-                .collect();
-            let p = only_partition("BeginQuorumEpochRequest", topics)?;
+            let p = only_partition("BeginQuorumEpochRequest", r.topics, |t| {
+                (t.topic_name.0.to_string(), t.partitions)
+            })?;
             Ok(InboundRaftRequest {
                 from: p.leader_id.0,
                 cluster_id: r.cluster_id.map(|s| s.to_string()),
@@ -524,12 +509,9 @@ pub fn decode_raft_request(
         ApiKey::EndQuorumEpoch => {
             let r: eqe_req::EndQuorumEpochRequest =
                 decode_body("EndQuorumEpochRequest", body, version)?;
-            let topics = r
-                .topics
-                .into_iter()
-                .map(|t| (t.topic_name.0.to_string(), t.partitions))
-                .collect();
-            let p = only_partition("EndQuorumEpochRequest", topics)?;
+            let p = only_partition("EndQuorumEpochRequest", r.topics, |t| {
+                (t.topic_name.0.to_string(), t.partitions)
+            })?;
             let successors = if version >= 1 {
                 p.preferred_candidates
                     .iter()
@@ -555,23 +537,16 @@ pub fn decode_raft_request(
             } else {
                 r.replica_id.0
             };
-            let topics = r
-                .topics
-                .into_iter()
-                .map(|t| {
-                    let name = if version >= 13 {
-                        if t.topic_id == METADATA_TOPIC_ID {
-                            METADATA_TOPIC.to_string()
-                        } else {
-                            format!("topic id {}", t.topic_id)
-                        }
-                    } else {
-                        t.topic.0.to_string()
-                    };
-                    (name, t.partitions)
-                })
-                .collect();
-            let p = only_partition("FetchRequest", topics)?;
+            let p = only_partition("FetchRequest", r.topics, |t| {
+                let name = if version < 13 {
+                    t.topic.0.to_string()
+                } else if t.topic_id == METADATA_TOPIC_ID {
+                    METADATA_TOPIC.to_string()
+                } else {
+                    format!("topic id {}", t.topic_id)
+                };
+                (name, t.partitions)
+            })?;
             if p.fetch_offset < 0 || p.partition_max_bytes < 0 {
                 return Err(malformed("FetchRequest", "negative offset or size"));
             }
@@ -590,12 +565,9 @@ pub fn decode_raft_request(
         ApiKey::FetchSnapshot => {
             let r: snap_req::FetchSnapshotRequest =
                 decode_body("FetchSnapshotRequest", body, version)?;
-            let topics = r
-                .topics
-                .into_iter()
-                .map(|t| (t.name.0.to_string(), t.partitions))
-                .collect();
-            let p = only_partition("FetchSnapshotRequest", topics)?;
+            let p = only_partition("FetchSnapshotRequest", r.topics, |t| {
+                (t.name.0.to_string(), t.partitions)
+            })?;
             if p.position < 0 || r.max_bytes < 0 {
                 return Err(malformed(
                     "FetchSnapshotRequest",
