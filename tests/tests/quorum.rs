@@ -13,6 +13,26 @@ fn addrs(c: &Cluster) -> Vec<String> {
     c.nodes.iter().map(|n| n.addr()).collect()
 }
 
+/// Waits until the nodes other than `old_leader` agree on another leader in an epoch after
+/// `old_epoch`; returns (leader, epoch).
+async fn wait_for_successor(cluster: &Cluster, old_leader: i32, old_epoch: i32) -> (i32, i32) {
+    let others: Vec<String> = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.id != old_leader)
+        .map(|n| n.addr())
+        .collect();
+    wait_for(
+        "a new leader among the other nodes",
+        ELECTION_WITHIN,
+        || async {
+            let agreed = agreed_leader(&others).await?;
+            (agreed.0 != old_leader && agreed.1 > old_epoch).then_some(agreed)
+        },
+    )
+    .await
+}
+
 /// Election with default timeouts takes 1-2 s; allow for a slow, shared CI machine.
 const ELECTION_WITHIN: Duration = Duration::from_secs(20);
 
@@ -76,21 +96,7 @@ async fn sigkill_of_the_leader_elects_another_and_the_old_one_rejoins_as_followe
     let (leader, epoch) = wait_for_agreed_leader(&all, ELECTION_WITHIN).await;
     cluster.kill(leader);
     let killed_at = Instant::now();
-    let others: Vec<String> = cluster
-        .nodes
-        .iter()
-        .filter(|n| n.id != leader)
-        .map(|n| n.addr())
-        .collect();
-    let (new_leader, new_epoch) = wait_for(
-        "a new leader among the survivors",
-        ELECTION_WITHIN,
-        || async {
-            let agreed = agreed_leader(&others).await?;
-            (agreed.0 != leader && agreed.1 > epoch).then_some(agreed)
-        },
-    )
-    .await;
+    let (new_leader, new_epoch) = wait_for_successor(&cluster, leader, epoch).await;
     eprintln!(
         "new leader {new_leader} in epoch {new_epoch} {} ms after SIGKILL of {leader}",
         killed_at.elapsed().as_millis()
@@ -110,22 +116,8 @@ async fn a_frozen_leader_is_replaced_and_rejoins_without_disturbing_the_new_one(
     let all = addrs(&cluster);
     let (leader, epoch) = wait_for_agreed_leader(&all, ELECTION_WITHIN).await;
     cluster.pause(leader);
-    let others: Vec<String> = cluster
-        .nodes
-        .iter()
-        .filter(|n| n.id != leader)
-        .map(|n| n.addr())
-        .collect();
     // The followers' fetch timeout expires; pre-vote, vote, a new epoch.
-    let (new_leader, new_epoch) = wait_for(
-        "a new leader while the old one is frozen",
-        ELECTION_WITHIN,
-        || async {
-            let agreed = agreed_leader(&others).await?;
-            (agreed.0 != leader && agreed.1 > epoch).then_some(agreed)
-        },
-    )
-    .await;
+    let (new_leader, new_epoch) = wait_for_successor(&cluster, leader, epoch).await;
     cluster.resume(leader);
     // The old leader steps down (check-quorum or the new epoch) and follows the new leader.
     let old_addr = cluster.nodes[(leader - 1) as usize].addr();
