@@ -14,6 +14,7 @@ use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData
 use kafka_protocol::messages::describe_quorum_response::DescribeQuorumResponse;
 use kafka_protocol::messages::{DescribeQuorumRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
+use metaquorum_controller::config::LoopbackController;
 use metaquorum_controller::net::client::KafkaClient;
 
 /// The `metaquorum` binary under test.
@@ -113,17 +114,14 @@ impl Cluster {
             let metrics_port = free_port();
             let node_dir = dir.path().join(format!("controller-{id}"));
             std::fs::create_dir_all(&node_dir).expect("node dir");
-            let mut text = format!(
-                "node.id={id}\nprocess.roles=controller\ncontroller.quorum.voters={}\n\
-                 listeners=CONTROLLER://127.0.0.1:{port}\ncontroller.listener.names=CONTROLLER\n\
-                 log.dirs={}\nmetrics.prometheus.listener=127.0.0.1:{metrics_port}\n",
-                voters.join(","),
-                node_dir.join("data").display()
-            );
-            for line in extra {
-                text.push_str(line);
-                text.push('\n');
+            let text = LoopbackController {
+                id,
+                voters: &voters,
+                port: *port,
+                metrics_port,
+                data_dir: &node_dir.join("data"),
             }
+            .properties(extra);
             let node = Node {
                 id,
                 port: *port,

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use metaquorum_controller::config::LoopbackController;
+
 /// Options of `local-cluster`.
 #[derive(Debug, clap::Args)]
 pub struct LocalClusterArgs {
@@ -70,22 +72,18 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
         std::fs::create_dir_all(&node_dir)
             .map_err(|e| format!("creating {}: {e}", node_dir.display()))?;
         let config = node_dir.join("controller.properties");
-        let mut text = format!(
-            "# Written by `metaquorum local-cluster`.\n\
-             node.id={id}\n\
-             process.roles=controller\n\
-             controller.quorum.voters={}\n\
-             listeners=CONTROLLER://127.0.0.1:{port}\n\
-             controller.listener.names=CONTROLLER\n\
-             log.dirs={}\n\
-             metrics.prometheus.listener=127.0.0.1:{metrics_port}\n",
-            voters.join(","),
-            data.display()
+        let extra: Vec<&str> = args.overrides.iter().map(String::as_str).collect();
+        let text = format!(
+            "# Written by `metaquorum local-cluster`.\n{}",
+            LoopbackController {
+                id: i32::from(*id),
+                voters: &voters,
+                port: *port,
+                metrics_port: *metrics_port,
+                data_dir: &data,
+            }
+            .properties(&extra)
         );
-        for o in &args.overrides {
-            text.push_str(o);
-            text.push('\n');
-        }
         std::fs::write(&config, text).map_err(|e| format!("writing {}: {e}", config.display()))?;
         let formatted = data.join("meta.properties").exists();
         if !formatted {

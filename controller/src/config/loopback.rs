@@ -1,0 +1,44 @@
+//! The configuration of a controller on 127.0.0.1, as `metaquorum local-cluster` and the
+//! multi-process tests write it: one place, so the quick start runs what the tests test.
+
+use std::path::Path;
+
+/// One loopback controller's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct LoopbackController<'a> {
+    /// `node.id`.
+    pub id: i32,
+    /// Every voter as `id@127.0.0.1:port`.
+    pub voters: &'a [String],
+    /// The controller listener's port.
+    pub port: u16,
+    /// The `/metrics` port.
+    pub metrics_port: u16,
+    /// `log.dirs`.
+    pub data_dir: &'a Path,
+}
+
+impl LoopbackController<'_> {
+    /// The `.properties` text, with `extra` lines (`key=value`) appended.
+    pub fn properties(&self, extra: &[&str]) -> String {
+        let mut text = format!(
+            "node.id={}\n\
+             process.roles=controller\n\
+             controller.quorum.voters={}\n\
+             listeners=CONTROLLER://127.0.0.1:{}\n\
+             controller.listener.names=CONTROLLER\n\
+             log.dirs={}\n\
+             metrics.prometheus.listener=127.0.0.1:{}\n",
+            self.id,
+            self.voters.join(","),
+            self.port,
+            self.data_dir.display(),
+            self.metrics_port
+        );
+        for line in extra {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
+    }
+}
