@@ -52,7 +52,8 @@ pub struct Ctx<'a> {
     core: &'a mut RaftCore<SegmentedStore>,
     proposed_at: &'a mut HashMap<ProposalId, Instant>,
     now_ms: Millis,
-    wall_ms: i64,
+    /// Wall-clock ms at the driver clock's zero.
+    wall_ms_at_zero: i64,
 }
 
 impl Ctx<'_> {
@@ -100,7 +101,7 @@ impl Ctx<'_> {
 
     /// Wall-clock milliseconds since the Unix epoch.
     pub fn wall_ms(&self) -> i64 {
-        self.wall_ms
+        self.wall_ms_at_zero + self.now_ms as i64
     }
 
     /// The quorum as this node sees it.
@@ -449,12 +450,11 @@ impl<S: StateMachine> Driver<S> {
             }
             self.perform_ready();
             let now = self.now();
-            let wall = self.wall_ms_at_zero + now as i64;
             let mut ctx = Ctx {
                 core: &mut self.core,
                 proposed_at: &mut self.proposed_at,
                 now_ms: now,
-                wall_ms: wall,
+                wall_ms_at_zero: self.wall_ms_at_zero,
             };
             self.sm_deadline = self.sm.tick(&mut ctx);
             self.perform_ready();
@@ -500,12 +500,11 @@ impl<S: StateMachine> Driver<S> {
                 });
             }
             Event::StateMachine(request) => {
-                let wall = self.wall_ms_at_zero + now as i64;
                 let mut ctx = Ctx {
                     core: &mut self.core,
                     proposed_at: &mut self.proposed_at,
                     now_ms: now,
-                    wall_ms: wall,
+                    wall_ms_at_zero: self.wall_ms_at_zero,
                 };
                 self.sm.handle(request, &mut ctx);
             }
@@ -591,9 +590,8 @@ impl<S: StateMachine> Driver<S> {
                 self.start_flush();
             }
             let now = self.now();
-            let wall = self.wall_ms_at_zero + now as i64;
             if ready.high_watermark.is_some() {
-                self.apply_committed(now, wall);
+                self.apply_committed(now);
             }
             for (id, outcome) in ready.proposals {
                 if let Some(at) = self.proposed_at.remove(&id) {
@@ -606,7 +604,7 @@ impl<S: StateMachine> Driver<S> {
                     core: &mut self.core,
                     proposed_at: &mut self.proposed_at,
                     now_ms: now,
-                    wall_ms: wall,
+                    wall_ms_at_zero: self.wall_ms_at_zero,
                 };
                 self.sm.proposal_done(id, outcome, &mut ctx);
             }
@@ -615,7 +613,7 @@ impl<S: StateMachine> Driver<S> {
     }
 
     /// Hands batches below the high watermark to the state machine.
-    fn apply_committed(&mut self, now: Millis, wall: i64) {
+    fn apply_committed(&mut self, now: Millis) {
         let hw = self.core.high_watermark();
         while self.applied < hw {
             let batches = match self.core.store().read(self.applied, 1 << 20) {
@@ -637,7 +635,7 @@ impl<S: StateMachine> Driver<S> {
                     core: &mut self.core,
                     proposed_at: &mut self.proposed_at,
                     now_ms: now,
-                    wall_ms: wall,
+                    wall_ms_at_zero: self.wall_ms_at_zero,
                 };
                 self.sm.apply(&batch, &mut ctx);
             }
