@@ -77,6 +77,14 @@ pub enum ReplayError {
     /// A leader recovery state other than 0 or 1 (or -1 for "no change").
     #[error("value {0} is not a valid leader recovery state")]
     InvalidLeaderRecoveryState(i8),
+    /// Assigned replica directories whose count differs from the replica count (KIP-858).
+    #[error("{directories} replica directories for {replicas} replicas")]
+    InvalidReplicaDirectories {
+        /// Number of replicas.
+        replicas: usize,
+        /// Number of directories.
+        directories: usize,
+    },
     /// A `RemoveAccessControlEntryRecord` for an ACL id that does not exist.
     #[error("failed to find existing ACL with id {0}")]
     UnknownAcl(Uuid),

@@ -147,7 +147,7 @@ impl MetadataLoader {
             .enumerate()
             .map(|(i, value)| {
                 MetadataRecord::decode(value.clone()).map_err(|source| LoaderError::Decode {
-                    offset: batch.base_offset + i as i64,
+                    offset: batch.base_offset.saturating_add(i as i64),
                     source,
                 })
             })
@@ -195,7 +195,7 @@ impl MetadataLoader {
             last_contained_timestamp_ms: timestamp_ms,
         };
         for (i, record) in records.iter().enumerate() {
-            let offset = base_offset + i as i64;
+            let offset = base_offset.saturating_add(i as i64);
             match record {
                 MetadataRecord::BeginTransaction(_) => {
                     if self.before_transaction.is_some() {
@@ -460,6 +460,93 @@ mod tests {
                 last_offset: 10
             })
         );
+    }
+
+    /// One piece of a generated log: plain records, or a transaction that ends or aborts.
+    #[derive(Debug, Clone)]
+    enum Segment {
+        Plain(usize),
+        Transaction { len: usize, commit: bool },
+    }
+
+    fn arb_segments() -> impl proptest::strategy::Strategy<Value = Vec<Segment>> {
+        use proptest::prelude::*;
+        proptest::collection::vec(
+            prop_oneof![
+                (1usize..4).prop_map(Segment::Plain),
+                (0usize..4, any::<bool>())
+                    .prop_map(|(len, commit)| Segment::Transaction { len, commit }),
+            ],
+            0..12,
+        )
+    }
+
+    proptest::proptest! {
+        // KIP-868 against an oracle: however the log is cut into batches, every published
+        // image holds all or none of each transaction, never an aborted one, and the last
+        // image equals replaying only the committed records.
+        #[test]
+        fn transactions_are_atomic_however_batched(
+            segments in arb_segments(),
+            cuts in proptest::collection::vec(proptest::prelude::any::<bool>(), 64),
+        ) {
+            // Topic n is named "t<n>"; remember which transaction made it.
+            let mut log = Vec::new();
+            let mut transactions: Vec<(Vec<String>, bool)> = Vec::new();
+            let mut next = 0u128;
+            let mut oracle = MetadataDelta::new(&MetadataImage::empty());
+            for seg in &segments {
+                let (len, txn, commit) = match seg {
+                    Segment::Plain(len) => (*len, false, true),
+                    Segment::Transaction { len, commit } => (*len, true, *commit),
+                };
+                if txn {
+                    log.push(begin());
+                }
+                let mut names = Vec::new();
+                for _ in 0..len {
+                    let name = format!("t{next}");
+                    let rec = topic(&name, next + 1);
+                    if commit {
+                        oracle.replay(&rec).unwrap();
+                    }
+                    log.push(rec);
+                    names.push(name);
+                    next += 1;
+                }
+                if txn {
+                    log.push(if commit { end() } else { abort() });
+                }
+                if txn {
+                    transactions.push((names, commit));
+                }
+            }
+            let mut loader = MetadataLoader::new();
+            let mut start = 0;
+            for i in 0..log.len() {
+                if i + 1 == log.len() || cuts[i % cuts.len()] {
+                    let out = loader
+                        .handle_records(start as i64, 1, 0, &log[start..=i])
+                        .unwrap();
+                    for published in out {
+                        let img = &published.image;
+                        for (names, commit) in &transactions {
+                            let present =
+                                names.iter().filter(|n| img.topic_by_name(n).is_some()).count();
+                            proptest::prop_assert!(present == 0 || (*commit && present == names.len()));
+                        }
+                    }
+                    start = i + 1;
+                }
+            }
+            proptest::prop_assert!(!loader.in_transaction());
+            let last = log.len() as i64 - 1;
+            proptest::prop_assert_eq!(loader.last_applied_offset(), last);
+            proptest::prop_assert_eq!(
+                loader.image().clone(),
+                oracle.apply(loader.image().provenance)
+            );
+        }
     }
 
     #[test]

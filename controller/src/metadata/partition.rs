@@ -11,6 +11,32 @@ use super::record::{
 /// The leader `-1`: the partition has no leader (it is offline).
 pub const NO_LEADER: i32 = -1;
 
+/// Kafka's `DirectoryId.MIGRATING` (the all-zero uuid): a replica's directory is not known
+/// yet, as for partitions created before KIP-858.
+pub const DIRECTORY_MIGRATING: Uuid = Uuid::nil();
+
+/// Kafka's `defaultToMigrating`: a directory list that is empty or all MIGRATING becomes one
+/// MIGRATING entry per replica.
+fn default_to_migrating(directories: Vec<Uuid>, replica_count: usize) -> Vec<Uuid> {
+    if directories.iter().all(|d| *d == DIRECTORY_MIGRATING) {
+        vec![DIRECTORY_MIGRATING; replica_count]
+    } else {
+        directories
+    }
+}
+
+/// Rejects assigned directories whose count differs from the replica count.
+fn check_directories(directories: &[Uuid], replicas: &[i32]) -> Result<(), ReplayError> {
+    if directories.iter().any(|d| *d != DIRECTORY_MIGRATING) && directories.len() != replicas.len()
+    {
+        return Err(ReplayError::InvalidReplicaDirectories {
+            replicas: replicas.len(),
+            directories: directories.len(),
+        });
+    }
+    Ok(())
+}
+
 /// Whether the leader's log is known complete (KIP-704).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum LeaderRecoveryState {
@@ -45,7 +71,8 @@ impl LeaderRecoveryState {
 pub struct PartitionRegistration {
     /// Replica broker ids, preferred leader first.
     pub replicas: Vec<i32>,
-    /// Log directory per replica (KIP-858); empty if unknown.
+    /// Log directory per replica (KIP-858), [`DIRECTORY_MIGRATING`] where unknown. Invariant:
+    /// one entry per replica.
     pub directories: Vec<Uuid>,
     /// In-sync replicas.
     pub isr: Vec<i32>,
@@ -68,11 +95,18 @@ pub struct PartitionRegistration {
 }
 
 impl PartitionRegistration {
-    /// The registration a `PartitionRecord` describes.
+    /// The registration a `PartitionRecord` describes. Missing directories become
+    /// [`DIRECTORY_MIGRATING`], as in Kafka.
     pub fn from_record(r: &PartitionRecord) -> Result<Self, ReplayError> {
+        if !r.directories.is_empty() && r.directories.len() != r.replicas.len() {
+            return Err(ReplayError::InvalidReplicaDirectories {
+                replicas: r.replicas.len(),
+                directories: r.directories.len(),
+            });
+        }
         Ok(PartitionRegistration {
             replicas: r.replicas.clone(),
-            directories: r.directories.clone(),
+            directories: default_to_migrating(r.directories.clone(), r.replicas.len()),
             isr: r.isr.clone(),
             removing_replicas: r.removing_replicas.clone(),
             adding_replicas: r.adding_replicas.clone(),
@@ -110,6 +144,10 @@ impl PartitionRegistration {
     /// a leader of -2 keeps the leader and its epoch, any other value (including -1, no leader)
     /// becomes the leader and bumps the leader epoch by one; a recovery state of -1 keeps it;
     /// the partition epoch goes up by one for every change record, whatever it carries.
+    /// Directories that are empty or all MIGRATING are widened to the new replica count.
+    /// Stricter than Kafka: assigned directories must number as many as the new replicas
+    /// (Kafka checks this only when the record also carries replicas), so that every image
+    /// can be written as a snapshot that replays.
     pub fn merge(&self, change: &PartitionChangeRecord) -> Result<Self, ReplayError> {
         let pick = |new: &Option<Vec<i32>>, old: &Vec<i32>| new.clone().unwrap_or(old.clone());
         let (leader, leader_epoch) = if change.leader == NO_LEADER_CHANGE {
@@ -123,12 +161,18 @@ impl PartitionRegistration {
             } else {
                 LeaderRecoveryState::from_code(change.leader_recovery_state)?
             };
-        Ok(PartitionRegistration {
-            replicas: pick(&change.replicas, &self.replicas),
-            directories: change
+        let replicas = pick(&change.replicas, &self.replicas);
+        let directories = default_to_migrating(
+            change
                 .directories
                 .clone()
                 .unwrap_or_else(|| self.directories.clone()),
+            replicas.len(),
+        );
+        check_directories(&directories, &replicas)?;
+        Ok(PartitionRegistration {
+            replicas,
+            directories,
             isr: pick(&change.isr, &self.isr),
             removing_replicas: pick(&change.removing_replicas, &self.removing_replicas),
             adding_replicas: pick(&change.adding_replicas, &self.adding_replicas),
@@ -151,10 +195,37 @@ impl PartitionRegistration {
 mod tests {
     use super::*;
 
+    // KIP-858: directories default to MIGRATING, one per replica, and follow replica changes.
+    #[test]
+    fn directories_default_to_migrating_and_must_match_replicas() {
+        let mut c = PartitionChangeRecord::new(Uuid::nil(), 0);
+        c.replicas = Some(vec![1, 2, 3, 4]);
+        assert_eq!(base().merge(&c).unwrap().directories.len(), 4);
+        let d = Uuid::from_u128(7);
+        c.directories = Some(vec![d, d, d, d]);
+        let p = base().merge(&c).unwrap();
+        assert_eq!(p.directories, vec![d; 4]);
+        let mut shrink = PartitionChangeRecord::new(Uuid::nil(), 0);
+        shrink.replicas = Some(vec![1]);
+        assert_eq!(
+            p.merge(&shrink),
+            Err(ReplayError::InvalidReplicaDirectories {
+                replicas: 1,
+                directories: 4
+            })
+        );
+        let rec = base().to_record(Uuid::nil(), 0);
+        let mut rec0 = rec.clone();
+        rec0.directories.clear();
+        assert_eq!(PartitionRegistration::from_record(&rec0).unwrap(), base());
+        rec0.directories = vec![d];
+        assert!(PartitionRegistration::from_record(&rec0).is_err());
+    }
+
     fn base() -> PartitionRegistration {
         PartitionRegistration {
             replicas: vec![1, 2, 3],
-            directories: vec![],
+            directories: vec![DIRECTORY_MIGRATING; 3],
             isr: vec![1, 2, 3],
             removing_replicas: vec![],
             adding_replicas: vec![],
