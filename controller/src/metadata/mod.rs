@@ -10,6 +10,7 @@ pub mod configs;
 pub mod delta;
 pub mod features;
 pub mod image;
+pub(crate) mod json;
 pub mod loader;
 pub mod partition;
 pub mod record;

@@ -7,6 +7,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde_json::{json, Value};
 
 use super::codec::{Reader, Writer};
+use super::json::{ordered, OrderedJson};
 use super::records::RecordBody;
 pub use super::records::{
     AbortTransactionRecord, AccessControlEntryRecord, BeginTransactionRecord,
@@ -356,9 +357,22 @@ impl MetadataRecord {
     /// The dump-log payload as read at `version` (fields the version lacks are left out, as
     /// are tagged fields at their default). `version` is clamped to the newest we support.
     pub fn to_json_at(&self, version: u16) -> Value {
+        self.ordered_json(version).to_value()
+    }
+
+    /// The dump-log payload as compact JSON text with fields in Kafka's order (type, version,
+    /// data; data fields in schema order), e.g.
+    /// `{"type":"TOPIC_RECORD","version":0,"data":{"name":"foo","topicId":"..."}}`.
+    pub fn to_json_string(&self) -> String {
+        let mut out = String::new();
+        self.ordered_json(self.version()).write(&mut out);
+        out
+    }
+
+    fn ordered_json(&self, version: u16) -> OrderedJson {
         let version = version.min(self.version());
         let data = with_record!(self, r, _T, r.json(version));
-        json!({"type": self.type_name(), "version": version, "data": data})
+        ordered! {"type" => json!(self.type_name()), "version" => json!(version), "data" => data}
     }
 }
 

@@ -36,6 +36,51 @@ fn topic_record_known_bytes() {
         serde_json::json!({"type": "TOPIC_RECORD", "version": 0,
             "data": {"name": "foo", "topicId": "AAAAAAAAAAAAAAAAAAAAAQ"}})
     );
+    assert_eq!(
+        r.to_json_string(),
+        r#"{"type":"TOPIC_RECORD","version":0,"data":{"name":"foo","topicId":"AAAAAAAAAAAAAAAAAAAAAQ"}}"#
+    );
+}
+
+#[test]
+fn register_broker_json_in_schema_order() {
+    let r = MetadataRecord::RegisterBroker(RegisterBrokerRecord {
+        broker_id: 1,
+        is_migrating_zk_broker: false,
+        incarnation_id: Uuid::from_u128(1),
+        broker_epoch: 7,
+        end_points: vec![Endpoint {
+            name: "PLAINTEXT".into(),
+            host: "h".into(),
+            port: 9092,
+            security_protocol: 0,
+        }],
+        features: vec![FeatureRange {
+            name: "metadata.version".into(),
+            min_supported_version: 1,
+            max_supported_version: 21,
+        }],
+        rack: None,
+        fenced: true,
+        in_controlled_shutdown: false,
+        log_dirs: vec![],
+    });
+    assert_eq!(
+        r.to_json_string(),
+        concat!(
+            r#"{"type":"REGISTER_BROKER_RECORD","version":3,"data":{"brokerId":1,"#,
+            r#""isMigratingZkBroker":false,"incarnationId":"AAAAAAAAAAAAAAAAAAAAAQ","#,
+            r#""brokerEpoch":7,"endPoints":[{"name":"PLAINTEXT","host":"h","port":9092,"#,
+            r#""securityProtocol":0}],"features":[{"name":"metadata.version","#,
+            r#""minSupportedVersion":1,"maxSupportedVersion":21}],"rack":null,"fenced":true,"#,
+            r#""inControlledShutdown":false}}"#
+        )
+    );
+    // As read at v0: no IsMigratingZkBroker, no InControlledShutdown.
+    let v0 = r.to_json_at(0);
+    assert_eq!(v0["version"], 0);
+    assert!(v0["data"].get("isMigratingZkBroker").is_none());
+    assert!(v0["data"].get("inControlledShutdown").is_none());
 }
 
 fn partition_record() -> PartitionRecord {
@@ -122,6 +167,11 @@ fn partition_change_record_known_bytes() {
         r.to_json()["data"],
         serde_json::json!({"partitionId": 3, "topicId": "AAAAAAAAAAAAAAAAAAAAAQ",
             "isr": [2, 3], "leader": 2})
+    );
+    // Kafka's field order (schema order, tagged fields at their default left out).
+    assert_eq!(
+        r.to_json_string(),
+        r#"{"type":"PARTITION_CHANGE_RECORD","version":2,"data":{"partitionId":3,"topicId":"AAAAAAAAAAAAAAAAAAAAAQ","isr":[2,3],"leader":2}}"#
     );
 
     // An unknown tag (99, 2 bytes) is skipped; at v0 tag 6 (ELR, v2+) is unknown too.
@@ -446,6 +496,8 @@ proptest! {
         let j = r.to_json();
         prop_assert_eq!(j["type"].as_str().unwrap(), r.type_name());
         prop_assert!(j["data"].is_object());
+        let text: serde_json::Value = serde_json::from_str(&r.to_json_string()).unwrap();
+        prop_assert_eq!(text, j);
     }
 
     #[test]

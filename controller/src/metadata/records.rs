@@ -5,10 +5,11 @@
 //! Fields that a version does not carry take the schema default when read.
 
 use metaquorum_log::kafka_uuid::to_kafka_string;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::codec::{tagged, Reader, Writer};
+use super::json::{ordered, ObjectBuilder, OrderedJson};
 use super::record::RecordError;
 
 /// One record type's body: its apiKey, newest version, encoding and JSON form.
@@ -24,7 +25,7 @@ pub(crate) trait RecordBody: Sized {
     /// Reads the body at `version` (≤ `MAX_VERSION`).
     fn read(r: &mut Reader<'_>, version: u16) -> Result<Self, RecordError>;
     /// The `data` object of the dump-log JSON at `version`.
-    fn json(&self, version: u16) -> Value;
+    fn json(&self, version: u16) -> OrderedJson;
 }
 
 fn uuid_json(id: &Uuid) -> Value {
@@ -71,9 +72,8 @@ impl Endpoint {
         Ok(e)
     }
 
-    fn json(&self) -> Value {
-        json!({"name": self.name, "host": self.host, "port": self.port,
-               "securityProtocol": self.security_protocol})
+    fn json(&self) -> OrderedJson {
+        ordered! {"name" => json!(self.name), "host" => json!(self.host), "port" => json!(self.port), "securityProtocol" => json!(self.security_protocol)}
     }
 }
 
@@ -108,9 +108,8 @@ impl FeatureRange {
         Ok(f)
     }
 
-    fn json(&self) -> Value {
-        json!({"name": self.name, "minSupportedVersion": self.min_supported_version,
-               "maxSupportedVersion": self.max_supported_version})
+    fn json(&self) -> OrderedJson {
+        ordered! {"name" => json!(self.name), "minSupportedVersion" => json!(self.min_supported_version), "maxSupportedVersion" => json!(self.max_supported_version)}
     }
 }
 
@@ -196,37 +195,31 @@ impl RecordBody for RegisterBrokerRecord {
         })
     }
 
-    fn json(&self, version: u16) -> Value {
-        let mut m = Map::new();
-        m.insert("brokerId".into(), json!(self.broker_id));
+    fn json(&self, version: u16) -> OrderedJson {
+        let mut m = ObjectBuilder::default();
+        m.put("brokerId", json!(self.broker_id));
         if version >= 2 {
-            m.insert(
-                "isMigratingZkBroker".into(),
-                json!(self.is_migrating_zk_broker),
-            );
+            m.put("isMigratingZkBroker", json!(self.is_migrating_zk_broker));
         }
-        m.insert("incarnationId".into(), uuid_json(&self.incarnation_id));
-        m.insert("brokerEpoch".into(), json!(self.broker_epoch));
-        m.insert(
-            "endPoints".into(),
-            Value::Array(self.end_points.iter().map(Endpoint::json).collect()),
+        m.put("incarnationId", uuid_json(&self.incarnation_id));
+        m.put("brokerEpoch", json!(self.broker_epoch));
+        m.put(
+            "endPoints",
+            OrderedJson::Array(self.end_points.iter().map(Endpoint::json).collect()),
         );
-        m.insert(
-            "features".into(),
-            Value::Array(self.features.iter().map(FeatureRange::json).collect()),
+        m.put(
+            "features",
+            OrderedJson::Array(self.features.iter().map(FeatureRange::json).collect()),
         );
-        m.insert("rack".into(), json!(self.rack));
-        m.insert("fenced".into(), json!(self.fenced));
+        m.put("rack", json!(self.rack));
+        m.put("fenced", json!(self.fenced));
         if version >= 1 {
-            m.insert(
-                "inControlledShutdown".into(),
-                json!(self.in_controlled_shutdown),
-            );
+            m.put("inControlledShutdown", json!(self.in_controlled_shutdown));
         }
         if version >= 3 && !self.log_dirs.is_empty() {
-            m.insert("logDirs".into(), uuids_json(&self.log_dirs));
+            m.put("logDirs", uuids_json(&self.log_dirs));
         }
-        Value::Object(m)
+        m.build()
     }
 }
 
@@ -259,8 +252,8 @@ impl RecordBody for UnregisterBrokerRecord {
         Ok(rec)
     }
 
-    fn json(&self, _version: u16) -> Value {
-        json!({"brokerId": self.broker_id, "brokerEpoch": self.broker_epoch})
+    fn json(&self, _version: u16) -> OrderedJson {
+        ordered! {"brokerId" => json!(self.broker_id), "brokerEpoch" => json!(self.broker_epoch)}
     }
 }
 
@@ -293,8 +286,8 @@ impl RecordBody for TopicRecord {
         Ok(rec)
     }
 
-    fn json(&self, _version: u16) -> Value {
-        json!({"name": self.name, "topicId": to_kafka_string(self.topic_id)})
+    fn json(&self, _version: u16) -> OrderedJson {
+        ordered! {"name" => json!(self.name), "topicId" => json!(to_kafka_string(self.topic_id))}
     }
 }
 
@@ -411,35 +404,32 @@ impl RecordBody for PartitionRecord {
         })
     }
 
-    fn json(&self, version: u16) -> Value {
-        let mut m = Map::new();
-        m.insert("partitionId".into(), json!(self.partition_id));
-        m.insert("topicId".into(), uuid_json(&self.topic_id));
-        m.insert("replicas".into(), json!(self.replicas));
-        m.insert("isr".into(), json!(self.isr));
-        m.insert("removingReplicas".into(), json!(self.removing_replicas));
-        m.insert("addingReplicas".into(), json!(self.adding_replicas));
-        m.insert("leader".into(), json!(self.leader));
+    fn json(&self, version: u16) -> OrderedJson {
+        let mut m = ObjectBuilder::default();
+        m.put("partitionId", json!(self.partition_id));
+        m.put("topicId", uuid_json(&self.topic_id));
+        m.put("replicas", json!(self.replicas));
+        m.put("isr", json!(self.isr));
+        m.put("removingReplicas", json!(self.removing_replicas));
+        m.put("addingReplicas", json!(self.adding_replicas));
+        m.put("leader", json!(self.leader));
         if self.leader_recovery_state != 0 {
-            m.insert(
-                "leaderRecoveryState".into(),
-                json!(self.leader_recovery_state),
-            );
+            m.put("leaderRecoveryState", json!(self.leader_recovery_state));
         }
-        m.insert("leaderEpoch".into(), json!(self.leader_epoch));
-        m.insert("partitionEpoch".into(), json!(self.partition_epoch));
+        m.put("leaderEpoch", json!(self.leader_epoch));
+        m.put("partitionEpoch", json!(self.partition_epoch));
         if version >= 1 {
-            m.insert("directories".into(), uuids_json(&self.directories));
+            m.put("directories", uuids_json(&self.directories));
         }
         if version >= 2 {
             if let Some(v) = &self.eligible_leader_replicas {
-                m.insert("eligibleLeaderReplicas".into(), json!(v));
+                m.put("eligibleLeaderReplicas", json!(v));
             }
             if let Some(v) = &self.last_known_elr {
-                m.insert("lastKnownElr".into(), json!(v));
+                m.put("lastKnownElr", json!(v));
             }
         }
-        Value::Object(m)
+        m.build()
     }
 }
 
@@ -480,9 +470,8 @@ impl RecordBody for ConfigRecord {
         Ok(rec)
     }
 
-    fn json(&self, _version: u16) -> Value {
-        json!({"resourceType": self.resource_type, "resourceName": self.resource_name,
-               "name": self.name, "value": self.value})
+    fn json(&self, _version: u16) -> OrderedJson {
+        ordered! {"resourceType" => json!(self.resource_type), "resourceName" => json!(self.resource_name), "name" => json!(self.name), "value" => json!(self.value)}
     }
 }
 
@@ -597,45 +586,42 @@ impl RecordBody for PartitionChangeRecord {
         Ok(rec)
     }
 
-    fn json(&self, version: u16) -> Value {
-        let mut m = Map::new();
-        m.insert("partitionId".into(), json!(self.partition_id));
-        m.insert("topicId".into(), uuid_json(&self.topic_id));
+    fn json(&self, version: u16) -> OrderedJson {
+        let mut m = ObjectBuilder::default();
+        m.put("partitionId", json!(self.partition_id));
+        m.put("topicId", uuid_json(&self.topic_id));
         if let Some(v) = &self.isr {
-            m.insert("isr".into(), json!(v));
+            m.put("isr", json!(v));
         }
         if self.leader != NO_LEADER_CHANGE {
-            m.insert("leader".into(), json!(self.leader));
+            m.put("leader", json!(self.leader));
         }
         if let Some(v) = &self.replicas {
-            m.insert("replicas".into(), json!(v));
+            m.put("replicas", json!(v));
         }
         if let Some(v) = &self.removing_replicas {
-            m.insert("removingReplicas".into(), json!(v));
+            m.put("removingReplicas", json!(v));
         }
         if let Some(v) = &self.adding_replicas {
-            m.insert("addingReplicas".into(), json!(v));
+            m.put("addingReplicas", json!(v));
         }
         if self.leader_recovery_state != NO_LEADER_RECOVERY_STATE_CHANGE {
-            m.insert(
-                "leaderRecoveryState".into(),
-                json!(self.leader_recovery_state),
-            );
+            m.put("leaderRecoveryState", json!(self.leader_recovery_state));
         }
         if version >= 1 {
             if let Some(d) = &self.directories {
-                m.insert("directories".into(), uuids_json(d));
+                m.put("directories", uuids_json(d));
             }
         }
         if version >= 2 {
             if let Some(v) = &self.eligible_leader_replicas {
-                m.insert("eligibleLeaderReplicas".into(), json!(v));
+                m.put("eligibleLeaderReplicas", json!(v));
             }
             if let Some(v) = &self.last_known_elr {
-                m.insert("lastKnownElr".into(), json!(v));
+                m.put("lastKnownElr", json!(v));
             }
         }
-        Value::Object(m)
+        m.build()
     }
 }
 
@@ -664,8 +650,8 @@ impl RecordBody for RemoveTopicRecord {
         Ok(rec)
     }
 
-    fn json(&self, _version: u16) -> Value {
-        json!({"topicId": to_kafka_string(self.topic_id)})
+    fn json(&self, _version: u16) -> OrderedJson {
+        ordered! {"topicId" => json!(to_kafka_string(self.topic_id))}
     }
 }
 
@@ -699,8 +685,8 @@ impl RecordBody for FeatureLevelRecord {
         Ok(rec)
     }
 
-    fn json(&self, _version: u16) -> Value {
-        json!({"name": self.name, "featureLevel": self.feature_level})
+    fn json(&self, _version: u16) -> OrderedJson {
+        ordered! {"name" => json!(self.name), "featureLevel" => json!(self.feature_level)}
     }
 }
 
@@ -737,9 +723,8 @@ impl RecordBody for ProducerIdsRecord {
         Ok(rec)
     }
 
-    fn json(&self, _version: u16) -> Value {
-        json!({"brokerId": self.broker_id, "brokerEpoch": self.broker_epoch,
-               "nextProducerId": self.next_producer_id})
+    fn json(&self, _version: u16) -> OrderedJson {
+        ordered! {"brokerId" => json!(self.broker_id), "brokerEpoch" => json!(self.broker_epoch), "nextProducerId" => json!(self.next_producer_id)}
     }
 }
 
@@ -799,23 +784,20 @@ impl RecordBody for BrokerRegistrationChangeRecord {
         Ok(rec)
     }
 
-    fn json(&self, version: u16) -> Value {
-        let mut m = Map::new();
-        m.insert("brokerId".into(), json!(self.broker_id));
-        m.insert("brokerEpoch".into(), json!(self.broker_epoch));
+    fn json(&self, version: u16) -> OrderedJson {
+        let mut m = ObjectBuilder::default();
+        m.put("brokerId", json!(self.broker_id));
+        m.put("brokerEpoch", json!(self.broker_epoch));
         if self.fenced != 0 {
-            m.insert("fenced".into(), json!(self.fenced));
+            m.put("fenced", json!(self.fenced));
         }
         if version >= 1 && self.in_controlled_shutdown != 0 {
-            m.insert(
-                "inControlledShutdown".into(),
-                json!(self.in_controlled_shutdown),
-            );
+            m.put("inControlledShutdown", json!(self.in_controlled_shutdown));
         }
         if version >= 2 && !self.log_dirs.is_empty() {
-            m.insert("logDirs".into(), uuids_json(&self.log_dirs));
+            m.put("logDirs", uuids_json(&self.log_dirs));
         }
-        Value::Object(m)
+        m.build()
     }
 }
 
@@ -873,11 +855,8 @@ impl RecordBody for AccessControlEntryRecord {
         Ok(rec)
     }
 
-    fn json(&self, _version: u16) -> Value {
-        json!({"id": to_kafka_string(self.id), "resourceType": self.resource_type,
-               "resourceName": self.resource_name, "patternType": self.pattern_type,
-               "principal": self.principal, "host": self.host, "operation": self.operation,
-               "permissionType": self.permission_type})
+    fn json(&self, _version: u16) -> OrderedJson {
+        ordered! {"id" => json!(to_kafka_string(self.id)), "resourceType" => json!(self.resource_type), "resourceName" => json!(self.resource_name), "patternType" => json!(self.pattern_type), "principal" => json!(self.principal), "host" => json!(self.host), "operation" => json!(self.operation), "permissionType" => json!(self.permission_type)}
     }
 }
 
@@ -904,8 +883,8 @@ impl RecordBody for RemoveAccessControlEntryRecord {
         Ok(rec)
     }
 
-    fn json(&self, _version: u16) -> Value {
-        json!({"id": to_kafka_string(self.id)})
+    fn json(&self, _version: u16) -> OrderedJson {
+        ordered! {"id" => json!(to_kafka_string(self.id))}
     }
 }
 
@@ -927,8 +906,8 @@ impl RecordBody for NoOpRecord {
         Ok(NoOpRecord {})
     }
 
-    fn json(&self, _version: u16) -> Value {
-        json!({})
+    fn json(&self, _version: u16) -> OrderedJson {
+        ordered! {}
     }
 }
 
@@ -961,10 +940,10 @@ impl RecordBody for BeginTransactionRecord {
         Ok(BeginTransactionRecord { name })
     }
 
-    fn json(&self, _version: u16) -> Value {
+    fn json(&self, _version: u16) -> OrderedJson {
         match &self.name {
-            Some(n) => json!({ "name": n }),
-            None => json!({}),
+            Some(n) => ordered! {"name" => json!(n)},
+            None => ordered! {},
         }
     }
 }
@@ -987,8 +966,8 @@ impl RecordBody for EndTransactionRecord {
         Ok(EndTransactionRecord {})
     }
 
-    fn json(&self, _version: u16) -> Value {
-        json!({})
+    fn json(&self, _version: u16) -> OrderedJson {
+        ordered! {}
     }
 }
 
@@ -1021,10 +1000,10 @@ impl RecordBody for AbortTransactionRecord {
         Ok(AbortTransactionRecord { reason })
     }
 
-    fn json(&self, _version: u16) -> Value {
+    fn json(&self, _version: u16) -> OrderedJson {
         match &self.reason {
-            Some(n) => json!({ "reason": n }),
-            None => json!({}),
+            Some(n) => ordered! {"reason" => json!(n)},
+            None => ordered! {},
         }
     }
 }
@@ -1070,11 +1049,7 @@ impl RecordBody for RegisterControllerRecord {
         Ok(rec)
     }
 
-    fn json(&self, _version: u16) -> Value {
-        json!({"controllerId": self.controller_id,
-               "incarnationId": to_kafka_string(self.incarnation_id),
-               "zkMigrationReady": self.zk_migration_ready,
-               "endPoints": self.end_points.iter().map(Endpoint::json).collect::<Vec<_>>(),
-               "features": self.features.iter().map(FeatureRange::json).collect::<Vec<_>>()})
+    fn json(&self, _version: u16) -> OrderedJson {
+        ordered! {"controllerId" => json!(self.controller_id), "incarnationId" => json!(to_kafka_string(self.incarnation_id)), "zkMigrationReady" => json!(self.zk_migration_ready), "endPoints" => OrderedJson::Array(self.end_points.iter().map(Endpoint::json).collect()), "features" => OrderedJson::Array(self.features.iter().map(FeatureRange::json).collect())}
     }
 }
