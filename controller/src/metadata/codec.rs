@@ -8,6 +8,9 @@ use uuid::Uuid;
 
 use super::record::{put_uvarint, RecordError};
 
+/// Longest string Kafka's generated readers accept (`Short.MAX_VALUE` bytes).
+pub(crate) const STRING_BYTES_MAX: usize = 0x7fff;
+
 /// Reads a record body from a byte slice. Every read is bounds-checked.
 #[derive(Debug)]
 pub(crate) struct Reader<'a> {
@@ -108,6 +111,9 @@ impl<'a> Reader<'a> {
     ) -> Result<Option<String>, RecordError> {
         match self.compact_len(what, 1)? {
             None => Ok(None),
+            Some(len) if len > STRING_BYTES_MAX => Err(RecordError::Invalid(format!(
+                "string field {what} had invalid length {len}"
+            ))),
             Some(len) => {
                 let bytes = self.take(len, what)?;
                 String::from_utf8(bytes.to_vec())

@@ -320,6 +320,10 @@ impl MetadataDelta {
                 img.features.replay(r);
                 ch.features_changed = true;
             }
+            MetadataRecord::ZkMigrationState(r) => {
+                img.features.zk_migration_state = r.zk_migration_state;
+                ch.features_changed = true;
+            }
             MetadataRecord::ProducerIds(r) => {
                 img.producer_ids = ProducerIdsImage {
                     next_producer_id: r.next_producer_id,

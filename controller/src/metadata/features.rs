@@ -1,8 +1,12 @@
-//! [`FeaturesImage`]: finalized feature levels (`metadata.version`, `kraft.version`, ...).
+//! [`FeaturesImage`]: finalized feature levels (`metadata.version`, `kraft.version`, ...) and,
+//! as in Kafka, the ZooKeeper migration state.
 
 use imbl::OrdMap;
 
-use super::record::FeatureLevelRecord;
+use super::record::{FeatureLevelRecord, MetadataRecord, ZkMigrationStateRecord};
+
+/// The first metadata.version level (3.4-IV0) whose snapshots carry the ZK migration state.
+const MIGRATION_SUPPORTED_LEVEL: i16 = 8;
 
 /// The feature name of `metadata.version`.
 pub const METADATA_VERSION_FEATURE: &str = "metadata.version";
@@ -13,6 +17,8 @@ pub struct FeaturesImage {
     /// Feature name → finalized level. A level of 0 is never stored for features other than
     /// `metadata.version` (a `FeatureLevelRecord` with level 0 removes the feature).
     pub levels: OrdMap<String, i16>,
+    /// `ZkMigrationState` code (0 NONE, 1 MIGRATION, 2 PRE_MIGRATION, 3 POST_MIGRATION, 4 ZK).
+    pub zk_migration_state: i8,
 }
 
 impl FeaturesImage {
@@ -35,8 +41,27 @@ impl FeaturesImage {
         }
     }
 
-    /// The records that recreate this image, `metadata.version` first as Kafka writes it.
-    pub fn to_records(&self) -> Vec<FeatureLevelRecord> {
+    /// The records that recreate this image: feature levels (`metadata.version` first) and
+    /// then, from 3.4-IV0 on or when it is not NONE, the ZK migration state, as Kafka writes
+    /// them.
+    pub fn to_records(&self) -> Vec<MetadataRecord> {
+        let mut out: Vec<MetadataRecord> = self
+            .feature_level_records()
+            .into_iter()
+            .map(MetadataRecord::FeatureLevel)
+            .collect();
+        if self.zk_migration_state != 0
+            || self.metadata_version() >= Some(MIGRATION_SUPPORTED_LEVEL)
+        {
+            out.push(MetadataRecord::ZkMigrationState(ZkMigrationStateRecord {
+                zk_migration_state: self.zk_migration_state,
+            }));
+        }
+        out
+    }
+
+    /// The feature level records, `metadata.version` first.
+    pub fn feature_level_records(&self) -> Vec<FeatureLevelRecord> {
         let mut out = Vec::with_capacity(self.levels.len());
         if let Some(level) = self.metadata_version() {
             out.push(FeatureLevelRecord {

@@ -420,7 +420,7 @@ fn squash(r: MetadataRecord) -> MetadataRecord {
         }
         MetadataRecord::FeatureLevel(mut f) => {
             f.name = ["metadata.version", "group.version"][f.name.len() % 2].to_string();
-            f.feature_level = f.feature_level.rem_euclid(3);
+            f.feature_level = [0, 1, 8, 21][f.feature_level.rem_euclid(4) as usize];
             MetadataRecord::FeatureLevel(f)
         }
         MetadataRecord::AccessControlEntry(mut a) => {

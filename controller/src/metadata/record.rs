@@ -15,7 +15,7 @@ pub use super::records::{
     FeatureLevelRecord, FeatureRange, NoOpRecord, PartitionChangeRecord, PartitionRecord,
     ProducerIdsRecord, RegisterBrokerRecord, RegisterControllerRecord,
     RemoveAccessControlEntryRecord, RemoveTopicRecord, TopicRecord, UnregisterBrokerRecord,
-    NO_LEADER_CHANGE, NO_LEADER_RECOVERY_STATE_CHANGE,
+    ZkMigrationStateRecord, NO_LEADER_CHANGE, NO_LEADER_RECOVERY_STATE_CHANGE,
 };
 
 /// Frame version Kafka writes in front of every metadata record.
@@ -166,6 +166,8 @@ pub enum MetadataRecord {
     RemoveAccessControlEntry(RemoveAccessControlEntryRecord),
     /// apiKey 20.
     NoOp(NoOpRecord),
+    /// apiKey 21.
+    ZkMigrationState(ZkMigrationStateRecord),
     /// apiKey 23.
     BeginTransaction(BeginTransactionRecord),
     /// apiKey 24.
@@ -232,6 +234,10 @@ macro_rules! with_record {
                 type $T = NoOpRecord;
                 $body
             }
+            MetadataRecord::ZkMigrationState($r) => {
+                type $T = ZkMigrationStateRecord;
+                $body
+            }
             MetadataRecord::BeginTransaction($r) => {
                 type $T = BeginTransactionRecord;
                 $body
@@ -292,7 +298,7 @@ impl MetadataRecord {
             3 => PartitionRecord::MAX_VERSION,
             5 => PartitionChangeRecord::MAX_VERSION,
             17 => BrokerRegistrationChangeRecord::MAX_VERSION,
-            1 | 2 | 4 | 9 | 12 | 15 | 18 | 19 | 20 | 23 | 24 | 25 | 27 => 0,
+            1 | 2 | 4 | 9 | 12 | 15 | 18 | 19 | 20 | 21 | 23 | 24 | 25 | 27 => 0,
             _ => return None,
         })
     }
@@ -339,6 +345,7 @@ impl MetadataRecord {
             18 => read_body(body, v, MetadataRecord::AccessControlEntry),
             19 => read_body(body, v, MetadataRecord::RemoveAccessControlEntry),
             20 => read_body(body, v, MetadataRecord::NoOp),
+            21 => read_body(body, v, MetadataRecord::ZkMigrationState),
             23 => read_body(body, v, MetadataRecord::BeginTransaction),
             24 => read_body(body, v, MetadataRecord::EndTransaction),
             25 => read_body(body, v, MetadataRecord::AbortTransaction),

@@ -225,6 +225,16 @@ fn huge_lengths_fail_without_allocating() {
         MetadataRecord::decode(Bytes::from(b)),
         Err(RecordError::Truncated("Replicas"))
     );
+    // A 32768-byte name: longer than Kafka's string limit, rejected even though present.
+    let mut b = frame(2, 0);
+    b.extend_from_slice(&[0x81, 0x80, 0x02]);
+    b.extend(std::iter::repeat_n(b'a', 0x8000));
+    b.extend(uuid_one());
+    b.push(0);
+    assert!(matches!(
+        MetadataRecord::decode(Bytes::from(b)),
+        Err(RecordError::Invalid(msg)) if msg.contains("invalid length 32768")
+    ));
     // A tagged section claiming 2^31 fields.
     let mut b = frame(20, 0);
     b.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x08]);
@@ -456,6 +466,11 @@ pub(crate) fn arb_record() -> impl Strategy<Value = MetadataRecord> {
             MetadataRecord::RemoveAccessControlEntry(RemoveAccessControlEntryRecord { id })
         }),
         Just(MetadataRecord::NoOp(NoOpRecord {})),
+        any::<i8>().prop_map(
+            |s| MetadataRecord::ZkMigrationState(ZkMigrationStateRecord {
+                zk_migration_state: s
+            })
+        ),
         proptest::option::of(arb_name())
             .prop_map(|name| MetadataRecord::BeginTransaction(BeginTransactionRecord { name })),
         Just(MetadataRecord::EndTransaction(EndTransactionRecord {})),
@@ -483,7 +498,9 @@ pub(crate) fn arb_record() -> impl Strategy<Value = MetadataRecord> {
     ]
 }
 
-const API_KEYS: &[u8] = &[0, 1, 2, 3, 4, 5, 9, 12, 15, 17, 18, 19, 20, 23, 24, 25, 27];
+const API_KEYS: &[u8] = &[
+    0, 1, 2, 3, 4, 5, 9, 12, 15, 17, 18, 19, 20, 21, 23, 24, 25, 27,
+];
 
 proptest! {
     #[test]

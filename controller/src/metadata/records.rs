@@ -911,6 +911,38 @@ impl RecordBody for NoOpRecord {
     }
 }
 
+/// `ZkMigrationStateRecord` (apiKey 21, v0, file `ZkMigrationRecord.json`): the cluster's
+/// ZooKeeper migration state (KIP-866). Kafka writes it into every snapshot from
+/// metadata.version 3.4-IV0 on, so reading real snapshots needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZkMigrationStateRecord {
+    /// 0 NONE, 1 MIGRATION, 2 PRE_MIGRATION, 3 POST_MIGRATION, 4 ZK (codes since 3.5).
+    pub zk_migration_state: i8,
+}
+
+impl RecordBody for ZkMigrationStateRecord {
+    const API_KEY: u16 = 21;
+    const MAX_VERSION: u16 = 0;
+    const TYPE_NAME: &'static str = "ZK_MIGRATION_STATE_RECORD";
+
+    fn write(&self, w: &mut Writer, _version: u16) {
+        w.i8(self.zk_migration_state);
+        w.no_tagged_fields();
+    }
+
+    fn read(r: &mut Reader<'_>, _version: u16) -> Result<Self, RecordError> {
+        let rec = ZkMigrationStateRecord {
+            zk_migration_state: r.i8("ZkMigrationState")?,
+        };
+        r.skip_tagged_fields()?;
+        Ok(rec)
+    }
+
+    fn json(&self, _version: u16) -> OrderedJson {
+        ordered! {"zkMigrationState" => json!(self.zk_migration_state)}
+    }
+}
+
 /// `BeginTransactionRecord` (apiKey 23, v0): starts a metadata transaction (KIP-868).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BeginTransactionRecord {
