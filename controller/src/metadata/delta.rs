@@ -120,6 +120,13 @@ impl MetadataChanges {
     pub fn is_empty(&self) -> bool {
         *self == MetadataChanges::default()
     }
+
+    /// Topics of the base image whose partitions were created or changed.
+    pub fn changed_topics(&self) -> impl Iterator<Item = &Uuid> {
+        self.changed_partitions
+            .keys()
+            .filter(|id| !self.created_topics.contains(id))
+    }
 }
 
 /// Records replayed on top of a base image, not yet published as an image.

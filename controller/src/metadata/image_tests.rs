@@ -128,6 +128,11 @@ fn topics_and_partitions_replay_with_counts() {
     assert_eq!(p0.leader_recovery_state, LeaderRecoveryState::Recovering);
     assert_eq!(img2.offline_partition_count(), 0);
     assert!(d2.changes().created_topics.is_empty());
+    assert_eq!(
+        d2.changes().changed_topics().collect::<Vec<_>>(),
+        vec![&Uuid::from_u128(1)]
+    );
+    assert_eq!(d.changes().changed_topics().count(), 0);
     // The first image is unchanged: images are immutable.
     assert_eq!(img.offline_partition_count(), 1);
 }

@@ -309,15 +309,43 @@ impl MetadataRecord {
     }
 
     /// The framed record (frame version 1, apiKey, [`MetadataRecord::version`], body): a record
-    /// value in the metadata log.
+    /// value in the metadata log. Lengths are not checked here: strings over 32767 bytes (which
+    /// [`MetadataRecord::decode`] rejects, as Kafka does) must be refused by whoever builds the
+    /// record.
     pub fn encode(&self) -> Bytes {
+        self.encode_unchecked(self.version())
+    }
+
+    /// The framed record at an older `version`, for readers that only know older schemas.
+    /// Fails if the version is unsupported or a field with a non-default value does not exist
+    /// at that version (Kafka's `UnsupportedVersionException` for non-ignorable fields).
+    pub fn encode_at(&self, version: u16) -> Result<Bytes, RecordError> {
+        if version > self.version() {
+            return Err(RecordError::UnsupportedVersion {
+                api_key: self.api_key(),
+                name: self.type_name(),
+                version,
+                max_version: self.version(),
+            });
+        }
+        let bytes = self.encode_unchecked(version);
+        if MetadataRecord::decode(bytes.clone()).as_ref() != Ok(self) {
+            return Err(RecordError::Invalid(format!(
+                "{} has fields that cannot be represented at version {version}",
+                self.type_name()
+            )));
+        }
+        Ok(bytes)
+    }
+
+    fn encode_unchecked(&self, version: u16) -> Bytes {
         let mut w = Writer::default();
         let frame = RecordFrame {
             api_key: self.api_key(),
-            version: self.version(),
+            version,
         };
         put_frame(&mut w.out, frame);
-        with_record!(self, r, _T, r.write(&mut w, frame.version));
+        with_record!(self, r, _T, r.write(&mut w, version));
         w.out.freeze()
     }
 
@@ -371,8 +399,14 @@ impl MetadataRecord {
     /// data; data fields in schema order), e.g.
     /// `{"type":"TOPIC_RECORD","version":0,"data":{"name":"foo","topicId":"..."}}`.
     pub fn to_json_string(&self) -> String {
+        self.to_json_string_at(self.version())
+    }
+
+    /// [`MetadataRecord::to_json_string`] as read at `version` (clamped to the newest we
+    /// support), for dumping records exactly as they are stored.
+    pub fn to_json_string_at(&self, version: u16) -> String {
         let mut out = String::new();
-        self.ordered_json(self.version()).write(&mut out);
+        self.ordered_json(version).write(&mut out);
         out
     }
 

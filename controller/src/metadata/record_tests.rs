@@ -186,6 +186,34 @@ fn partition_change_record_known_bytes() {
 }
 
 #[test]
+fn encode_at_older_versions() {
+    // PartitionRecord v0 has no Directories and no ELR: fine while they are at defaults.
+    let r = MetadataRecord::Partition(partition_record());
+    let v0 = r.encode_at(0).unwrap();
+    assert_eq!(&v0[..3], &[1, 3, 0]);
+    assert_eq!(v0.len(), r.encode().len() - 1);
+    assert_eq!(MetadataRecord::decode(v0).unwrap(), r);
+    let mut p = partition_record();
+    p.eligible_leader_replicas = Some(vec![1]);
+    let with_elr = MetadataRecord::Partition(p);
+    assert!(with_elr.encode_at(1).is_err());
+    assert!(with_elr.encode_at(2).is_ok());
+    assert!(matches!(
+        r.encode_at(3),
+        Err(RecordError::UnsupportedVersion { version: 3, .. })
+    ));
+    assert_eq!(
+        r.to_json_string_at(0),
+        concat!(
+            r#"{"type":"PARTITION_RECORD","version":0,"data":{"partitionId":0,"#,
+            r#""topicId":"AAAAAAAAAAAAAAAAAAAAAQ","replicas":[1,2],"isr":[1],"#,
+            r#""removingReplicas":[],"addingReplicas":[],"leader":1,"leaderEpoch":0,"#,
+            r#""partitionEpoch":0}}"#
+        )
+    );
+}
+
+#[test]
 fn rejects_unknown_types_versions_and_garbage() {
     assert_eq!(
         MetadataRecord::decode(Bytes::from_static(&[1, 99, 0])),
