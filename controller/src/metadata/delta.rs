@@ -3,9 +3,7 @@
 //! anything is changed, so a record that fails to replay ([`ReplayError`]) leaves the delta as
 //! it was.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use imbl::OrdMap;
+use imbl::{OrdMap, OrdSet};
 use uuid::Uuid;
 
 use super::acl::StandardAcl;
@@ -90,7 +88,8 @@ pub enum ReplayError {
     UnknownAcl(Uuid),
 }
 
-/// What a delta changed relative to its base image. Ids are recorded once whatever the number
+/// What a delta changed relative to its base image (persistent sets, so the loader can keep a
+/// copy to roll back to cheaply). Ids are recorded once whatever the number
 /// of records touching them. A topic created and removed within one delta appears in neither
 /// topic set; a base topic removed and re-created under the same id appears in both.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -98,19 +97,19 @@ pub struct MetadataChanges {
     /// A feature level was set or removed.
     pub features_changed: bool,
     /// Topics created by a `TopicRecord` in this delta and still present.
-    pub created_topics: BTreeSet<Uuid>,
+    pub created_topics: OrdSet<Uuid>,
     /// Partitions created or changed, by topic id (includes those of created topics).
-    pub changed_partitions: BTreeMap<Uuid, BTreeSet<i32>>,
+    pub changed_partitions: OrdMap<Uuid, OrdSet<i32>>,
     /// Topics of the base image that were removed, with their names.
-    pub removed_topics: BTreeMap<Uuid, String>,
+    pub removed_topics: OrdMap<Uuid, String>,
     /// Brokers registered, changed or unregistered.
-    pub changed_brokers: BTreeSet<i32>,
+    pub changed_brokers: OrdSet<i32>,
     /// Controllers registered or changed.
-    pub changed_controllers: BTreeSet<i32>,
+    pub changed_controllers: OrdSet<i32>,
     /// Config resources with a key set or removed (including a removed topic's configs).
-    pub changed_configs: BTreeSet<ConfigResource>,
+    pub changed_configs: OrdSet<ConfigResource>,
     /// ACLs created or removed.
-    pub changed_acls: BTreeSet<Uuid>,
+    pub changed_acls: OrdSet<Uuid>,
     /// The producer-id state changed.
     pub producer_ids_changed: bool,
 }
@@ -125,7 +124,7 @@ impl MetadataChanges {
     pub fn changed_topics(&self) -> impl Iterator<Item = &Uuid> {
         self.changed_partitions
             .keys()
-            .filter(|id| !self.created_topics.contains(id))
+            .filter(|id| !self.created_topics.contains(*id))
     }
 }
 
