@@ -158,9 +158,9 @@ impl MetadataImage {
     }
 
     /// The image as records, in the order Kafka writes a snapshot: features (metadata.version
-    /// first, then the ZK migration state), brokers, controllers, topics each followed by its partitions, configs, producer
-    /// ids, ACLs. Replaying them into the empty image gives back this image (provenance
-    /// aside).
+    /// first, then the ZK migration state), brokers, controllers, topics each followed by its
+    /// partitions, configs, producer ids, ACLs. Replaying them into the empty image gives back
+    /// this image (provenance aside).
     pub fn to_records(&self) -> Vec<MetadataRecord> {
         let mut out = Vec::new();
         out.extend(self.features.to_records());

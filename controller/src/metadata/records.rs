@@ -73,7 +73,12 @@ impl Endpoint {
     }
 
     fn json(&self) -> OrderedJson {
-        ordered! {"name" => json!(self.name), "host" => json!(self.host), "port" => json!(self.port), "securityProtocol" => json!(self.security_protocol)}
+        ordered! {
+            "name" => json!(self.name),
+            "host" => json!(self.host),
+            "port" => json!(self.port),
+            "securityProtocol" => json!(self.security_protocol),
+        }
     }
 }
 
@@ -109,7 +114,11 @@ impl FeatureRange {
     }
 
     fn json(&self) -> OrderedJson {
-        ordered! {"name" => json!(self.name), "minSupportedVersion" => json!(self.min_supported_version), "maxSupportedVersion" => json!(self.max_supported_version)}
+        ordered! {
+            "name" => json!(self.name),
+            "minSupportedVersion" => json!(self.min_supported_version),
+            "maxSupportedVersion" => json!(self.max_supported_version),
+        }
     }
 }
 
@@ -471,7 +480,12 @@ impl RecordBody for ConfigRecord {
     }
 
     fn json(&self, _version: u16) -> OrderedJson {
-        ordered! {"resourceType" => json!(self.resource_type), "resourceName" => json!(self.resource_name), "name" => json!(self.name), "value" => json!(self.value)}
+        ordered! {
+            "resourceType" => json!(self.resource_type),
+            "resourceName" => json!(self.resource_name),
+            "name" => json!(self.name),
+            "value" => json!(self.value),
+        }
     }
 }
 
@@ -724,7 +738,11 @@ impl RecordBody for ProducerIdsRecord {
     }
 
     fn json(&self, _version: u16) -> OrderedJson {
-        ordered! {"brokerId" => json!(self.broker_id), "brokerEpoch" => json!(self.broker_epoch), "nextProducerId" => json!(self.next_producer_id)}
+        ordered! {
+            "brokerId" => json!(self.broker_id),
+            "brokerEpoch" => json!(self.broker_epoch),
+            "nextProducerId" => json!(self.next_producer_id),
+        }
     }
 }
 
@@ -856,7 +874,16 @@ impl RecordBody for AccessControlEntryRecord {
     }
 
     fn json(&self, _version: u16) -> OrderedJson {
-        ordered! {"id" => json!(to_kafka_string(self.id)), "resourceType" => json!(self.resource_type), "resourceName" => json!(self.resource_name), "patternType" => json!(self.pattern_type), "principal" => json!(self.principal), "host" => json!(self.host), "operation" => json!(self.operation), "permissionType" => json!(self.permission_type)}
+        ordered! {
+            "id" => json!(to_kafka_string(self.id)),
+            "resourceType" => json!(self.resource_type),
+            "resourceName" => json!(self.resource_name),
+            "patternType" => json!(self.pattern_type),
+            "principal" => json!(self.principal),
+            "host" => json!(self.host),
+            "operation" => json!(self.operation),
+            "permissionType" => json!(self.permission_type),
+        }
     }
 }
 
@@ -1082,6 +1109,13 @@ impl RecordBody for RegisterControllerRecord {
     }
 
     fn json(&self, _version: u16) -> OrderedJson {
-        ordered! {"controllerId" => json!(self.controller_id), "incarnationId" => json!(to_kafka_string(self.incarnation_id)), "zkMigrationReady" => json!(self.zk_migration_ready), "endPoints" => OrderedJson::Array(self.end_points.iter().map(Endpoint::json).collect()), "features" => OrderedJson::Array(self.features.iter().map(FeatureRange::json).collect())}
+        ordered! {
+            "controllerId" => json!(self.controller_id),
+            "incarnationId" => json!(to_kafka_string(self.incarnation_id)),
+            "zkMigrationReady" => json!(self.zk_migration_ready),
+            "endPoints" => OrderedJson::Array(self.end_points.iter().map(Endpoint::json).collect()),
+            "features" =>
+                OrderedJson::Array(self.features.iter().map(FeatureRange::json).collect()),
+        }
     }
 }
