@@ -1,8 +1,8 @@
 //! metaquorum-controller: what a controller node is made of: the typed configuration
-//! ([`config`]), storage formatting and checks ([`storage`]), metadata records ([`metadata`]),
-//! the active controller's rules ([`control`]), the KRaft consensus core ([`raft`]), its driver
-//! ([`driver`]), the Kafka wire protocol ([`net`]), metrics ([`metrics`]) and the assembled node
-//! ([`node`]).
+//! ([`config`]), storage formatting and checks ([`storage`]), metadata records, the image, its
+//! replay and loader ([`metadata`]), the active controller's rules ([`control`]), the KRaft
+//! consensus core ([`raft`]), its driver ([`driver`]), the Kafka wire protocol ([`net`]), metrics
+//! ([`metrics`]) and the assembled node ([`node`]).
 
 pub mod alloc;
 pub mod config;

@@ -1,6 +1,24 @@
-//! Metadata records in Kafka's encoding and the `metadata.version` ladder. Today: the record
-//! frame and `FeatureLevelRecord` (what formatting bootstraps); the other record types, the image
-//! and replay follow with the controller-nodes work.
+//! Metadata records in Kafka's encoding ([`record`], [`records`]), the immutable metadata image
+//! ([`image`] and its parts) and the delta that replays records into the next image
+//! ([`delta`]), the loader that feeds committed batches through it ([`loader`]), ACLs and their
+//! filters ([`acl`]), and the `metadata.version` ladder ([`version`]).
 
+pub mod acl;
+pub mod cluster;
+pub(crate) mod codec;
+pub mod configs;
+pub mod delta;
+pub mod features;
+pub mod image;
+pub(crate) mod json;
+pub mod loader;
+pub mod partition;
 pub mod record;
+pub mod records;
+pub mod topics;
 pub mod version;
+
+#[cfg(test)]
+mod image_tests;
+#[cfg(test)]
+mod record_tests;

@@ -1,0 +1,359 @@
+//! [`MetadataDelta`]: replays records on top of an image and produces the next image, keeping
+//! a summary of what changed ([`MetadataChanges`]) for listeners. Each record is checked before
+//! anything is changed, so a record that fails to replay ([`ReplayError`]) leaves the delta as
+//! it was.
+
+use imbl::{OrdMap, OrdSet};
+use uuid::Uuid;
+
+use super::acl::StandardAcl;
+use super::cluster::{BrokerRegistration, ControllerRegistration};
+use super::configs::{ConfigResource, CONFIG_RESOURCE_TOPIC};
+use super::image::{MetadataImage, MetadataProvenance, ProducerIdsImage};
+use super::partition::PartitionRegistration;
+use super::record::MetadataRecord;
+use super::topics::TopicImage;
+
+/// A record that cannot be applied to the image it was replayed on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// A record names a topic id the image does not have.
+    #[error("{record} for unknown topic id {topic_id}")]
+    UnknownTopic {
+        /// The record type.
+        record: &'static str,
+        /// The topic id.
+        topic_id: Uuid,
+    },
+    /// A `PartitionChangeRecord` names a partition the topic does not have.
+    #[error("PARTITION_CHANGE_RECORD for unknown partition {partition_id} of topic id {topic_id}")]
+    UnknownPartition {
+        /// The topic id.
+        topic_id: Uuid,
+        /// The partition index.
+        partition_id: i32,
+    },
+    /// A `TopicRecord` reuses the name of another topic.
+    #[error(
+        "topic name {name} is already used by topic id {existing}, cannot create topic id {new}"
+    )]
+    DuplicateTopicName {
+        /// The name.
+        name: String,
+        /// The topic already using it.
+        existing: Uuid,
+        /// The topic the record creates.
+        new: Uuid,
+    },
+    /// A `TopicRecord` reuses an existing topic id.
+    #[error("topic id {0} already exists")]
+    DuplicateTopicId(Uuid),
+    /// A broker change names a broker that is not registered.
+    #[error("tried to {action} broker {broker_id}, but that broker was not registered")]
+    UnknownBroker {
+        /// What the record does.
+        action: &'static str,
+        /// The broker id.
+        broker_id: i32,
+    },
+    /// A broker change carries an epoch other than the registration's.
+    #[error("tried to change broker {broker_id}, but the given epoch, {found}, did not match the current broker epoch, {current}")]
+    BrokerEpochMismatch {
+        /// The broker id.
+        broker_id: i32,
+        /// The epoch in the record.
+        found: i64,
+        /// The registration's epoch.
+        current: i64,
+    },
+    /// `BrokerRegistrationChangeRecord.Fenced` is not -1, 0 or 1.
+    #[error("unknown value for fenced field: {0}")]
+    InvalidFencingChange(i8),
+    /// `BrokerRegistrationChangeRecord.InControlledShutdown` is not 0 or 1.
+    #[error("unknown value for inControlledShutdown field: {0}")]
+    InvalidControlledShutdownChange(i8),
+    /// A leader recovery state other than 0 or 1 (or -1 for "no change").
+    #[error("value {0} is not a valid leader recovery state")]
+    InvalidLeaderRecoveryState(i8),
+    /// Assigned replica directories whose count differs from the replica count (KIP-858).
+    #[error("{directories} replica directories for {replicas} replicas")]
+    InvalidReplicaDirectories {
+        /// Number of replicas.
+        replicas: usize,
+        /// Number of directories.
+        directories: usize,
+    },
+    /// A `RemoveAccessControlEntryRecord` for an ACL id that does not exist.
+    #[error("failed to find existing ACL with id {0}")]
+    UnknownAcl(Uuid),
+}
+
+/// What a delta changed relative to its base image (persistent sets, so the loader can keep a
+/// copy to roll back to cheaply). Ids are recorded once whatever the number
+/// of records touching them. A topic created and removed within one delta appears in neither
+/// topic set; a base topic removed and re-created under the same id appears in both.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataChanges {
+    /// A feature level was set or removed.
+    pub features_changed: bool,
+    /// Topics created by a `TopicRecord` in this delta and still present.
+    pub created_topics: OrdSet<Uuid>,
+    /// Partitions created or changed, by topic id (includes those of created topics).
+    pub changed_partitions: OrdMap<Uuid, OrdSet<i32>>,
+    /// Topics of the base image that were removed, with their names.
+    pub removed_topics: OrdMap<Uuid, String>,
+    /// Brokers registered, changed or unregistered.
+    pub changed_brokers: OrdSet<i32>,
+    /// Controllers registered or changed.
+    pub changed_controllers: OrdSet<i32>,
+    /// Config resources with a key set or removed (including a removed topic's configs).
+    pub changed_configs: OrdSet<ConfigResource>,
+    /// ACLs created or removed.
+    pub changed_acls: OrdSet<Uuid>,
+    /// The producer-id state changed.
+    pub producer_ids_changed: bool,
+}
+
+impl MetadataChanges {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        *self == MetadataChanges::default()
+    }
+
+    /// Topics of the base image whose partitions were created or changed.
+    pub fn changed_topics(&self) -> impl Iterator<Item = &Uuid> {
+        self.changed_partitions
+            .keys()
+            .filter(|id| !self.created_topics.contains(*id))
+    }
+}
+
+/// Records replayed on top of a base image, not yet published as an image.
+#[derive(Debug, Clone)]
+pub struct MetadataDelta {
+    /// The state after every record replayed so far (provenance still the base image's).
+    next: MetadataImage,
+    /// The base image's topics, to tell removals of base topics from short-lived ones.
+    base_topics: OrdMap<Uuid, TopicImage>,
+    changes: MetadataChanges,
+}
+
+impl MetadataDelta {
+    /// An empty delta on top of `base`.
+    pub fn new(base: &MetadataImage) -> Self {
+        MetadataDelta {
+            next: base.clone(),
+            base_topics: base.topics.by_id.clone(),
+            changes: MetadataChanges::default(),
+        }
+    }
+
+    /// What changed so far.
+    pub fn changes(&self) -> &MetadataChanges {
+        &self.changes
+    }
+
+    /// The state with every record replayed so far, for reading before [`Self::apply`].
+    pub fn current(&self) -> &MetadataImage {
+        &self.next
+    }
+
+    /// The next image, with `provenance`. The delta stays usable.
+    pub fn apply(&self, provenance: MetadataProvenance) -> MetadataImage {
+        MetadataImage {
+            provenance,
+            ..self.next.clone()
+        }
+    }
+
+    /// Replays one record. Transaction markers and `NoOpRecord` change nothing here (the
+    /// loader handles transactions). On error nothing changed.
+    pub fn replay(&mut self, record: &MetadataRecord) -> Result<(), ReplayError> {
+        let img = &mut self.next;
+        let ch = &mut self.changes;
+        match record {
+            MetadataRecord::RegisterBroker(r) => {
+                img.cluster
+                    .brokers
+                    .insert(r.broker_id, BrokerRegistration::from_record(r));
+                ch.changed_brokers.insert(r.broker_id);
+            }
+            MetadataRecord::UnregisterBroker(r) => {
+                // Kafka removes whatever registration has the id, without an epoch check.
+                if img.cluster.brokers.remove(&r.broker_id).is_some() {
+                    ch.changed_brokers.insert(r.broker_id);
+                }
+            }
+            MetadataRecord::BrokerRegistrationChange(r) => {
+                let broker =
+                    img.cluster
+                        .brokers
+                        .get(&r.broker_id)
+                        .ok_or(ReplayError::UnknownBroker {
+                            action: "change",
+                            broker_id: r.broker_id,
+                        })?;
+                if broker.epoch != r.broker_epoch {
+                    return Err(ReplayError::BrokerEpochMismatch {
+                        broker_id: r.broker_id,
+                        found: r.broker_epoch,
+                        current: broker.epoch,
+                    });
+                }
+                // BrokerRegistrationFencingChange: 1 fence, 0 none, -1 unfence.
+                let fenced = match r.fenced {
+                    1 => true,
+                    0 => broker.fenced,
+                    -1 => false,
+                    other => return Err(ReplayError::InvalidFencingChange(other)),
+                };
+                // BrokerRegistrationInControlledShutdownChange: 0 none, 1 enter.
+                let in_controlled_shutdown = match r.in_controlled_shutdown {
+                    0 => broker.in_controlled_shutdown,
+                    1 => true,
+                    other => return Err(ReplayError::InvalidControlledShutdownChange(other)),
+                };
+                let directories = if r.log_dirs.is_empty() {
+                    broker.directories.clone()
+                } else {
+                    r.log_dirs.clone()
+                };
+                let next = BrokerRegistration {
+                    fenced,
+                    in_controlled_shutdown,
+                    directories,
+                    ..broker.clone()
+                };
+                if next != *broker {
+                    img.cluster.brokers.insert(r.broker_id, next);
+                    ch.changed_brokers.insert(r.broker_id);
+                }
+            }
+            MetadataRecord::RegisterController(r) => {
+                img.cluster
+                    .controllers
+                    .insert(r.controller_id, ControllerRegistration::from_record(r));
+                ch.changed_controllers.insert(r.controller_id);
+            }
+            MetadataRecord::Topic(r) => {
+                if let Some(existing) = img.topics.by_name.get(&r.name) {
+                    return Err(ReplayError::DuplicateTopicName {
+                        name: r.name.clone(),
+                        existing: *existing,
+                        new: r.topic_id,
+                    });
+                }
+                if img.topics.by_id.contains_key(&r.topic_id) {
+                    return Err(ReplayError::DuplicateTopicId(r.topic_id));
+                }
+                img.topics.by_id.insert(
+                    r.topic_id,
+                    TopicImage {
+                        name: r.name.clone(),
+                        id: r.topic_id,
+                        partitions: Default::default(),
+                    },
+                );
+                img.topics.by_name.insert(r.name.clone(), r.topic_id);
+                ch.created_topics.insert(r.topic_id);
+            }
+            MetadataRecord::Partition(r) => {
+                let mut topic = img.topics.by_id.get(&r.topic_id).cloned().ok_or(
+                    ReplayError::UnknownTopic {
+                        record: "PARTITION_RECORD",
+                        topic_id: r.topic_id,
+                    },
+                )?;
+                let partition = PartitionRegistration::from_record(r)?;
+                topic.partitions.insert(r.partition_id, partition);
+                img.topics.by_id.insert(r.topic_id, topic);
+                ch.changed_partitions
+                    .entry(r.topic_id)
+                    .or_default()
+                    .insert(r.partition_id);
+            }
+            MetadataRecord::PartitionChange(r) => {
+                let mut topic = img.topics.by_id.get(&r.topic_id).cloned().ok_or(
+                    ReplayError::UnknownTopic {
+                        record: "PARTITION_CHANGE_RECORD",
+                        topic_id: r.topic_id,
+                    },
+                )?;
+                let current =
+                    topic
+                        .partitions
+                        .get(&r.partition_id)
+                        .ok_or(ReplayError::UnknownPartition {
+                            topic_id: r.topic_id,
+                            partition_id: r.partition_id,
+                        })?;
+                let next = current.merge(r)?;
+                topic.partitions.insert(r.partition_id, next);
+                img.topics.by_id.insert(r.topic_id, topic);
+                ch.changed_partitions
+                    .entry(r.topic_id)
+                    .or_default()
+                    .insert(r.partition_id);
+            }
+            MetadataRecord::RemoveTopic(r) => {
+                let topic =
+                    img.topics
+                        .by_id
+                        .remove(&r.topic_id)
+                        .ok_or(ReplayError::UnknownTopic {
+                            record: "REMOVE_TOPIC_RECORD",
+                            topic_id: r.topic_id,
+                        })?;
+                img.topics.by_name.remove(&topic.name);
+                let resource = ConfigResource {
+                    resource_type: CONFIG_RESOURCE_TOPIC,
+                    resource_name: topic.name.clone(),
+                };
+                if img.configs.remove_resource(&resource) {
+                    ch.changed_configs.insert(resource);
+                }
+                ch.changed_partitions.remove(&r.topic_id);
+                ch.created_topics.remove(&r.topic_id);
+                if self.base_topics.contains_key(&r.topic_id) {
+                    ch.removed_topics.insert(r.topic_id, topic.name);
+                }
+            }
+            MetadataRecord::Config(r) => {
+                let resource = img.configs.replay(r);
+                ch.changed_configs.insert(resource);
+            }
+            MetadataRecord::FeatureLevel(r) => {
+                img.features.replay(r);
+                ch.features_changed = true;
+            }
+            MetadataRecord::ZkMigrationState(r) => {
+                img.features.zk_migration_state = r.zk_migration_state;
+                ch.features_changed = true;
+            }
+            MetadataRecord::ProducerIds(r) => {
+                img.producer_ids = ProducerIdsImage {
+                    next_producer_id: r.next_producer_id,
+                    broker_id: r.broker_id,
+                    broker_epoch: r.broker_epoch,
+                };
+                ch.producer_ids_changed = true;
+            }
+            MetadataRecord::AccessControlEntry(r) => {
+                let (id, acl) = StandardAcl::from_record(r);
+                img.acls.insert(id, acl);
+                ch.changed_acls.insert(id);
+            }
+            MetadataRecord::RemoveAccessControlEntry(r) => {
+                if img.acls.remove(&r.id).is_none() {
+                    return Err(ReplayError::UnknownAcl(r.id));
+                }
+                ch.changed_acls.insert(r.id);
+            }
+            MetadataRecord::NoOp(_)
+            | MetadataRecord::BeginTransaction(_)
+            | MetadataRecord::EndTransaction(_)
+            | MetadataRecord::AbortTransaction(_) => {}
+        }
+        Ok(())
+    }
+}
