@@ -69,6 +69,11 @@ impl Ctx<'_> {
         Ok((id, first))
     }
 
+    /// The offset the first record of the next proposal will get.
+    pub fn next_offset(&self) -> Offset {
+        self.core.next_proposal_offset()
+    }
+
     /// This node's id.
     pub fn node_id(&self) -> NodeId {
         self.core.node_id()

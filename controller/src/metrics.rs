@@ -234,6 +234,94 @@ impl RaftMetrics {
     }
 }
 
+/// The controller's gauges (`kafka.controller:type=KafkaController,name=*`, §5.3).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ControllerGauges {
+    /// 1 on the active controller, else 0.
+    pub active: bool,
+    /// Unfenced brokers.
+    pub active_brokers: usize,
+    /// Fenced brokers.
+    pub fenced_brokers: usize,
+    /// Topics.
+    pub topics: usize,
+    /// Partitions.
+    pub partitions: usize,
+    /// Partitions without a leader.
+    pub offline_partitions: usize,
+    /// Offset of the last record applied to the image.
+    pub last_applied_offset: i64,
+    /// Offset of the last committed record.
+    pub last_committed_offset: i64,
+    /// Wall-clock ms between the append and the apply of the last applied record.
+    pub last_applied_lag_ms: i64,
+    /// Append time of the last applied record, ms since the Unix epoch.
+    pub last_applied_timestamp_ms: i64,
+    /// Times this node became the active controller.
+    pub new_active_controllers: u64,
+    /// Brokers fenced because their heartbeats stopped.
+    pub timed_out_broker_heartbeats: u64,
+    /// Metadata records that failed to load or replay.
+    pub metadata_errors: u64,
+}
+
+/// Publishes the controller gauges under Kafka's JMX-exporter names.
+pub fn publish_controller(g: &ControllerGauges) {
+    let set = |name: &'static str, v: f64| metrics::gauge!(name).set(v);
+    set(
+        "kafka_controller_kafkacontroller_activecontrollercount",
+        if g.active { 1.0 } else { 0.0 },
+    );
+    set(
+        "kafka_controller_kafkacontroller_activebrokercount",
+        g.active_brokers as f64,
+    );
+    set(
+        "kafka_controller_kafkacontroller_fencedbrokercount",
+        g.fenced_brokers as f64,
+    );
+    set(
+        "kafka_controller_kafkacontroller_globaltopiccount",
+        g.topics as f64,
+    );
+    set(
+        "kafka_controller_kafkacontroller_globalpartitioncount",
+        g.partitions as f64,
+    );
+    set(
+        "kafka_controller_kafkacontroller_offlinepartitionscount",
+        g.offline_partitions as f64,
+    );
+    set(
+        "kafka_controller_kafkacontroller_lastappliedrecordoffset",
+        g.last_applied_offset as f64,
+    );
+    set(
+        "kafka_controller_kafkacontroller_lastcommittedrecordoffset",
+        g.last_committed_offset as f64,
+    );
+    set(
+        "kafka_controller_kafkacontroller_lastappliedrecordlagms",
+        g.last_applied_lag_ms as f64,
+    );
+    set(
+        "kafka_controller_kafkacontroller_lastappliedrecordtimestamp",
+        g.last_applied_timestamp_ms as f64,
+    );
+    set(
+        "kafka_controller_kafkacontroller_newactivecontrollerscount",
+        g.new_active_controllers as f64,
+    );
+    set(
+        "kafka_controller_kafkacontroller_timedoutbrokerheartbeatcount",
+        g.timed_out_broker_heartbeats as f64,
+    );
+    set(
+        "kafka_controller_kafkacontroller_metadataerrorcount",
+        g.metadata_errors as f64,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,27 +12,30 @@ use kafka_protocol::messages::api_versions_response::{ApiVersion, ApiVersionsRes
 use kafka_protocol::messages::describe_quorum_response::{
     self as dq, DescribeQuorumResponse, ReplicaState,
 };
-use kafka_protocol::messages::{ApiKey, BrokerId, DescribeQuorumRequest, TopicName};
+use kafka_protocol::messages::{ApiKey, BrokerId, DescribeQuorumRequest, RequestKind, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use metaquorum_log::{Log, LogConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::{Config, HostPort};
-use crate::driver::{self, DriverConfig, DriverHandle, QuorumView, StateMachine};
+use crate::control::api::{ControllerCall, STATE_MACHINE_APIS};
+use crate::control::controller::{ControllerSettings, QuorumController};
+use crate::control::topics::TopicDefaults;
+use crate::driver::{self, DriverConfig, DriverHandle, QuorumView};
 use crate::net::peer::PeerSettings;
 use crate::net::raft_wire::{
     decode_raft_request, encode_raft_response, raft_error_response, FETCH_VERSION_MIN,
     METADATA_TOPIC,
 };
 use crate::net::server::{self, Handler, HandlerFuture, Reply, ServerLimits};
-use crate::net::wire::{decode_body, encode_response, RawRequest, WireError};
+use crate::net::wire::{decode_body, encode_response, encode_response_kind, RawRequest, WireError};
 use crate::raft::segmented::SegmentedStore;
 use crate::raft::{NodeId, RaftConfig, RoleKind};
 use crate::storage;
 
-/// The APIs a controller serves, with the versions it accepts (capped by what the
-/// `kafka-protocol` crate knows).
+/// The APIs a controller serves itself (the Raft RPCs and the quorum's own), with the versions
+/// it accepts; the metadata APIs of the state machine are in [`STATE_MACHINE_APIS`].
 pub const CONTROLLER_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Fetch, FETCH_VERSION_MIN, 17),
     (ApiKey::ApiVersions, 0, 3),
@@ -41,13 +44,16 @@ pub const CONTROLLER_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::EndQuorumEpoch, 0, 1),
     (ApiKey::DescribeQuorum, 0, 2),
     (ApiKey::FetchSnapshot, 0, 1),
-    (ApiKey::DescribeCluster, 0, 1),
 ];
 
-/// The versions of `api` this node serves, if any.
+/// Every API a controller serves, in ApiVersions order.
+fn all_apis() -> impl Iterator<Item = &'static (ApiKey, i16, i16)> {
+    CONTROLLER_APIS.iter().chain(STATE_MACHINE_APIS.iter())
+}
+
+/// The versions of `api` this node serves (capped by what the `kafka-protocol` crate knows).
 pub fn served_versions(api: ApiKey) -> Option<(i16, i16)> {
-    CONTROLLER_APIS
-        .iter()
+    all_apis()
         .find(|(k, _, _)| *k == api)
         .map(|(_, min, max)| (*min, (*max).min(api.valid_versions().max)))
 }
@@ -83,19 +89,19 @@ pub enum NodeError {
 }
 
 /// A running controller node.
-pub struct ControllerNode<S: StateMachine> {
+pub struct ControllerNode {
     /// The addresses the listeners are bound to.
     pub listeners: Vec<SocketAddr>,
     /// Where `/metrics` is served, if configured.
     pub metrics: Option<SocketAddr>,
-    driver: DriverHandle<S::Request>,
+    driver: DriverHandle<ControllerCall>,
     shutdown_tx: watch::Sender<bool>,
     driver_thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl<S: StateMachine> ControllerNode<S> {
+impl ControllerNode {
     /// Checks storage, opens the log, starts the driver and binds the controller listeners.
-    pub async fn start(config: &Config, state_machine: S) -> Result<Self, NodeError> {
+    pub async fn start(config: &Config) -> Result<Self, NodeError> {
         let identity = storage::check_formatted(config)?;
         let voters = voters(config)?;
         if !voters.contains_key(&config.node_id) {
@@ -171,6 +177,30 @@ impl<S: StateMachine> ControllerNode<S> {
             ),
             None => None,
         };
+        let bootstrap_metadata_version = match storage::read_bootstrap_metadata_version(
+            config.metadata_log_dir(),
+        ) {
+            Ok(level) => level,
+            Err(e) => {
+                let (level, name) = crate::metadata::version::LATEST_PRODUCTION;
+                tracing::warn!("no usable bootstrap.checkpoint ({e}); a new cluster starts at metadata.version {name}");
+                level
+            }
+        };
+        let state_machine = QuorumController::new(ControllerSettings {
+            cluster_id: identity.cluster_id.clone(),
+            voters: voters.clone(),
+            bootstrap_metadata_version,
+            broker_session_timeout_ms: config.broker_session_timeout_ms,
+            idle_interval_ms: config.metadata_max_idle_interval_ms,
+            snapshot_bytes_max: config.metadata_log_max_record_bytes_between_snapshots,
+            snapshot_interval_ms: config.metadata_log_max_snapshot_interval_ms,
+            retention: metaquorum_log::Retention {
+                bytes_max: config.metadata_max_retention_bytes,
+                ms: config.metadata_max_retention_ms,
+            },
+            topic_defaults: TopicDefaults::default(),
+        });
         let (driver, thread) = driver::start(
             DriverConfig {
                 raft,
@@ -216,7 +246,7 @@ impl<S: StateMachine> ControllerNode<S> {
     }
 
     /// The driver, to hand requests to the state machine.
-    pub fn driver(&self) -> &DriverHandle<S::Request> {
+    pub fn driver(&self) -> &DriverHandle<ControllerCall> {
         &self.driver
     }
 
@@ -274,13 +304,13 @@ fn voters(config: &Config) -> Result<BTreeMap<NodeId, HostPort>, NodeError> {
 }
 
 /// The request handlers of a controller listener.
-struct ControllerApis<R> {
-    driver: DriverHandle<R>,
+struct ControllerApis {
+    driver: DriverHandle<ControllerCall>,
     cluster_id: String,
     voters: BTreeMap<NodeId, HostPort>,
 }
 
-impl<R: Send + 'static> Handler for ControllerApis<R> {
+impl Handler for ControllerApis {
     fn handle(&self, request: RawRequest, peer: SocketAddr) -> HandlerFuture {
         let api = request.api;
         let Some((min, max)) = served_versions(api) else {
@@ -311,18 +341,14 @@ impl<R: Send + 'static> Handler for ControllerApis<R> {
                 );
                 Box::pin(async move { respond(bytes) })
             }
-            ApiKey::DescribeCluster => {
-                let driver = self.driver.clone();
-                let voters = self.voters.clone();
-                let cluster_id = self.cluster_id.clone();
-                Box::pin(async move {
-                    describe_cluster(driver, cluster_id, voters, request, peer).await
-                })
-            }
             ApiKey::DescribeQuorum => {
                 let driver = self.driver.clone();
                 let voters = self.voters.clone();
                 Box::pin(async move { describe_quorum(driver, voters, request, peer).await })
+            }
+            _ if STATE_MACHINE_APIS.iter().any(|(k, _, _)| *k == api) => {
+                let driver = self.driver.clone();
+                Box::pin(async move { state_machine_rpc(driver, request, peer).await })
             }
             _ => {
                 let driver = self.driver.clone();
@@ -341,8 +367,7 @@ fn respond(bytes: Result<Bytes, WireError>) -> Reply {
 }
 
 fn api_versions(error_code: i16) -> ApiVersionsResponse {
-    let keys = CONTROLLER_APIS
-        .iter()
+    let keys = all_apis()
         .filter_map(|(k, _, _)| {
             served_versions(*k).map(|(min, max)| {
                 ApiVersion::default()
@@ -357,8 +382,8 @@ fn api_versions(error_code: i16) -> ApiVersionsResponse {
         .with_api_keys(keys)
 }
 
-async fn raft_rpc<R: Send + 'static>(
-    driver: DriverHandle<R>,
+async fn raft_rpc(
+    driver: DriverHandle<ControllerCall>,
     cluster_id: String,
     request: RawRequest,
     peer: SocketAddr,
@@ -399,8 +424,8 @@ async fn raft_rpc<R: Send + 'static>(
     }
 }
 
-async fn describe_quorum<R: Send + 'static>(
-    driver: DriverHandle<R>,
+async fn describe_quorum(
+    driver: DriverHandle<ControllerCall>,
     voters: BTreeMap<NodeId, HostPort>,
     request: RawRequest,
     peer: SocketAddr,
@@ -431,56 +456,84 @@ async fn describe_quorum<R: Send + 'static>(
     ))
 }
 
-async fn describe_cluster<R: Send + 'static>(
-    driver: DriverHandle<R>,
-    cluster_id: String,
-    voters: BTreeMap<NodeId, HostPort>,
+/// Decodes a metadata API request into the state machine's form.
+fn decode_state_machine_request(request: RawRequest) -> Result<RequestKind, WireError> {
+    let (api, version, mut b) = (request.api, request.version, request.body);
+    let b = &mut b;
+    Ok(match api {
+        ApiKey::Metadata => RequestKind::Metadata(decode_body("MetadataRequest", b, version)?),
+        ApiKey::CreateTopics => {
+            RequestKind::CreateTopics(decode_body("CreateTopicsRequest", b, version)?)
+        }
+        ApiKey::DeleteTopics => {
+            RequestKind::DeleteTopics(decode_body("DeleteTopicsRequest", b, version)?)
+        }
+        ApiKey::CreatePartitions => {
+            RequestKind::CreatePartitions(decode_body("CreatePartitionsRequest", b, version)?)
+        }
+        ApiKey::CreateAcls => {
+            RequestKind::CreateAcls(decode_body("CreateAclsRequest", b, version)?)
+        }
+        ApiKey::DescribeAcls => {
+            RequestKind::DescribeAcls(decode_body("DescribeAclsRequest", b, version)?)
+        }
+        ApiKey::DeleteAcls => {
+            RequestKind::DeleteAcls(decode_body("DeleteAclsRequest", b, version)?)
+        }
+        ApiKey::DescribeConfigs => {
+            RequestKind::DescribeConfigs(decode_body("DescribeConfigsRequest", b, version)?)
+        }
+        ApiKey::IncrementalAlterConfigs => RequestKind::IncrementalAlterConfigs(decode_body(
+            "IncrementalAlterConfigsRequest",
+            b,
+            version,
+        )?),
+        ApiKey::BrokerRegistration => {
+            RequestKind::BrokerRegistration(decode_body("BrokerRegistrationRequest", b, version)?)
+        }
+        ApiKey::BrokerHeartbeat => {
+            RequestKind::BrokerHeartbeat(decode_body("BrokerHeartbeatRequest", b, version)?)
+        }
+        ApiKey::UnregisterBroker => {
+            RequestKind::UnregisterBroker(decode_body("UnregisterBrokerRequest", b, version)?)
+        }
+        ApiKey::DescribeCluster => {
+            RequestKind::DescribeCluster(decode_body("DescribeClusterRequest", b, version)?)
+        }
+        other => return Err(WireError::UnknownApiKey(other as i16)),
+    })
+}
+
+/// Hands a metadata API request to the state machine and encodes its answer.
+async fn state_machine_rpc(
+    driver: DriverHandle<ControllerCall>,
     request: RawRequest,
     peer: SocketAddr,
 ) -> Reply {
-    use kafka_protocol::messages::describe_cluster_response::{
-        DescribeClusterBroker, DescribeClusterResponse,
+    let (api, version, cid) = (request.api, request.version, request.correlation_id);
+    let decoded = match decode_state_machine_request(request) {
+        Ok(r) => r,
+        Err(e) => return Reply::Close(format!("{peer}: {e}")),
     };
-    use kafka_protocol::messages::DescribeClusterRequest;
-    let (version, cid) = (request.version, request.correlation_id);
-    let mut body = request.body;
-    let req: DescribeClusterRequest =
-        match decode_body("DescribeClusterRequest", &mut body, version) {
-            Ok(r) => r,
-            Err(e) => return Reply::Close(format!("{peer}: {e}")),
-        };
-    let leader = match driver.describe_quorum().await {
-        Ok(v) => v.info.leader_id.unwrap_or(-1),
-        Err(_) => -1,
-    };
-    let mut response = DescribeClusterResponse::default()
-        .with_cluster_id(StrBytes::from_string(cluster_id))
-        .with_controller_id(BrokerId(leader))
-        .with_endpoint_type(req.endpoint_type);
-    if req.endpoint_type == 2 {
-        // KIP-919: asked for controllers, a controller lists the voters.
-        response.brokers = voters
-            .iter()
-            .map(|(id, hp)| {
-                DescribeClusterBroker::default()
-                    .with_broker_id(BrokerId(*id))
-                    .with_host(StrBytes::from_string(hp.host.clone()))
-                    .with_port(i32::from(hp.port))
-            })
-            .collect();
-    } else if req.endpoint_type != 1 {
-        response.error_code = ResponseError::UnsupportedEndpointType.code();
-        response.error_message = Some(StrBytes::from_string(format!(
-            "unsupported endpoint type {}",
-            req.endpoint_type
-        )));
-    }
-    respond(encode_response(
-        "DescribeClusterResponse",
-        cid,
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    let call = ControllerCall {
+        request: decoded,
         version,
-        &response,
-    ))
+        reply,
+    };
+    let response = match driver.state_machine(call) {
+        Ok(()) => rx.await.ok(),
+        Err(e) => {
+            tracing::debug!("{api:?} from {peer}: {e}");
+            None
+        }
+    };
+    match response {
+        Some(r) => respond(encode_response_kind(api, cid, version, &r)),
+        None => Reply::Close(format!(
+            "{peer}: the controller is shutting down or overloaded"
+        )),
+    }
 }
 
 /// Builds a DescribeQuorum response from a node's view. Every node answers; only the leader
@@ -526,39 +579,4 @@ pub fn describe_quorum_response(
             .with_topic_name(TopicName(StrBytes::from_static_str(METADATA_TOPIC)))
             .with_partitions(vec![p])])
         .with_nodes(nodes)
-}
-
-/// A state machine that only counts what it applied: the quorum without metadata handling.
-#[derive(Debug, Default)]
-pub struct LogOnly {
-    /// Next offset to apply.
-    pub applied: crate::raft::Offset,
-}
-
-impl StateMachine for LogOnly {
-    type Request = ();
-
-    fn load(&mut self, store: &SegmentedStore) -> Result<crate::raft::Offset, String> {
-        use crate::raft::LogStore;
-        self.applied = store.latest_snapshot().map_or(0, |s| s.end_offset);
-        Ok(self.applied)
-    }
-
-    fn apply(&mut self, batch: &crate::raft::Batch, _ctx: &mut driver::Ctx<'_>) {
-        self.applied = batch.next_offset();
-    }
-
-    fn handle(&mut self, _request: (), _ctx: &mut driver::Ctx<'_>) {}
-
-    fn proposal_done(
-        &mut self,
-        _id: crate::raft::ProposalId,
-        _outcome: crate::raft::ProposalOutcome,
-        _ctx: &mut driver::Ctx<'_>,
-    ) {
-    }
-
-    fn tick(&mut self, _ctx: &mut driver::Ctx<'_>) -> Option<crate::raft::Millis> {
-        None
-    }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use metaquorum_controller::config::Config;
-use metaquorum_controller::node::{ControllerNode, LogOnly};
+use metaquorum_controller::node::ControllerNode;
 
 /// Runs the node described by the configuration file.
 pub fn run(config_path: &Path, overrides: &[String]) -> Result<ExitCode, String> {
@@ -26,7 +26,7 @@ pub fn run(config_path: &Path, overrides: &[String]) -> Result<ExitCode, String>
 }
 
 async fn serve(config: Config) -> Result<ExitCode, String> {
-    let node = ControllerNode::start(&config, LogOnly::default())
+    let node = ControllerNode::start(&config)
         .await
         .map_err(|e| e.to_string())?;
     for addr in &node.listeners {

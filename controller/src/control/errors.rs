@@ -87,13 +87,15 @@ pub enum ErrorCode {
     IneligibleReplica,
     /// The AlterPartition request was applied but elected a different leader (108).
     NewLeaderElected,
+    /// The DescribeCluster endpoint type is not supported (115).
+    UnsupportedEndpointType,
     /// The broker registration is invalid (119).
     InvalidRegistration,
 }
 
 impl ErrorCode {
     /// Every variant, for tables and tests.
-    pub const ALL: [ErrorCode; 40] = [
+    pub const ALL: [ErrorCode; 41] = [
         ErrorCode::None,
         ErrorCode::UnknownServerError,
         ErrorCode::CorruptMessage,
@@ -133,6 +135,7 @@ impl ErrorCode {
         ErrorCode::InconsistentClusterId,
         ErrorCode::IneligibleReplica,
         ErrorCode::NewLeaderElected,
+        ErrorCode::UnsupportedEndpointType,
         ErrorCode::InvalidRegistration,
     ];
 
@@ -178,6 +181,7 @@ impl ErrorCode {
             ErrorCode::InconsistentClusterId => 104,
             ErrorCode::IneligibleReplica => 107,
             ErrorCode::NewLeaderElected => 108,
+            ErrorCode::UnsupportedEndpointType => 115,
             ErrorCode::InvalidRegistration => 119,
         }
     }
@@ -224,6 +228,7 @@ impl ErrorCode {
             ErrorCode::InconsistentClusterId => "INCONSISTENT_CLUSTER_ID",
             ErrorCode::IneligibleReplica => "INELIGIBLE_REPLICA",
             ErrorCode::NewLeaderElected => "NEW_LEADER_ELECTED",
+            ErrorCode::UnsupportedEndpointType => "UNSUPPORTED_ENDPOINT_TYPE",
             ErrorCode::InvalidRegistration => "INVALID_REGISTRATION",
         }
     }

@@ -9,7 +9,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bytes::{Buf, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 
 /// Why a request or response could not be read or written.
@@ -130,6 +130,26 @@ pub fn encode_response<R: Encodable + HeaderVersion>(
     };
     header
         .encode(&mut out, R::header_version(version))
+        .map_err(|e| err(&e))?;
+    response.encode(&mut out, version).map_err(|e| err(&e))?;
+    Ok(out.freeze())
+}
+
+/// Encodes a response of any API (a [`ResponseKind`]) at `version`, with its header.
+pub fn encode_response_kind(
+    api: ApiKey,
+    correlation_id: i32,
+    version: i16,
+    response: &ResponseKind,
+) -> Result<Bytes, WireError> {
+    let mut out = BytesMut::with_capacity(128);
+    let err = |e: &dyn std::fmt::Display| WireError::Encode {
+        what: format!("{api:?} response"),
+        reason: e.to_string(),
+    };
+    ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut out, api.response_header_version(version))
         .map_err(|e| err(&e))?;
     response.encode(&mut out, version).map_err(|e| err(&e))?;
     Ok(out.freeze())

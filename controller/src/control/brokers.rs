@@ -1,0 +1,412 @@
+//! Broker registration, heartbeats, fencing and controlled shutdown on the active controller
+//! (KIP-631, KIP-841): BrokerRegistration writes a fenced `RegisterBrokerRecord` whose offset is
+//! the broker epoch; BrokerHeartbeat unfences a broker once it has caught up to that offset,
+//! fences it on request, and walks it through controlled shutdown; a broker silent for
+//! `broker.session.timeout.ms` is fenced. Every fencing moves leaderships and ISR membership
+//! away from the broker. Heartbeat contact times are soft state of the active controller only,
+//! seeded for every registered broker on activation (KAFKA-18138).
+
+use std::collections::HashMap;
+
+use kafka_protocol::messages::broker_heartbeat_request::BrokerHeartbeatRequest;
+use kafka_protocol::messages::broker_heartbeat_response::BrokerHeartbeatResponse;
+use kafka_protocol::messages::broker_registration_request::BrokerRegistrationRequest;
+use kafka_protocol::messages::broker_registration_response::BrokerRegistrationResponse;
+use kafka_protocol::messages::unregister_broker_request::UnregisterBrokerRequest;
+use kafka_protocol::messages::unregister_broker_response::UnregisterBrokerResponse;
+
+use super::errors::ErrorCode;
+use super::outcome::{change_record, partition_state, wire_message, ControlResult};
+use super::partition_change::{on_broker_removed, on_broker_unfenced};
+use super::topics::is_active;
+use crate::metadata::configs::{CONFIG_RESOURCE_BROKER, CONFIG_RESOURCE_TOPIC};
+use crate::metadata::image::MetadataImage;
+use crate::metadata::record::{
+    BrokerRegistrationChangeRecord, Endpoint, FeatureRange, MetadataRecord, RegisterBrokerRecord,
+    UnregisterBrokerRecord,
+};
+use crate::raft::Millis;
+
+/// `BrokerRegistrationChangeRecord.fenced` values.
+const FENCE: i8 = 1;
+const UNFENCE: i8 = -1;
+/// `BrokerRegistrationChangeRecord.in_controlled_shutdown`: entering.
+const ENTER_CONTROLLED_SHUTDOWN: i8 = 1;
+
+/// The effective `unclean.leader.election.enable` of a topic: the topic's own value, else the
+/// cluster-wide dynamic default, else false.
+fn unclean_allowed(image: &MetadataImage, topic: &str) -> bool {
+    let key = "unclean.leader.election.enable";
+    image
+        .configs
+        .get(CONFIG_RESOURCE_TOPIC, topic)
+        .and_then(|c| c.get(key))
+        .or_else(|| {
+            image
+                .configs
+                .get(CONFIG_RESOURCE_BROKER, "")
+                .and_then(|c| c.get(key))
+        })
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// Partition changes that take `broker` out of every ISR and leadership.
+pub fn remove_from_partitions(image: &MetadataImage, broker: i32) -> Vec<MetadataRecord> {
+    let mut out = Vec::new();
+    for topic in image.topics.by_id.values() {
+        let unclean = unclean_allowed(image, &topic.name);
+        for (id, p) in topic.partitions.iter() {
+            if !p.replicas.contains(&broker) {
+                continue;
+            }
+            let state = partition_state(p);
+            if let Some(change) =
+                on_broker_removed(&state, broker, unclean, |r| is_active(image, r))
+            {
+                out.push(change_record(topic.id, *id, &change));
+            }
+        }
+    }
+    out
+}
+
+/// Leader elections for leaderless partitions `broker` can lead once unfenced.
+fn elect_with(image: &MetadataImage, broker: i32) -> Vec<MetadataRecord> {
+    let mut out = Vec::new();
+    for topic in image.topics.by_id.values() {
+        let unclean = unclean_allowed(image, &topic.name);
+        for (id, p) in topic.partitions.iter() {
+            if !p.replicas.contains(&broker) {
+                continue;
+            }
+            let state = partition_state(p);
+            if let Some(change) =
+                on_broker_unfenced(&state, broker, unclean, |r| is_active(image, r))
+            {
+                out.push(change_record(topic.id, *id, &change));
+            }
+        }
+    }
+    out
+}
+
+/// Whether `broker` leads any partition.
+fn leads_any(image: &MetadataImage, broker: i32) -> bool {
+    image
+        .topics
+        .by_id
+        .values()
+        .any(|t| t.partitions.values().any(|p| p.leader == broker))
+}
+
+/// The soft state of broker heartbeats on the active controller.
+#[derive(Debug, Default)]
+pub struct BrokerLifecycle {
+    /// Last heartbeat (or registration) per broker, in driver milliseconds.
+    last_contact_ms: HashMap<i32, Millis>,
+    /// Offset after which a broker in controlled shutdown may stop (the offset of the records
+    /// that moved its leaderships away).
+    shutdown_offset: HashMap<i32, i64>,
+    /// Brokers fenced because their session expired, since start (a metric).
+    pub timed_out_heartbeats: u64,
+}
+
+impl BrokerLifecycle {
+    /// Starts tracking every registered broker as if it had just heartbeated (on activation).
+    pub fn activate(&mut self, image: &MetadataImage, now_ms: Millis) {
+        self.last_contact_ms.clear();
+        self.shutdown_offset.clear();
+        for id in image.cluster.brokers.keys() {
+            self.last_contact_ms.insert(*id, now_ms);
+        }
+    }
+
+    /// Forgets all soft state (on deactivation).
+    pub fn deactivate(&mut self) {
+        self.last_contact_ms.clear();
+        self.shutdown_offset.clear();
+    }
+
+    fn session_alive(&self, broker: i32, now_ms: Millis, session_timeout_ms: u64) -> bool {
+        self.last_contact_ms
+            .get(&broker)
+            .is_some_and(|t| now_ms.saturating_sub(*t) <= session_timeout_ms)
+    }
+
+    /// BrokerRegistration. `next_offset` is the offset the first returned record will get.
+    pub fn register(
+        &mut self,
+        image: &MetadataImage,
+        cluster_id: &str,
+        request: &BrokerRegistrationRequest,
+        next_offset: i64,
+        now_ms: Millis,
+        session_timeout_ms: u64,
+    ) -> ControlResult<BrokerRegistrationResponse> {
+        let id = request.broker_id.0;
+        let fail = |code: ErrorCode| {
+            ControlResult::reply(
+                BrokerRegistrationResponse::default()
+                    .with_error_code(code.code())
+                    .with_broker_epoch(-1),
+            )
+        };
+        if request.cluster_id.as_str() != cluster_id {
+            tracing::warn!(
+                "broker {id} tried to register with cluster id {}; this is {cluster_id}",
+                request.cluster_id.as_str()
+            );
+            return fail(ErrorCode::InconsistentClusterId);
+        }
+        if id < 0 {
+            return fail(ErrorCode::InvalidRequest);
+        }
+        let existing = image.broker(id);
+        if let Some(b) = existing {
+            if b.incarnation_id == request.incarnation_id {
+                // A retried registration of the same process: same epoch, nothing written.
+                self.last_contact_ms.insert(id, now_ms);
+                return ControlResult::reply(
+                    BrokerRegistrationResponse::default().with_broker_epoch(b.epoch),
+                );
+            }
+            if !b.fenced && self.session_alive(id, now_ms, session_timeout_ms) {
+                tracing::warn!(
+                    "broker {id} (incarnation {}) tried to register while incarnation {} is alive",
+                    request.incarnation_id,
+                    b.incarnation_id
+                );
+                return fail(ErrorCode::DuplicateBrokerRegistration);
+            }
+        }
+        if let Some(level) = image.metadata_version() {
+            let supported = request
+                .features
+                .iter()
+                .find(|f| f.name.as_str() == "metadata.version")
+                .is_some_and(|f| {
+                    f.min_supported_version <= level && level <= f.max_supported_version
+                });
+            if !supported {
+                tracing::warn!(
+                    "broker {id} does not support metadata.version level {level}; refusing it"
+                );
+                return fail(ErrorCode::UnsupportedVersion);
+            }
+        }
+        let mut records = Vec::new();
+        if existing.is_some_and(|b| !b.fenced && !b.in_controlled_shutdown) {
+            records.extend(remove_from_partitions(image, id));
+        }
+        let epoch = next_offset + records.len() as i64;
+        records.push(MetadataRecord::RegisterBroker(RegisterBrokerRecord {
+            broker_id: id,
+            is_migrating_zk_broker: request.is_migrating_zk_broker,
+            incarnation_id: request.incarnation_id,
+            broker_epoch: epoch,
+            end_points: request
+                .listeners
+                .iter()
+                .map(|l| Endpoint {
+                    name: l.name.to_string(),
+                    host: l.host.to_string(),
+                    port: l.port,
+                    security_protocol: l.security_protocol,
+                })
+                .collect(),
+            features: request
+                .features
+                .iter()
+                .map(|f| FeatureRange {
+                    name: f.name.to_string(),
+                    min_supported_version: f.min_supported_version,
+                    max_supported_version: f.max_supported_version,
+                })
+                .collect(),
+            rack: request.rack.as_ref().map(|r| r.to_string()),
+            fenced: true,
+            in_controlled_shutdown: false,
+            log_dirs: request.log_dirs.clone(),
+        }));
+        self.last_contact_ms.insert(id, now_ms);
+        self.shutdown_offset.remove(&id);
+        ControlResult {
+            records,
+            response: BrokerRegistrationResponse::default().with_broker_epoch(epoch),
+        }
+    }
+
+    fn fence(image: &MetadataImage, broker: i32, epoch: i64) -> Vec<MetadataRecord> {
+        let mut records = remove_from_partitions(image, broker);
+        records.push(MetadataRecord::BrokerRegistrationChange(
+            BrokerRegistrationChangeRecord {
+                broker_id: broker,
+                broker_epoch: epoch,
+                fenced: FENCE,
+                in_controlled_shutdown: 0,
+                log_dirs: Vec::new(),
+            },
+        ));
+        records
+    }
+
+    /// BrokerHeartbeat. `next_offset` is the offset the first returned record will get.
+    pub fn heartbeat(
+        &mut self,
+        image: &MetadataImage,
+        request: &BrokerHeartbeatRequest,
+        next_offset: i64,
+        now_ms: Millis,
+    ) -> ControlResult<BrokerHeartbeatResponse> {
+        let id = request.broker_id.0;
+        let Some(broker) = image.broker(id).filter(|b| b.epoch == request.broker_epoch) else {
+            return ControlResult::reply(
+                BrokerHeartbeatResponse::default()
+                    .with_error_code(ErrorCode::StaleBrokerEpoch.code())
+                    .with_is_fenced(true),
+            );
+        };
+        self.last_contact_ms.insert(id, now_ms);
+        let caught_up = request.current_metadata_offset >= broker.epoch;
+        let response = BrokerHeartbeatResponse::default().with_is_caught_up(caught_up);
+        if broker.fenced {
+            if request.want_shut_down {
+                return ControlResult::reply(
+                    response.with_is_fenced(true).with_should_shut_down(true),
+                );
+            }
+            if request.want_fence || !caught_up {
+                return ControlResult::reply(response.with_is_fenced(true));
+            }
+            // KIP-631: caught up to its own registration, so it may serve.
+            let mut records = vec![MetadataRecord::BrokerRegistrationChange(
+                BrokerRegistrationChangeRecord {
+                    broker_id: id,
+                    broker_epoch: broker.epoch,
+                    fenced: UNFENCE,
+                    in_controlled_shutdown: 0,
+                    log_dirs: Vec::new(),
+                },
+            )];
+            let mut delta = crate::metadata::delta::MetadataDelta::new(image);
+            if delta.replay(&records[0]).is_ok() {
+                records.extend(elect_with(delta.current(), id));
+            }
+            return ControlResult {
+                records,
+                response: response.with_is_fenced(false),
+            };
+        }
+        if request.want_fence {
+            return ControlResult {
+                records: Self::fence(image, id, broker.epoch),
+                response: response.with_is_fenced(true),
+            };
+        }
+        if broker.in_controlled_shutdown || request.want_shut_down {
+            if !broker.in_controlled_shutdown && !leads_any(image, id) {
+                // Nothing to move: shut down at once (fenced).
+                return ControlResult {
+                    records: Self::fence(image, id, broker.epoch),
+                    response: response.with_is_fenced(true).with_should_shut_down(true),
+                };
+            }
+            if !broker.in_controlled_shutdown {
+                // KIP-841: persist the state, then move leaderships and ISR membership away.
+                let mut records = vec![MetadataRecord::BrokerRegistrationChange(
+                    BrokerRegistrationChangeRecord {
+                        broker_id: id,
+                        broker_epoch: broker.epoch,
+                        fenced: 0,
+                        in_controlled_shutdown: ENTER_CONTROLLED_SHUTDOWN,
+                        log_dirs: Vec::new(),
+                    },
+                )];
+                records.extend(remove_from_partitions(image, id));
+                self.shutdown_offset
+                    .insert(id, next_offset + records.len() as i64 - 1);
+                return ControlResult {
+                    records,
+                    response: response.with_is_fenced(false),
+                };
+            }
+            let moved_past = self.shutdown_offset.get(&id).copied().unwrap_or(0);
+            if !leads_any(image, id) && request.current_metadata_offset >= moved_past {
+                self.shutdown_offset.remove(&id);
+                return ControlResult {
+                    records: Self::fence(image, id, broker.epoch),
+                    response: response.with_is_fenced(true).with_should_shut_down(true),
+                };
+            }
+            // Leaderships still moving (or the broker has not seen that yet).
+            let records = remove_from_partitions(image, id);
+            return ControlResult {
+                records,
+                response: response.with_is_fenced(false),
+            };
+        }
+        ControlResult::reply(response.with_is_fenced(false))
+    }
+
+    /// UnregisterBroker: the registration goes, with its ISR memberships and leaderships.
+    pub fn unregister(
+        &mut self,
+        image: &MetadataImage,
+        request: &UnregisterBrokerRequest,
+    ) -> ControlResult<UnregisterBrokerResponse> {
+        let id = request.broker_id.0;
+        let Some(broker) = image.broker(id) else {
+            return ControlResult::reply(
+                UnregisterBrokerResponse::default()
+                    .with_error_code(ErrorCode::BrokerIdNotRegistered.code())
+                    .with_error_message(wire_message(format!("Broker ID {id} not found."))),
+            );
+        };
+        let mut records = remove_from_partitions(image, id);
+        records.push(MetadataRecord::UnregisterBroker(UnregisterBrokerRecord {
+            broker_id: id,
+            broker_epoch: broker.epoch,
+        }));
+        self.last_contact_ms.remove(&id);
+        self.shutdown_offset.remove(&id);
+        ControlResult {
+            records,
+            response: UnregisterBrokerResponse::default(),
+        }
+    }
+
+    /// The records fencing one broker whose session expired, if any (Kafka fences one per
+    /// check, `maybeFenceOneStaleBroker`).
+    pub fn fence_one_stale(
+        &mut self,
+        image: &MetadataImage,
+        now_ms: Millis,
+        session_timeout_ms: u64,
+    ) -> Option<(i32, Vec<MetadataRecord>)> {
+        let stale = image
+            .cluster
+            .brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .find(|b| !self.session_alive(b.id, now_ms, session_timeout_ms))?;
+        tracing::info!(
+            "fencing broker {} (epoch {}): no heartbeat within broker.session.timeout.ms = {session_timeout_ms}",
+            stale.id,
+            stale.epoch
+        );
+        self.timed_out_heartbeats += 1;
+        Some((stale.id, Self::fence(image, stale.id, stale.epoch)))
+    }
+
+    /// When the next broker session expires, if any broker is unfenced.
+    pub fn next_expiry_ms(&self, image: &MetadataImage, session_timeout_ms: u64) -> Option<Millis> {
+        image
+            .cluster
+            .brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .filter_map(|b| self.last_contact_ms.get(&b.id))
+            .map(|t| t + session_timeout_ms + 1)
+            .min()
+    }
+}

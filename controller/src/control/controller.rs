@@ -1,0 +1,736 @@
+//! [`QuorumController`]: the metadata state machine every controller runs, and the active
+//! controller on the leader.
+//!
+//! Every node replays committed batches through a [`MetadataLoader`] into the committed image,
+//! writes snapshots of it (every `metadata.log.max.record.bytes.between.snapshots` bytes or
+//! `metadata.log.max.snapshot.interval.ms`) and loads the newest one at start, so standbys are
+//! always ready to take over. The leader becomes the *active* controller once it has applied
+//! everything before its own epoch (its LeaderChange batch is committed); from then on it
+//! validates requests against the latest image (the committed image plus its own records not
+//! yet committed), proposes their records as one batch, and answers once that batch is
+//! committed and applied. Losing leadership answers everything pending with NOT_CONTROLLER and
+//! drops the uncommitted state. The active controller also fences brokers whose sessions
+//! expire and writes a NoOp record when idle for `metadata.max.idle.interval.ms`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
+
+use bytes::Bytes;
+use kafka_protocol::messages::{RequestKind, ResponseKind};
+use metaquorum_log::batch::RecordData;
+use metaquorum_log::{Retention, SnapshotId};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use tokio::sync::oneshot;
+
+use super::acls;
+use super::api::{describe_cluster_response, error_response, metadata_response, ControllerCall};
+use super::brokers::BrokerLifecycle;
+use super::configs;
+use super::errors::ErrorCode;
+use super::outcome::ControlResult;
+use super::topics::{self, TopicDefaults};
+use crate::config::HostPort;
+use crate::driver::{Ctx, StateMachine};
+use crate::metadata::delta::MetadataDelta;
+use crate::metadata::image::{MetadataImage, MetadataProvenance};
+use crate::metadata::loader::{CommittedBatch, MetadataLoader};
+use crate::metadata::record::{
+    AbortTransactionRecord, BeginTransactionRecord, EndTransactionRecord, FeatureLevelRecord,
+    MetadataRecord, NoOpRecord,
+};
+use crate::metrics::{publish_controller, ControllerGauges};
+use crate::raft::segmented::{decode_batch, SegmentedStore};
+use crate::raft::{Batch, LogStore, Millis, NodeId, Offset, ProposalId, ProposalOutcome, RoleKind};
+
+/// Requests queued on a leader that is not yet active, at most.
+const WAITING_MAX: usize = 10_000;
+/// Records per batch of a generated snapshot.
+const SNAPSHOT_RECORDS_PER_BATCH: usize = 1_000;
+/// Controller gauges are published at most this often.
+const PUBLISH_EVERY_MS: Millis = 500;
+
+/// What the controller needs to know from the configuration.
+#[derive(Debug, Clone)]
+pub struct ControllerSettings {
+    /// The cluster id from `meta.properties`.
+    pub cluster_id: String,
+    /// The voters and their controller listeners.
+    pub voters: BTreeMap<NodeId, HostPort>,
+    /// The `metadata.version` level to bootstrap an empty log with (`bootstrap.checkpoint`).
+    pub bootstrap_metadata_version: i16,
+    /// `broker.session.timeout.ms`.
+    pub broker_session_timeout_ms: u64,
+    /// `metadata.max.idle.interval.ms`; 0 disables NoOp records.
+    pub idle_interval_ms: u64,
+    /// `metadata.log.max.record.bytes.between.snapshots`.
+    pub snapshot_bytes_max: u64,
+    /// `metadata.log.max.snapshot.interval.ms`; 0 disables the time trigger.
+    pub snapshot_interval_ms: u64,
+    /// `metadata.max.retention.bytes` / `.ms`.
+    pub retention: Retention,
+    /// Defaults for CreateTopics with -1.
+    pub topic_defaults: TopicDefaults,
+}
+
+/// The leader's state while it is the active controller.
+struct Active {
+    epoch: i32,
+    /// The committed image plus every record this controller proposed since.
+    latest: MetadataImage,
+    /// Responses waiting for their records: answered once the offset is applied.
+    replies: BTreeMap<Offset, Vec<(oneshot::Sender<ResponseKind>, ResponseKind)>>,
+    /// Offset of the last record proposed (-1 if none this epoch).
+    last_proposed: Offset,
+    /// When a record was last proposed (driver ms).
+    last_write_ms: Millis,
+}
+
+/// The metadata state machine; see the module documentation.
+pub struct QuorumController {
+    settings: ControllerSettings,
+    loader: MetadataLoader,
+    /// Next offset to be applied.
+    applied: Offset,
+    /// Append time of the last applied batch (wall ms; -1 before any).
+    applied_timestamp_ms: i64,
+    active: Option<Active>,
+    /// Requests that reached the leader before it became active.
+    waiting: VecDeque<ControllerCall>,
+    lifecycle: BrokerLifecycle,
+    rng: StdRng,
+    /// Committed record bytes not yet covered by a snapshot.
+    bytes_since_snapshot: u64,
+    /// Driver time of the last snapshot (or of start).
+    last_snapshot_ms: Option<Millis>,
+    new_active_controllers: u64,
+    metadata_errors: u64,
+    published_at_ms: Option<Millis>,
+}
+
+impl QuorumController {
+    /// A controller that will load its state from the log.
+    pub fn new(settings: ControllerSettings) -> Self {
+        QuorumController {
+            settings,
+            loader: MetadataLoader::new(),
+            applied: 0,
+            applied_timestamp_ms: -1,
+            active: None,
+            waiting: VecDeque::new(),
+            lifecycle: BrokerLifecycle::default(),
+            rng: StdRng::from_os_rng(),
+            bytes_since_snapshot: 0,
+            last_snapshot_ms: None,
+            new_active_controllers: 0,
+            metadata_errors: 0,
+            published_at_ms: None,
+        }
+    }
+
+    /// The committed image.
+    pub fn image(&self) -> &MetadataImage {
+        self.loader.image()
+    }
+
+    fn not_controller(call: ControllerCall, ctx: &Ctx<'_>) {
+        let message = match ctx.leader_id() {
+            Some(l) if l != ctx.node_id() => format!("The active controller is node {l}."),
+            _ => "No controller is active right now; retry.".to_string(),
+        };
+        if let Some(r) = error_response(&call.request, ErrorCode::NotController, &message) {
+            let _ = call.reply.send(r);
+        }
+    }
+
+    /// Drops the active state: everything pending gets NOT_CONTROLLER.
+    fn deactivate(&mut self, ctx: &Ctx<'_>) {
+        let Some(active) = self.active.take() else {
+            return;
+        };
+        tracing::info!(
+            "node {} is no longer the active controller (epoch {})",
+            ctx.node_id(),
+            active.epoch
+        );
+        self.lifecycle.deactivate();
+        for (_, replies) in active.replies {
+            for (tx, response) in replies {
+                // The outcome is unknown: the records may still commit under the next leader.
+                let _ = tx.send(not_controller_like(response));
+            }
+        }
+    }
+
+    /// Deactivates if leadership is gone; fails queued requests if this node stopped leading.
+    fn check_leadership(&mut self, ctx: &Ctx<'_>) {
+        let leading = ctx.role() == RoleKind::Leader;
+        if self
+            .active
+            .as_ref()
+            .is_some_and(|a| !leading || a.epoch != ctx.epoch())
+        {
+            self.deactivate(ctx);
+        }
+        if !leading {
+            while let Some(call) = self.waiting.pop_front() {
+                Self::not_controller(call, ctx);
+            }
+        }
+    }
+
+    fn activate(&mut self, ctx: &mut Ctx<'_>) {
+        let epoch = ctx.epoch();
+        tracing::info!(
+            "node {} is the active controller in epoch {epoch}, at offset {}",
+            ctx.node_id(),
+            self.applied
+        );
+        self.new_active_controllers += 1;
+        self.lifecycle.activate(self.loader.image(), ctx.now_ms());
+        self.active = Some(Active {
+            epoch,
+            latest: self.loader.image().clone(),
+            replies: BTreeMap::new(),
+            last_proposed: -1,
+            last_write_ms: ctx.now_ms(),
+        });
+        let mut records = Vec::new();
+        if self.loader.in_transaction() {
+            // KIP-868: the previous leader died inside a transaction.
+            records.push(MetadataRecord::AbortTransaction(AbortTransactionRecord {
+                reason: Some("Controller failover".into()),
+            }));
+        }
+        if self.loader.image().metadata_version().is_none() {
+            records.push(MetadataRecord::BeginTransaction(BeginTransactionRecord {
+                name: Some("Bootstrap records".into()),
+            }));
+            records.push(MetadataRecord::FeatureLevel(FeatureLevelRecord {
+                name: "metadata.version".into(),
+                feature_level: self.settings.bootstrap_metadata_version,
+            }));
+            records.push(MetadataRecord::EndTransaction(EndTransactionRecord {}));
+        }
+        if !records.is_empty() {
+            if let Err(e) = self.propose(records, ctx) {
+                tracing::error!("could not write the activation records: {e}");
+            }
+        }
+        while let Some(call) = self.waiting.pop_front() {
+            self.dispatch(call, ctx);
+        }
+    }
+
+    /// Replays `records` on the latest image and proposes them; returns the last offset.
+    fn propose(
+        &mut self,
+        records: Vec<MetadataRecord>,
+        ctx: &mut Ctx<'_>,
+    ) -> Result<Offset, String> {
+        let active = self.active.as_mut().ok_or("not active")?;
+        let mut delta = MetadataDelta::new(&active.latest);
+        for r in &records {
+            delta.replay(r).map_err(|e| {
+                format!("the controller built a record that does not apply: {e} ({r:?})")
+            })?;
+        }
+        let data: Vec<RecordData> = records
+            .iter()
+            .map(|r| RecordData {
+                key: None,
+                value: Some(r.encode()),
+            })
+            .collect();
+        let n = data.len() as Offset;
+        let (_, first) = ctx.propose(data).map_err(|e| e.to_string())?;
+        let last = first + n - 1;
+        active.latest = delta.apply(MetadataProvenance {
+            offset: last,
+            epoch: active.epoch,
+            last_contained_timestamp_ms: ctx.wall_ms(),
+        });
+        active.last_proposed = last;
+        active.last_write_ms = ctx.now_ms();
+        Ok(last)
+    }
+
+    /// Proposes a write's records and queues its response behind them.
+    fn complete<R>(
+        &mut self,
+        result: ControlResult<R>,
+        wrap: fn(R) -> ResponseKind,
+        call_request: &RequestKind,
+        reply: oneshot::Sender<ResponseKind>,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let response = wrap(result.response);
+        let wait_for = if result.records.is_empty() {
+            // Nothing to write, but the answer may rest on records not yet committed.
+            self.active.as_ref().map_or(-1, |a| a.last_proposed)
+        } else {
+            match self.propose(result.records, ctx) {
+                Ok(last) => last,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    let r = error_response(call_request, ErrorCode::UnknownServerError, &e)
+                        .unwrap_or(response);
+                    let _ = reply.send(r);
+                    return;
+                }
+            }
+        };
+        if wait_for < self.applied {
+            let _ = reply.send(response);
+        } else if let Some(a) = self.active.as_mut() {
+            a.replies
+                .entry(wait_for)
+                .or_default()
+                .push((reply, response));
+        }
+    }
+
+    fn dispatch(&mut self, call: ControllerCall, ctx: &mut Ctx<'_>) {
+        let Some(active) = self.active.as_ref() else {
+            return Self::not_controller(call, ctx);
+        };
+        let latest = active.latest.clone();
+        let version = call.version;
+        let ControllerCall { request, reply, .. } = call;
+        match &request {
+            RequestKind::CreateTopics(r) => {
+                let result = topics::create_topics(
+                    &latest,
+                    r,
+                    version,
+                    self.settings.topic_defaults,
+                    &mut self.rng,
+                );
+                self.complete(result, ResponseKind::CreateTopics, &request, reply, ctx);
+            }
+            RequestKind::DeleteTopics(r) => {
+                let result = topics::delete_topics(&latest, r, version);
+                self.complete(result, ResponseKind::DeleteTopics, &request, reply, ctx);
+            }
+            RequestKind::CreatePartitions(r) => {
+                let result = topics::create_partitions(&latest, r, &mut self.rng);
+                self.complete(result, ResponseKind::CreatePartitions, &request, reply, ctx);
+            }
+            RequestKind::CreateAcls(r) => {
+                let result = acls::create_acls(&latest, r, &mut self.rng);
+                self.complete(result, ResponseKind::CreateAcls, &request, reply, ctx);
+            }
+            RequestKind::DeleteAcls(r) => {
+                let result = acls::delete_acls(&latest, r);
+                self.complete(result, ResponseKind::DeleteAcls, &request, reply, ctx);
+            }
+            RequestKind::DescribeAcls(r) => {
+                let _ = reply.send(ResponseKind::DescribeAcls(acls::describe_acls(
+                    self.loader.image(),
+                    r,
+                )));
+            }
+            RequestKind::DescribeConfigs(r) => {
+                let _ = reply.send(ResponseKind::DescribeConfigs(configs::describe_configs(
+                    self.loader.image(),
+                    r,
+                )));
+            }
+            RequestKind::IncrementalAlterConfigs(r) => {
+                let result = configs::incremental_alter_configs(&latest, r);
+                self.complete(
+                    result,
+                    ResponseKind::IncrementalAlterConfigs,
+                    &request,
+                    reply,
+                    ctx,
+                );
+            }
+            RequestKind::BrokerRegistration(r) => {
+                let result = self.lifecycle.register(
+                    &latest,
+                    &self.settings.cluster_id,
+                    r,
+                    ctx.next_offset(),
+                    ctx.now_ms(),
+                    self.settings.broker_session_timeout_ms,
+                );
+                self.complete(
+                    result,
+                    ResponseKind::BrokerRegistration,
+                    &request,
+                    reply,
+                    ctx,
+                );
+            }
+            RequestKind::BrokerHeartbeat(r) => {
+                let result = self
+                    .lifecycle
+                    .heartbeat(&latest, r, ctx.next_offset(), ctx.now_ms());
+                self.complete(result, ResponseKind::BrokerHeartbeat, &request, reply, ctx);
+            }
+            RequestKind::UnregisterBroker(r) => {
+                let result = self.lifecycle.unregister(&latest, r);
+                self.complete(result, ResponseKind::UnregisterBroker, &request, reply, ctx);
+            }
+            _ => {
+                if let Some(r) =
+                    error_response(&request, ErrorCode::InvalidRequest, "not a controller API")
+                {
+                    let _ = reply.send(r);
+                }
+            }
+        }
+    }
+
+    /// Answers every reply waiting for an offset below `self.applied`.
+    fn release_replies(&mut self) {
+        let Some(active) = self.active.as_mut() else {
+            return;
+        };
+        let later = active.replies.split_off(&self.applied);
+        for (_, replies) in std::mem::replace(&mut active.replies, later) {
+            for (tx, response) in replies {
+                let _ = tx.send(response);
+            }
+        }
+    }
+
+    fn fatal(&self, what: &str, e: impl std::fmt::Display) -> ! {
+        tracing::error!("fatal metadata error while {what}: {e}; stopping");
+        eprintln!("metaquorum: fatal metadata error while {what}: {e}");
+        std::process::exit(4);
+    }
+
+    /// Writes a snapshot of the committed image if one is due, then applies retention.
+    fn maybe_snapshot(&mut self, ctx: &mut Ctx<'_>) {
+        let now = ctx.now_ms();
+        let since = *self.last_snapshot_ms.get_or_insert(now);
+        let by_bytes = self.bytes_since_snapshot >= self.settings.snapshot_bytes_max;
+        let by_time = self.settings.snapshot_interval_ms > 0
+            && self.bytes_since_snapshot > 0
+            && now.saturating_sub(since) >= self.settings.snapshot_interval_ms;
+        if !(by_bytes || by_time) || self.loader.in_transaction() {
+            return;
+        }
+        let image = self.loader.image().clone();
+        if image.provenance.offset < 0 {
+            return;
+        }
+        let id = SnapshotId {
+            end_offset: image.provenance.offset + 1,
+            epoch: image.provenance.epoch,
+        };
+        self.last_snapshot_ms = Some(now);
+        self.bytes_since_snapshot = 0;
+        let log = ctx.store_mut().log_mut();
+        if log
+            .latest_snapshot()
+            .is_some_and(|s| s.end_offset >= id.end_offset)
+        {
+            return;
+        }
+        let started = Instant::now();
+        let records = image.to_records();
+        let result = (|| {
+            let mut writer =
+                log.create_snapshot(id, image.provenance.last_contained_timestamp_ms)?;
+            for chunk in records.chunks(SNAPSHOT_RECORDS_PER_BATCH) {
+                let data: Vec<RecordData> = chunk
+                    .iter()
+                    .map(|r| RecordData {
+                        key: None,
+                        value: Some(r.encode()),
+                    })
+                    .collect();
+                writer.append_records(&data)?;
+            }
+            log.finish_snapshot(writer)?;
+            log.clean(
+                metaquorum_log::clock::wall_clock_ms(),
+                self.settings.retention,
+            )
+        })();
+        match result {
+            Ok(report) => tracing::info!(
+                "wrote snapshot {id} ({} records) in {} ms; retention deleted {} segment(s), {} snapshot(s); log starts at {}",
+                records.len(),
+                started.elapsed().as_millis(),
+                report.segments_deleted,
+                report.snapshots_deleted,
+                report.log_start_offset
+            ),
+            // The log stays as it was: a failed snapshot costs replay time, not data.
+            Err(e) => tracing::error!("writing snapshot {id} failed: {e}"),
+        }
+    }
+
+    fn publish(&mut self, ctx: &Ctx<'_>) {
+        let now = ctx.now_ms();
+        if self
+            .published_at_ms
+            .is_some_and(|t| now.saturating_sub(t) < PUBLISH_EVERY_MS)
+        {
+            return;
+        }
+        self.published_at_ms = Some(now);
+        let image = self.loader.image();
+        let last_applied = image.provenance.offset;
+        publish_controller(&ControllerGauges {
+            active: self.active.is_some(),
+            active_brokers: image.active_broker_count(),
+            fenced_brokers: image.fenced_broker_count(),
+            topics: image.topic_count(),
+            partitions: image.partition_count(),
+            offline_partitions: image.offline_partition_count(),
+            last_applied_offset: last_applied,
+            last_committed_offset: ctx.high_watermark() - 1,
+            last_applied_lag_ms: if self.active.is_some() || self.applied_timestamp_ms < 0 {
+                0
+            } else {
+                (ctx.wall_ms() - self.applied_timestamp_ms).max(0)
+            },
+            last_applied_timestamp_ms: self.applied_timestamp_ms,
+            new_active_controllers: self.new_active_controllers,
+            timed_out_broker_heartbeats: self.lifecycle.timed_out_heartbeats,
+            metadata_errors: self.metadata_errors,
+        });
+    }
+}
+
+/// The NOT_CONTROLLER form of a response that was waiting for its records.
+fn not_controller_like(response: ResponseKind) -> ResponseKind {
+    let code = ErrorCode::NotController.code();
+    let message = || {
+        super::outcome::wire_message(
+            "The controller lost leadership before the change committed; its outcome is unknown.",
+        )
+    };
+    match response {
+        ResponseKind::CreateTopics(mut r) => {
+            for t in &mut r.topics {
+                t.error_code = code;
+                t.error_message = message();
+            }
+            ResponseKind::CreateTopics(r)
+        }
+        ResponseKind::DeleteTopics(mut r) => {
+            for t in &mut r.responses {
+                t.error_code = code;
+                t.error_message = message();
+            }
+            ResponseKind::DeleteTopics(r)
+        }
+        ResponseKind::CreatePartitions(mut r) => {
+            for t in &mut r.results {
+                t.error_code = code;
+                t.error_message = message();
+            }
+            ResponseKind::CreatePartitions(r)
+        }
+        ResponseKind::CreateAcls(mut r) => {
+            for t in &mut r.results {
+                t.error_code = code;
+                t.error_message = message();
+            }
+            ResponseKind::CreateAcls(r)
+        }
+        ResponseKind::DeleteAcls(mut r) => {
+            for t in &mut r.filter_results {
+                t.error_code = code;
+                t.error_message = message();
+                t.matching_acls.clear();
+            }
+            ResponseKind::DeleteAcls(r)
+        }
+        ResponseKind::IncrementalAlterConfigs(mut r) => {
+            for t in &mut r.responses {
+                t.error_code = code;
+                t.error_message = message();
+            }
+            ResponseKind::IncrementalAlterConfigs(r)
+        }
+        ResponseKind::BrokerRegistration(r) => {
+            ResponseKind::BrokerRegistration(r.with_error_code(code).with_broker_epoch(-1))
+        }
+        ResponseKind::BrokerHeartbeat(r) => ResponseKind::BrokerHeartbeat(r.with_error_code(code)),
+        ResponseKind::UnregisterBroker(r) => {
+            ResponseKind::UnregisterBroker(r.with_error_code(code).with_error_message(message()))
+        }
+        other => other,
+    }
+}
+
+impl StateMachine for QuorumController {
+    type Request = ControllerCall;
+
+    fn load(&mut self, store: &SegmentedStore) -> Result<Offset, String> {
+        let Some(id) = store.latest_snapshot() else {
+            self.loader = MetadataLoader::new();
+            self.applied = 0;
+            return Ok(0);
+        };
+        let log = store.log();
+        let reader = log
+            .open_snapshot(id)
+            .map_err(|e| format!("opening snapshot {id}: {e}"))?;
+        reader
+            .verify()
+            .map_err(|e| format!("snapshot {id} is damaged: {e}"))?;
+        let mut values: Vec<Bytes> = Vec::new();
+        for (_, header, bytes) in reader.batches() {
+            if header.is_control() {
+                continue;
+            }
+            let batch = decode_batch(bytes).map_err(|e| format!("snapshot {id}: {e}"))?;
+            values.extend(batch.records.iter().filter_map(|r| r.value.clone()));
+        }
+        let provenance = MetadataProvenance {
+            offset: id.end_offset - 1,
+            epoch: id.epoch,
+            last_contained_timestamp_ms: -1,
+        };
+        self.loader
+            .load_snapshot(provenance, &values)
+            .map_err(|e| format!("loading snapshot {id}: {e}"))?;
+        tracing::info!(
+            "loaded snapshot {id}: {} topics, {} partitions, {} brokers",
+            self.loader.image().topic_count(),
+            self.loader.image().partition_count(),
+            self.loader.image().cluster.brokers.len()
+        );
+        self.applied = id.end_offset;
+        self.bytes_since_snapshot = 0;
+        Ok(id.end_offset)
+    }
+
+    fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_>) {
+        self.applied = batch.next_offset();
+        if !batch.control {
+            let committed = CommittedBatch {
+                base_offset: batch.base_offset,
+                epoch: batch.epoch,
+                append_timestamp_ms: ctx.wall_ms(),
+                records: batch
+                    .records
+                    .iter()
+                    .filter_map(|r| r.value.clone())
+                    .collect(),
+            };
+            if committed.records.len() != batch.records.len() {
+                self.metadata_errors += 1;
+                self.fatal(
+                    "applying committed records",
+                    format!(
+                        "batch at offset {} holds records without a value",
+                        batch.base_offset
+                    ),
+                );
+            }
+            if let Err(e) = self.loader.handle_batch(&committed) {
+                self.metadata_errors += 1;
+                self.fatal("applying committed records", e);
+            }
+            self.applied_timestamp_ms = committed.append_timestamp_ms;
+            self.bytes_since_snapshot += batch.size_bytes() as u64;
+        }
+        self.check_leadership(ctx);
+        self.release_replies();
+        if batch.control
+            && self.active.is_none()
+            && ctx.role() == RoleKind::Leader
+            && batch.epoch == ctx.epoch()
+        {
+            // Everything before this epoch is applied: take over.
+            self.activate(ctx);
+        }
+        self.maybe_snapshot(ctx);
+    }
+
+    fn handle(&mut self, call: ControllerCall, ctx: &mut Ctx<'_>) {
+        self.check_leadership(ctx);
+        match &call.request {
+            RequestKind::Metadata(r) => {
+                let response = metadata_response(
+                    self.loader.image(),
+                    &self.settings.cluster_id,
+                    ctx.leader_id(),
+                    r,
+                );
+                let _ = call.reply.send(ResponseKind::Metadata(response));
+                return;
+            }
+            RequestKind::DescribeCluster(r) => {
+                let response = describe_cluster_response(
+                    self.loader.image(),
+                    &self.settings.cluster_id,
+                    ctx.leader_id(),
+                    &self.settings.voters,
+                    r,
+                );
+                let _ = call.reply.send(ResponseKind::DescribeCluster(response));
+                return;
+            }
+            _ => {}
+        }
+        if self.active.is_some() {
+            self.dispatch(call, ctx);
+        } else if ctx.role() == RoleKind::Leader && self.waiting.len() < WAITING_MAX {
+            self.waiting.push_back(call);
+        } else {
+            Self::not_controller(call, ctx);
+        }
+    }
+
+    fn proposal_done(&mut self, _id: ProposalId, outcome: ProposalOutcome, ctx: &mut Ctx<'_>) {
+        if !matches!(outcome, ProposalOutcome::Committed { .. }) {
+            // Leadership is lost (or being lost): nothing uncommitted can be trusted.
+            self.deactivate(ctx);
+        }
+        self.check_leadership(ctx);
+    }
+
+    fn tick(&mut self, ctx: &mut Ctx<'_>) -> Option<Millis> {
+        self.check_leadership(ctx);
+        self.maybe_snapshot(ctx);
+        self.publish(ctx);
+        let now = ctx.now_ms();
+        let mut next = now + PUBLISH_EVERY_MS;
+        if self.settings.snapshot_interval_ms > 0 {
+            if let Some(t) = self.last_snapshot_ms {
+                next = next.min(t + self.settings.snapshot_interval_ms);
+            }
+        }
+        if self.active.is_none() {
+            return Some(next);
+        }
+        let session = self.settings.broker_session_timeout_ms;
+        let latest = self
+            .active
+            .as_ref()
+            .map(|a| a.latest.clone())
+            .unwrap_or_default();
+        if let Some((broker, records)) = self.lifecycle.fence_one_stale(&latest, now, session) {
+            if let Err(e) = self.propose(records, ctx) {
+                tracing::error!("fencing broker {broker}: {e}");
+            }
+        }
+        let idle = self.settings.idle_interval_ms;
+        if idle > 0 {
+            let last = self.active.as_ref().map_or(now, |a| a.last_write_ms);
+            if now.saturating_sub(last) >= idle {
+                if let Err(e) = self.propose(vec![MetadataRecord::NoOp(NoOpRecord {})], ctx) {
+                    tracing::debug!("writing a NoOp record: {e}");
+                }
+            }
+            let last = self.active.as_ref().map_or(now, |a| a.last_write_ms);
+            next = next.min(last + idle);
+        }
+        if let Some(a) = self.active.as_ref() {
+            if let Some(expiry) = self.lifecycle.next_expiry_ms(&a.latest, session) {
+                next = next.min(expiry);
+            }
+        }
+        Some(next.max(now + 1))
+    }
+}
