@@ -114,8 +114,13 @@ impl ControllerNode {
         let partition_dir = config
             .metadata_log_dir()
             .join(format!("{METADATA_TOPIC}-0"));
+        // A batch must fit in a segment; tests run with tiny segments.
+        let batch_bytes_max = LogConfig::default()
+            .batch_bytes_max
+            .min(usize::try_from(config.metadata_log_segment_bytes).unwrap_or(usize::MAX));
         let log_config = LogConfig {
             segment_bytes_max: config.metadata_log_segment_bytes,
+            batch_bytes_max,
             ..LogConfig::default()
         };
         let (log, report) = Log::open(&partition_dir, log_config).map_err(|e| NodeError::Log {
@@ -131,6 +136,7 @@ impl ControllerNode {
         );
         let store = SegmentedStore::new(log);
         let mut raft = RaftConfig::new(config.node_id);
+        raft.batch_bytes_max = raft.batch_bytes_max.min(batch_bytes_max);
         raft.election_timeout_ms = config.controller_quorum_election_timeout_ms;
         raft.fetch_timeout_ms = config.controller_quorum_fetch_timeout_ms;
         raft.election_backoff_max_ms = config.controller_quorum_election_backoff_max_ms;
@@ -499,6 +505,9 @@ fn decode_state_machine_request(request: RawRequest) -> Result<RequestKind, Wire
         }
         ApiKey::DescribeCluster => {
             RequestKind::DescribeCluster(decode_body("DescribeClusterRequest", b, version)?)
+        }
+        ApiKey::AlterPartition => {
+            RequestKind::AlterPartition(decode_body("AlterPartitionRequest", b, version)?)
         }
         other => return Err(WireError::UnknownApiKey(other as i16)),
     })

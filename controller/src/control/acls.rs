@@ -214,3 +214,102 @@ pub fn delete_acls(
         response: DeleteAclsResponse::default().with_filter_results(results),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::metadata::delta::MetadataDelta;
+    use crate::metadata::image::MetadataProvenance;
+
+    fn creation(name: &str, pattern: i8, principal: &str) -> AclCreation {
+        AclCreation::default()
+            .with_resource_type(ResourceType::Topic.code())
+            .with_resource_name(wire_str(name))
+            .with_resource_pattern_type(pattern)
+            .with_principal(wire_str(principal))
+            .with_host(wire_str("*"))
+            .with_operation(AclOperation::Read.code())
+            .with_permission_type(AclPermissionType::Allow.code())
+    }
+
+    fn apply(image: &MetadataImage, records: &[MetadataRecord]) -> MetadataImage {
+        let mut d = MetadataDelta::new(image);
+        for r in records {
+            d.replay(r).unwrap();
+        }
+        d.apply(MetadataProvenance::EMPTY)
+    }
+
+    fn any_filter() -> DescribeAclsRequest {
+        // The crate's defaults for the nullable strings are "", not null.
+        DescribeAclsRequest::default()
+            .with_resource_name_filter(None)
+            .with_principal_filter(None)
+            .with_host_filter(None)
+            .with_resource_type_filter(ResourceType::Any.code())
+            .with_pattern_type_filter(PatternType::Any.code())
+            .with_operation(AclOperation::Any.code())
+            .with_permission_type(AclPermissionType::Any.code())
+    }
+
+    // KIP-290: literal, prefixed and match filters select what Kafka's would.
+    #[test]
+    fn created_acls_are_described_matched_and_deleted() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let image = MetadataImage::empty();
+        let request = CreateAclsRequest::default().with_creations(vec![
+            creation("orders", PatternType::Literal.code(), "User:alice"),
+            creation("ord", PatternType::Prefixed.code(), "User:bob"),
+            creation("orders", PatternType::Literal.code(), "User:alice"),
+            creation("", PatternType::Literal.code(), "User:carol"),
+        ]);
+        let result = create_acls(&image, &request, &mut rng);
+        let codes: Vec<i16> = result
+            .response
+            .results
+            .iter()
+            .map(|r| r.error_code)
+            .collect();
+        assert_eq!(codes, vec![0, 0, 0, ErrorCode::InvalidRequest.code()]);
+        assert_eq!(result.records.len(), 2, "the duplicate is written once");
+        let image = apply(&image, &result.records);
+        let all = describe_acls(&image, &any_filter());
+        assert_eq!(all.error_code, 0);
+        assert_eq!(all.resources.iter().map(|r| r.acls.len()).sum::<usize>(), 2);
+        // Creating again writes nothing.
+        let again = create_acls(&image, &request, &mut rng);
+        assert!(again.records.is_empty());
+        // MATCH on "orders" finds the literal and the prefixed ACL.
+        let matched = describe_acls(
+            &image,
+            &any_filter()
+                .with_pattern_type_filter(PatternType::Match.code())
+                .with_resource_name_filter(Some(wire_str("orders"))),
+        );
+        assert_eq!(matched.resources.len(), 2);
+        // Deleting bob's prefixed ACL leaves alice's.
+        let delete = DeleteAclsRequest::default().with_filters(vec![DeleteAclsFilter::default()
+            .with_resource_name_filter(None)
+            .with_principal_filter(None)
+            .with_host_filter(None)
+            .with_resource_type_filter(ResourceType::Any.code())
+            .with_pattern_type_filter(PatternType::Prefixed.code())
+            .with_operation(AclOperation::Any.code())
+            .with_permission_type(AclPermissionType::Any.code())]);
+        let deleted = delete_acls(&image, &delete);
+        assert_eq!(deleted.records.len(), 1);
+        assert_eq!(
+            deleted.response.filter_results[0].matching_acls[0]
+                .principal
+                .as_str(),
+            "User:bob"
+        );
+        let image = apply(&image, &deleted.records);
+        let left = describe_acls(&image, &any_filter());
+        assert_eq!(left.resources.len(), 1);
+        assert_eq!(left.resources[0].acls[0].principal.as_str(), "User:alice");
+    }
+}

@@ -45,7 +45,7 @@ use crate::raft::NodeId;
 /// The APIs the controller state machine serves, with the versions accepted (capped later by
 /// what the `kafka-protocol` crate knows).
 pub const STATE_MACHINE_APIS: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Metadata, 0, 12),
+    (ApiKey::Metadata, 0, 13),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::DeleteTopics, 1, 6),
     (ApiKey::CreatePartitions, 0, 3),
@@ -58,6 +58,7 @@ pub const STATE_MACHINE_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::BrokerHeartbeat, 0, 1),
     (ApiKey::UnregisterBroker, 0, 0),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::AlterPartition, 2, 3),
 ];
 
 /// A decoded request for the controller, and where its response goes.
@@ -97,6 +98,7 @@ pub fn api_of(request: &RequestKind) -> Option<ApiKey> {
         RequestKind::BrokerHeartbeat(_) => ApiKey::BrokerHeartbeat,
         RequestKind::UnregisterBroker(_) => ApiKey::UnregisterBroker,
         RequestKind::DescribeCluster(_) => ApiKey::DescribeCluster,
+        RequestKind::AlterPartition(_) => ApiKey::AlterPartition,
         _ => return None,
     })
 }
@@ -238,6 +240,9 @@ pub fn error_response(
                 .with_controller_id(BrokerId(-1)),
         ),
         RequestKind::Metadata(_) => ResponseKind::Metadata(MetadataResponse::default()),
+        RequestKind::AlterPartition(_) => ResponseKind::AlterPartition(
+            kafka_protocol::messages::AlterPartitionResponse::default().with_error_code(c),
+        ),
         _ => return None,
     })
 }

@@ -35,7 +35,7 @@ const ENTER_CONTROLLED_SHUTDOWN: i8 = 1;
 
 /// The effective `unclean.leader.election.enable` of a topic: the topic's own value, else the
 /// cluster-wide dynamic default, else false.
-fn unclean_allowed(image: &MetadataImage, topic: &str) -> bool {
+pub fn unclean_allowed(image: &MetadataImage, topic: &str) -> bool {
     let key = "unclean.leader.election.enable";
     image
         .configs

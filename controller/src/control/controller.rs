@@ -134,11 +134,22 @@ impl QuorumController {
     }
 
     fn not_controller(call: ControllerCall, ctx: &Ctx<'_>) {
-        let message = match ctx.leader_id() {
-            Some(l) if l != ctx.node_id() => format!("The active controller is node {l}."),
-            _ => "No controller is active right now; retry.".to_string(),
+        let leader = ctx.leader_id().filter(|l| *l != ctx.node_id());
+        let message = match leader {
+            Some(l) => format!("The active controller is node {l}."),
+            None => "No controller is active right now; retry.".to_string(),
         };
-        if let Some(r) = error_response(&call.request, ErrorCode::NotController, &message) {
+        let response = match &call.request {
+            // Metadata has no per-call error before v13; the controller id points the way.
+            RequestKind::Metadata(_) => Some(ResponseKind::Metadata(
+                kafka_protocol::messages::MetadataResponse::default()
+                    .with_error_code(ErrorCode::NotController.code())
+                    .with_cluster_id(None)
+                    .with_controller_id(kafka_protocol::messages::BrokerId(leader.unwrap_or(-1))),
+            )),
+            other => error_response(other, ErrorCode::NotController, &message),
+        };
+        if let Some(r) = response {
             let _ = call.reply.send(r);
         }
     }
@@ -330,6 +341,17 @@ impl QuorumController {
                     r,
                 )));
             }
+            RequestKind::Metadata(r) => {
+                // Served by the active controller only: a standby's image may lag, and a
+                // tool reading after a write must see it.
+                let response = metadata_response(
+                    self.loader.image(),
+                    &self.settings.cluster_id,
+                    Some(ctx.node_id()),
+                    r,
+                );
+                let _ = reply.send(ResponseKind::Metadata(response));
+            }
             RequestKind::DescribeConfigs(r) => {
                 let _ = reply.send(ResponseKind::DescribeConfigs(configs::describe_configs(
                     self.loader.image(),
@@ -368,6 +390,10 @@ impl QuorumController {
                     .lifecycle
                     .heartbeat(&latest, r, ctx.next_offset(), ctx.now_ms());
                 self.complete(result, ResponseKind::BrokerHeartbeat, &request, reply, ctx);
+            }
+            RequestKind::AlterPartition(r) => {
+                let result = super::alter_partition::alter_partition(&latest, r, version);
+                self.complete(result, ResponseKind::AlterPartition, &request, reply, ctx);
             }
             RequestKind::UnregisterBroker(r) => {
                 let result = self.lifecycle.unregister(&latest, r);
@@ -649,29 +675,17 @@ impl StateMachine for QuorumController {
 
     fn handle(&mut self, call: ControllerCall, ctx: &mut Ctx<'_>) {
         self.check_leadership(ctx);
-        match &call.request {
-            RequestKind::Metadata(r) => {
-                let response = metadata_response(
-                    self.loader.image(),
-                    &self.settings.cluster_id,
-                    ctx.leader_id(),
-                    r,
-                );
-                let _ = call.reply.send(ResponseKind::Metadata(response));
-                return;
-            }
-            RequestKind::DescribeCluster(r) => {
-                let response = describe_cluster_response(
-                    self.loader.image(),
-                    &self.settings.cluster_id,
-                    ctx.leader_id(),
-                    &self.settings.voters,
-                    r,
-                );
-                let _ = call.reply.send(ResponseKind::DescribeCluster(response));
-                return;
-            }
-            _ => {}
+        if let RequestKind::DescribeCluster(r) = &call.request {
+            // Any node answers: the voters and the registered brokers.
+            let response = describe_cluster_response(
+                self.loader.image(),
+                &self.settings.cluster_id,
+                ctx.leader_id(),
+                &self.settings.voters,
+                r,
+            );
+            let _ = call.reply.send(ResponseKind::DescribeCluster(response));
+            return;
         }
         if self.active.is_some() {
             self.dispatch(call, ctx);
