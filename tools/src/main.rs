@@ -2,6 +2,7 @@
 //! subcommands in the manner of Kafka's scripts (`kafka-storage`, `kafka-dump-log`).
 
 mod local_cluster;
+mod log_cmd;
 mod quorum_cmd;
 mod run_cmd;
 mod storage_cmd;
@@ -60,13 +61,18 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum LogCommand {
     /// Print every batch of a segment (.log), a snapshot (.checkpoint) or every such file in a
-    /// directory, checking each CRC. Exits 1 if any batch is damaged.
+    /// directory, checking each CRC, and every record, metadata records as JSON and control
+    /// records decoded (like kafka-dump-log --cluster-metadata-decoder). Exits 1 if any batch is
+    /// damaged or any record cannot be decoded.
     Dump {
         /// A file or a directory.
         path: PathBuf,
         /// Largest batch considered plausible when framing.
         #[arg(long, default_value_t = metaquorum_log::BATCH_BYTES_MAX_DEFAULT)]
         batch_bytes_max: usize,
+        /// Print only each record's payload, not its offset, timestamp and sizes.
+        #[arg(long)]
+        skip_record_metadata: bool,
     },
 }
 
@@ -92,8 +98,9 @@ fn main() -> ExitCode {
                 LogCommand::Dump {
                     path,
                     batch_bytes_max,
+                    skip_record_metadata,
                 },
-        } => log_dump(&path, batch_bytes_max),
+        } => log_cmd::dump(&path, batch_bytes_max, skip_record_metadata),
     };
     match result {
         Ok(code) => code,
@@ -102,33 +109,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn log_dump(path: &std::path::Path, batch_bytes_max: usize) -> Result<ExitCode, String> {
-    let files = metaquorum_log::dump::files_to_dump(path).map_err(|e| e.to_string())?;
-    if files.is_empty() {
-        return Err(format!(
-            "{} holds no .log or .checkpoint files",
-            path.display()
-        ));
-    }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let mut summary = metaquorum_log::dump::DumpSummary::default();
-    for f in &files {
-        metaquorum_log::dump::dump_file(f, batch_bytes_max, &mut out, &mut summary)
-            .map_err(|e| e.to_string())?;
-    }
-    if summary.is_clean() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    eprintln!(
-        "Found {} batch(es) with a bad CRC and {} unreadable position(s):",
-        summary.bad_crc,
-        summary.unreadable.len()
-    );
-    for (file, pos, why) in &summary.unreadable {
-        eprintln!("  {} at byte {pos}: {why}", file.display());
-    }
-    Ok(ExitCode::FAILURE)
 }
