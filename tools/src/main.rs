@@ -1,11 +1,18 @@
 //! The `metaquorum` binary: one command-line entry point for every role and tool, with
-//! subcommands in the manner of Kafka's scripts (`kafka-storage`, `kafka-dump-log`).
+//! subcommands in the manner of Kafka's scripts (`kafka-storage`, `kafka-dump-log`,
+//! `kafka-topics`, `kafka-acls`, `kafka-configs`).
 
+mod acls_cmd;
+mod admin;
+mod configs_cmd;
+#[cfg(test)]
+mod fake_controller;
 mod local_cluster;
 mod log_cmd;
 mod quorum_cmd;
 mod run_cmd;
 mod storage_cmd;
+mod topics_cmd;
 
 /// Requests off the wire may claim absurd array lengths; see `ReservingAllocator`.
 #[global_allocator]
@@ -46,6 +53,12 @@ enum Command {
         #[command(subcommand)]
         command: quorum_cmd::QuorumCommand,
     },
+    /// Create, list, describe and delete topics (like kafka-topics).
+    Topics(topics_cmd::TopicsArgs),
+    /// Add, list and remove ACLs (like kafka-acls).
+    Acls(acls_cmd::AclsArgs),
+    /// Describe and alter topic and broker configs (like kafka-configs).
+    Configs(configs_cmd::ConfigsArgs),
     /// Format and inspect storage directories (like kafka-storage).
     Storage {
         #[command(subcommand)]
@@ -92,6 +105,9 @@ fn main() -> ExitCode {
             bootstrap_controller,
             command,
         } => quorum_cmd::run(&bootstrap_controller, command),
+        Command::Topics(args) => topics_cmd::run(args),
+        Command::Acls(args) => acls_cmd::run(args),
+        Command::Configs(args) => configs_cmd::run(args),
         Command::Storage { command } => storage_cmd::run(command),
         Command::Log {
             command:
