@@ -6,11 +6,13 @@
 //! - [`snapshot`]: `<end offset>-<epoch>.checkpoint` files.
 //! - [`QuorumStateStore`]: the `quorum-state` election file, replaced atomically.
 //! - [`MetaProperties`]: `meta.properties`, the identity of a formatted directory.
-//! - [`dump`]: the batch listing behind `metaquorum log dump`.
+//! - [`dump`]: the batch and record listing behind `metaquorum log dump`; [`control_text`]: how
+//!   it prints control records.
 
 pub mod batch;
 pub mod clock;
 pub mod control;
+pub mod control_text;
 pub mod dump;
 mod error;
 pub mod fsutil;

@@ -1,10 +1,18 @@
 //! The `metaquorum` binary: one command-line entry point for every role and tool, with
-//! subcommands in the manner of Kafka's scripts (`kafka-storage`, `kafka-dump-log`).
+//! subcommands in the manner of Kafka's scripts (`kafka-storage`, `kafka-dump-log`,
+//! `kafka-topics`, `kafka-acls`, `kafka-configs`).
 
+mod acls_cmd;
+mod admin;
+mod configs_cmd;
+#[cfg(test)]
+mod fake_controller;
 mod local_cluster;
+mod log_cmd;
 mod quorum_cmd;
 mod run_cmd;
 mod storage_cmd;
+mod topics_cmd;
 
 /// Requests off the wire may claim absurd array lengths; see `ReservingAllocator`.
 #[global_allocator]
@@ -45,6 +53,12 @@ enum Command {
         #[command(subcommand)]
         command: quorum_cmd::QuorumCommand,
     },
+    /// Create, list, describe and delete topics (like kafka-topics).
+    Topics(topics_cmd::TopicsArgs),
+    /// Add, list and remove ACLs (like kafka-acls).
+    Acls(acls_cmd::AclsArgs),
+    /// Describe and alter topic and broker configs (like kafka-configs).
+    Configs(configs_cmd::ConfigsArgs),
     /// Format and inspect storage directories (like kafka-storage).
     Storage {
         #[command(subcommand)]
@@ -60,13 +74,18 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum LogCommand {
     /// Print every batch of a segment (.log), a snapshot (.checkpoint) or every such file in a
-    /// directory, checking each CRC. Exits 1 if any batch is damaged.
+    /// directory, checking each CRC, and every record, metadata records as JSON and control
+    /// records decoded (like kafka-dump-log --cluster-metadata-decoder). Exits 1 if any batch is
+    /// damaged or any record cannot be decoded.
     Dump {
         /// A file or a directory.
         path: PathBuf,
         /// Largest batch considered plausible when framing.
         #[arg(long, default_value_t = metaquorum_log::BATCH_BYTES_MAX_DEFAULT)]
         batch_bytes_max: usize,
+        /// Print only each record's payload, not its offset, timestamp and sizes.
+        #[arg(long)]
+        skip_record_metadata: bool,
     },
 }
 
@@ -86,14 +105,18 @@ fn main() -> ExitCode {
             bootstrap_controller,
             command,
         } => quorum_cmd::run(&bootstrap_controller, command),
+        Command::Topics(args) => topics_cmd::run(args),
+        Command::Acls(args) => acls_cmd::run(args),
+        Command::Configs(args) => configs_cmd::run(args),
         Command::Storage { command } => storage_cmd::run(command),
         Command::Log {
             command:
                 LogCommand::Dump {
                     path,
                     batch_bytes_max,
+                    skip_record_metadata,
                 },
-        } => log_dump(&path, batch_bytes_max),
+        } => log_cmd::dump(&path, batch_bytes_max, skip_record_metadata),
     };
     match result {
         Ok(code) => code,
@@ -102,33 +125,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn log_dump(path: &std::path::Path, batch_bytes_max: usize) -> Result<ExitCode, String> {
-    let files = metaquorum_log::dump::files_to_dump(path).map_err(|e| e.to_string())?;
-    if files.is_empty() {
-        return Err(format!(
-            "{} holds no .log or .checkpoint files",
-            path.display()
-        ));
-    }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let mut summary = metaquorum_log::dump::DumpSummary::default();
-    for f in &files {
-        metaquorum_log::dump::dump_file(f, batch_bytes_max, &mut out, &mut summary)
-            .map_err(|e| e.to_string())?;
-    }
-    if summary.is_clean() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    eprintln!(
-        "Found {} batch(es) with a bad CRC and {} unreadable position(s):",
-        summary.bad_crc,
-        summary.unreadable.len()
-    );
-    for (file, pos, why) in &summary.unreadable {
-        eprintln!("  {} at byte {pos}: {why}", file.display());
-    }
-    Ok(ExitCode::FAILURE)
 }

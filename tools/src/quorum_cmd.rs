@@ -5,13 +5,11 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
 use kafka_protocol::messages::describe_quorum_response::{DescribeQuorumResponse, ReplicaState};
-use kafka_protocol::messages::{DescribeQuorumRequest, TopicName};
-use kafka_protocol::protocol::StrBytes;
 use metaquorum_controller::net::client::KafkaClient;
-use metaquorum_controller::net::raft_wire::METADATA_TOPIC;
 use metaquorum_log::clock::wall_clock_ms;
+
+use crate::admin::{describe_quorum_request, QuorumView};
 
 /// The `quorum` subcommands.
 #[derive(Debug, Subcommand)]
@@ -74,19 +72,16 @@ pub fn run(bootstrap: &str, command: QuorumCommand) -> Result<ExitCode, String> 
     Ok(ExitCode::SUCCESS)
 }
 
-fn request() -> DescribeQuorumRequest {
-    DescribeQuorumRequest::default().with_topics(vec![TopicData::default()
-        .with_topic_name(TopicName(StrBytes::from_static_str(METADATA_TOPIC)))
-        .with_partitions(vec![PartitionData::default().with_partition_index(0)])])
-}
-
 /// Asks `bootstrap`, then the leader it names if that is another node.
 async fn describe(bootstrap: &str) -> Result<(DescribeQuorumResponse, String), String> {
     let mut client = KafkaClient::connect(bootstrap, TIMEOUT_MS)
         .await
         .map_err(|e| e.to_string())?;
     let cluster_id = cluster_id(&mut client).await;
-    let (_, first) = client.send(&request()).await.map_err(|e| e.to_string())?;
+    let (_, first) = client
+        .send(&describe_quorum_request())
+        .await
+        .map_err(|e| e.to_string())?;
     let leader = first
         .topics
         .first()
@@ -105,15 +100,12 @@ async fn describe(bootstrap: &str) -> Result<(DescribeQuorumResponse, String), S
     if leader < 0 || asked_leader {
         return Ok((first, cluster_id));
     }
-    let Some(node) = first.nodes.iter().find(|n| n.node_id.0 == leader) else {
+    let view = QuorumView::from_describe_quorum(&first).unwrap_or_default();
+    let Some(addr) = view.leader_addr() else {
         return Ok((first, cluster_id));
     };
-    let Some(l) = node.listeners.first() else {
-        return Ok((first, cluster_id));
-    };
-    let addr = format!("{}:{}", l.host, l.port);
-    match KafkaClient::connect(&addr, TIMEOUT_MS).await {
-        Ok(mut c) => match c.send(&request()).await {
+    match KafkaClient::connect(addr, TIMEOUT_MS).await {
+        Ok(mut c) => match c.send(&describe_quorum_request()).await {
             Ok((_, r)) => Ok((r, cluster_id)),
             Err(_) => Ok((first, cluster_id)),
         },

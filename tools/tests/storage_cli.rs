@@ -197,6 +197,22 @@ fn dynamic_controller(dir: &Path, data: &Path, node_id: i32) -> String {
     )
 }
 
+/// `storage format --standalone` with `cfg` and a fresh cluster id.
+fn format_standalone(cfg: &str) -> Output {
+    metaquorum(
+        &[
+            "storage",
+            "format",
+            "-c",
+            cfg,
+            "-t",
+            &random_uuid(),
+            "--standalone",
+        ],
+        &[],
+    )
+}
+
 /// The voters of the bootstrap snapshot, decoded with Kafka's VotersRecord schema.
 fn bootstrap_voters(data: &Path) -> Vec<(i32, uuid::Uuid, String)> {
     use kafka_protocol::messages::VotersRecord;
@@ -243,18 +259,7 @@ fn standalone_and_initial_controllers_write_the_voter_set_as_data() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("you must specify one of the following: --standalone, --initial-controllers, or --no-initial-controllers"));
 
-    let o = metaquorum(
-        &[
-            "storage",
-            "format",
-            "-c",
-            &cfg,
-            "-t",
-            &random_uuid(),
-            "--standalone",
-        ],
-        &[],
-    );
+    let o = format_standalone(&cfg);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("Formatting dynamic metadata voter directory"));
     let mp = MetaProperties::read(&data).unwrap().unwrap();
@@ -424,32 +429,10 @@ fn bad_configuration_is_an_error_naming_key_and_value_and_env_overrides_apply() 
 fn log_dump_lists_batches_and_fails_on_a_bad_crc() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("log");
-    {
-        let (mut log, _) =
-            metaquorum_log::Log::open(&dir, metaquorum_log::LogConfig::default()).unwrap();
-        for i in 0..3i64 {
-            let mut b = bytes::BytesMut::new();
-            metaquorum_log::batch::encode_batch(
-                &mut b,
-                metaquorum_log::batch::BatchSpec {
-                    base_offset: log.end_offset(),
-                    epoch: 4,
-                    timestamp_ms: 1000 + i,
-                    control: false,
-                },
-                &vec![
-                    metaquorum_log::batch::RecordData {
-                        key: None,
-                        value: Some(bytes::Bytes::from_static(b"hello")),
-                    };
-                    2
-                ],
-            )
-            .unwrap();
-            log.append(&b).unwrap();
-        }
-        log.flush().unwrap();
-    }
+    // A NoOpRecord (apiKey 20, version 0) as Kafka frames it: frame version 1, apiKey, version,
+    // no tagged fields.
+    let no_op = bytes::Bytes::from_static(&[1, 20, 0, 0]);
+    write_segment(&dir, &[no_op.clone(), no_op]);
     let o = metaquorum(&["log", "dump", dir.to_str().unwrap()], &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
@@ -459,6 +442,27 @@ fn log_dump_lists_batches_and_fails_on_a_bad_crc() {
         "{text}"
     );
     assert!(text.contains("partitionLeaderEpoch: 4"));
+    // kafka-dump-log --cluster-metadata-decoder: a line per record after its batch.
+    assert!(
+        text.contains("| offset: 3 CreateTime: 1001 keySize: -1 valueSize: 4 sequence: -1 headerKeys: [] payload: {\"type\":\"NO_OP_RECORD\",\"version\":0,\"data\":{}}"),
+        "{text}"
+    );
+    let o = metaquorum(
+        &[
+            "log",
+            "dump",
+            "--skip-record-metadata",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        stdout(&o)
+            .lines()
+            .filter(|l| *l == " payload: {\"type\":\"NO_OP_RECORD\",\"version\":0,\"data\":{}}")
+            .count(),
+        6
+    );
 
     let seg = dir.join("00000000000000000000.log");
     let mut bytes = std::fs::read(&seg).unwrap();
@@ -469,4 +473,81 @@ fn log_dump_lists_batches_and_fails_on_a_bad_crc() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("isvalid: false"));
     assert!(stderr(&o).contains("1 batch(es) with a bad CRC"));
+}
+
+/// Writes three batches of `values` (epoch 4, timestamps 1000..1002) to a log in `dir`.
+fn write_segment(dir: &Path, values: &[bytes::Bytes]) {
+    let (mut log, _) =
+        metaquorum_log::Log::open(dir, metaquorum_log::LogConfig::default()).unwrap();
+    for i in 0..3i64 {
+        let mut b = bytes::BytesMut::new();
+        let records: Vec<_> = values
+            .iter()
+            .map(|v| metaquorum_log::batch::RecordData {
+                key: None,
+                value: Some(v.clone()),
+            })
+            .collect();
+        metaquorum_log::batch::encode_batch(
+            &mut b,
+            metaquorum_log::batch::BatchSpec {
+                base_offset: log.end_offset(),
+                epoch: 4,
+                timestamp_ms: 1000 + i,
+                control: false,
+            },
+            &records,
+        )
+        .unwrap();
+        log.append(&b).unwrap();
+    }
+    log.flush().unwrap();
+}
+
+#[test]
+fn log_dump_names_the_offset_of_a_record_it_cannot_decode_and_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    write_segment(&dir, &[bytes::Bytes::from_static(b"hello")]);
+    let o = metaquorum(&["log", "dump", dir.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert_eq!(text.matches("isvalid: true").count(), 3, "{text}");
+    assert!(
+        text.contains("| offset: 1 CreateTime: 1001 keySize: -1 valueSize: 5 sequence: -1 headerKeys: [] error: cannot decode the record at offset 1: "),
+        "{text}"
+    );
+    assert!(
+        stderr(&o).contains("3 undecodable record(s)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+// The bootstrap snapshot `storage format --standalone` writes (control records only), dumped as
+// kafka-dump-log does.
+#[test]
+fn log_dump_decodes_a_formatted_bootstrap_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d1");
+    let cfg = dynamic_controller(tmp.path(), &data, 1);
+    let o = format_standalone(&cfg);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = data.join("__cluster_metadata-0");
+    let o = metaquorum(&["log", "dump", dir.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains(" SnapshotHeader {\"version\":0,\"lastContainedLogTimestamp\":"),
+        "{text}"
+    );
+    assert!(
+        text.contains(" KRaftVersion {\"version\":0,\"kRaftVersion\":1}"),
+        "{text}"
+    );
+    assert!(
+        text.contains(" KRaftVoters {\"version\":0,\"voters\":[{\"voterId\":1,"),
+        "{text}"
+    );
+    assert!(text.contains(" SnapshotFooter {\"version\":0}"), "{text}");
 }
