@@ -566,3 +566,133 @@ async fn a_follower_behind_the_log_start_catches_up_by_snapshot() {
         });
     assert!(has_snapshot, "the lagging node holds a fetched snapshot");
 }
+
+/// Runs the `metaquorum` binary; returns (exit success, stdout, stderr).
+fn cli(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(metaquorum_tests::cluster::binary())
+        .args(args)
+        .output()
+        .expect("run metaquorum");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_tools_drive_a_real_quorum() {
+    let cluster = Cluster::start(3, &[]);
+    let admin = admin(&cluster);
+    let (leader, _) = wait_for_agreed_leader(&admin.addrs, WITHIN).await;
+    register_brokers(&admin, &cluster.cluster_id).await;
+    // Any controller will do as the bootstrap: the tools follow to the active one.
+    let follower = admin.addrs[if leader == 1 { 1 } else { 0 }].clone();
+    let b = ["--bootstrap-controller", follower.as_str()];
+    // `metaquorum <tool> --bootstrap-controller h:p <args>`.
+    let run = |rest: &[&str]| cli(&[&rest[..1], &b[..], &rest[1..]].concat());
+    let (ok, out, err) = run(&[
+        "topics",
+        "create",
+        "--topic",
+        "orders",
+        "--partitions",
+        "3",
+        "--replication-factor",
+        "2",
+        "--config",
+        "cleanup.policy=compact",
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("Created topic orders."), "{out}");
+    let (ok, out, err) = run(&["topics", "create", "--topic", "orders"]);
+    assert!(!ok && err.contains("TOPIC_ALREADY_EXISTS"), "{out}{err}");
+    let (ok, out, _) = run(&["topics", "list"]);
+    assert!(ok && out.lines().any(|l| l == "orders"), "{out}");
+    let (ok, out, err) = run(&["topics", "describe", "--topic", "orders"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("PartitionCount: 3") && out.contains("ReplicationFactor: 2"),
+        "{out}"
+    );
+    assert!(out.contains("cleanup.policy=compact"), "{out}");
+    assert_eq!(out.matches("\tPartition: ").count(), 3, "{out}");
+    let (ok, out, err) = run(&[
+        "configs",
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        "orders",
+        "alter",
+        "--add-config",
+        "retention.ms=1000",
+    ]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, _) = run(&[
+        "configs",
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        "orders",
+        "describe",
+    ]);
+    assert!(ok && out.contains("retention.ms=1000"), "{out}");
+    let (ok, out, err) = run(&[
+        "configs",
+        "--entity-type",
+        "topics",
+        "--entity-name",
+        "orders",
+        "alter",
+        "--add-config",
+        "no.such.key=1",
+    ]);
+    assert!(!ok && err.contains("INVALID_CONFIG"), "{out}{err}");
+    let (ok, out, err) = run(&[
+        "acls",
+        "add",
+        "--allow-principal",
+        "User:alice",
+        "--operation",
+        "Read",
+        "--topic",
+        "orders",
+    ]);
+    assert!(ok, "{out}{err}");
+    let (ok, out, _) = run(&["acls", "list", "--topic", "orders"]);
+    assert!(ok && out.contains("principal=User:alice"), "{out}");
+    let (ok, out, err) = run(&[
+        "acls",
+        "remove",
+        "--force",
+        "--allow-principal",
+        "User:alice",
+        "--operation",
+        "Read",
+        "--topic",
+        "orders",
+    ]);
+    assert!(ok, "{out}{err}");
+    let (_, out, _) = run(&["acls", "list", "--topic", "orders"]);
+    assert!(!out.contains("User:alice"), "{out}");
+    let (ok, out, err) = run(&["topics", "delete", "--topic", "orders"]);
+    assert!(ok, "{out}{err}");
+    let (_, out, _) = run(&["topics", "list"]);
+    assert!(!out.lines().any(|l| l == "orders"), "{out}");
+    // The log holds it all, decoded like kafka-dump-log --cluster-metadata-decoder.
+    let dir = cluster.nodes[(leader - 1) as usize]
+        .dir
+        .join("data/__cluster_metadata-0");
+    let (ok, out, err) = cli(&["log", "dump", &dir.display().to_string()]);
+    assert!(ok, "{err}");
+    for t in [
+        "\"TOPIC_RECORD\"",
+        "\"PARTITION_RECORD\"",
+        "\"REMOVE_TOPIC_RECORD\"",
+        "\"ACCESS_CONTROL_ENTRY_RECORD\"",
+        "\"REGISTER_BROKER_RECORD\"",
+        "\"FEATURE_LEVEL_RECORD\"",
+    ] {
+        assert!(out.contains(t), "log dump lacks {t}");
+    }
+}

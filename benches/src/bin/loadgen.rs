@@ -176,8 +176,12 @@ async fn failover(cluster: &mut Cluster, admin: &Admin, stop: bool, runs: usize)
                 let mut seq = 0;
                 while !stop_flag.load(Ordering::Relaxed) {
                     seq += 1;
-                    let Some(addr) = admin.leader_addr().await else { continue };
-                    let Ok(mut c) = KafkaClient::connect(&addr, 500).await else { continue };
+                    let Some(addr) = admin.leader_addr().await else {
+                        continue;
+                    };
+                    let Ok(mut c) = KafkaClient::connect(&addr, 500).await else {
+                        continue;
+                    };
                     while !stop_flag.load(Ordering::Relaxed) {
                         seq += 1;
                         if send(&mut c, &write(7, 1, seq)).await {
@@ -203,7 +207,10 @@ async fn failover(cluster: &mut Cluster, admin: &Admin, stop: bool, runs: usize)
                 break *t;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
-            assert!(fault_at.elapsed() < Duration::from_secs(60), "writes never resumed");
+            assert!(
+                fault_at.elapsed() < Duration::from_secs(60),
+                "writes never resumed"
+            );
         };
         stop_flag.store(true, Ordering::Relaxed);
         let _ = writer.await;
@@ -257,7 +264,15 @@ async fn main() {
             )
             .await
         }
-        "latency" => latency(&admin, arg("--rate", 1000), seconds, arg("--connections", 64) as usize).await,
+        "latency" => {
+            latency(
+                &admin,
+                arg("--rate", 1000),
+                seconds,
+                arg("--connections", 64) as usize,
+            )
+            .await
+        }
         "failover" => {
             let stop = args.iter().any(|a| a == "stop");
             failover(&mut cluster, &admin, stop, arg("--runs", 5) as usize).await
