@@ -153,6 +153,7 @@ enum Event<R> {
         message: Message,
     },
     Flushed(Result<FlushDone, LogError>),
+    PeerUnreachable(NodeId),
     Describe(oneshot::Sender<QuorumView>),
     StateMachine(R),
     Shutdown(oneshot::Sender<()>),
@@ -239,6 +240,10 @@ impl<R: Send + 'static> ResponseSink for DriverHandle<R> {
         }) {
             tracing::debug!("dropping a response from node {from}: {e}");
         }
+    }
+
+    fn unreachable(&self, from: NodeId) {
+        let _ = self.send(Event::PeerUnreachable(from));
     }
 }
 
@@ -495,6 +500,7 @@ impl<S: StateMachine> Driver<S> {
                 }
             }
             Event::Flushed(Err(e)) => self.fatal("syncing the log", e),
+            Event::PeerUnreachable(from) => self.core.peer_unreachable(now, from),
             Event::Describe(reply) => {
                 let _ = reply.send(QuorumView {
                     info: self.core.describe_quorum(),

@@ -23,12 +23,16 @@ pub fn binary() -> PathBuf {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> → target/<profile>/metaquorum
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target profile directory");
-    let bin = profile_dir.join("metaquorum");
+    // target/<profile>/deps/<test> or target/<profile>/<binary> → target/<profile>/metaquorum
+    let beside = exe.parent().map(|d| d.join("metaquorum"));
+    let bin = match beside {
+        Some(b) if b.exists() => b,
+        _ => exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target profile directory")
+            .join("metaquorum"),
+    };
     assert!(
         bin.exists(),
         "{} is missing: run `cargo build -p metaquorum-tools` first (scripts/test.sh does)",

@@ -165,35 +165,37 @@ async fn latency(admin: &Admin, rate: u64, seconds: u64, connections: usize) {
 async fn failover(cluster: &mut Cluster, admin: &Admin, stop: bool, runs: usize) {
     for run in 0..runs {
         let (leader, _) = wait_for_agreed_leader(&admin.addrs, Duration::from_secs(60)).await;
-        // Writes go on from a task; it records the time of every acknowledged write.
+        // One writer per node, so finding the new leader costs the client nothing: followers
+        // answer NOT_CONTROLLER at once; the writer of a stopped node just waits. Every
+        // acknowledged write's time is recorded.
         let acks = Arc::new(std::sync::Mutex::new(Vec::<Instant>::new()));
         let stop_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let writer = {
-            let admin = admin.clone();
+        let mut writers = Vec::new();
+        for (n, addr) in admin.addrs.iter().enumerate() {
+            let addr = addr.clone();
             let acks = Arc::clone(&acks);
             let stop_flag = Arc::clone(&stop_flag);
-            tokio::spawn(async move {
+            writers.push(tokio::spawn(async move {
                 let mut seq = 0;
                 while !stop_flag.load(Ordering::Relaxed) {
-                    seq += 1;
-                    let Some(addr) = admin.leader_addr().await else {
-                        continue;
-                    };
-                    let Ok(mut c) = KafkaClient::connect(&addr, 500).await else {
+                    let Ok(mut c) = KafkaClient::connect(&addr, 60_000).await else {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
                         continue;
                     };
                     while !stop_flag.load(Ordering::Relaxed) {
                         seq += 1;
-                        if send(&mut c, &write(7, 1, seq)).await {
-                            acks.lock().unwrap().push(Instant::now());
-                            tokio::time::sleep(Duration::from_millis(2)).await;
-                        } else {
-                            break;
+                        match c.send(&write(10 + n, 1, seq)).await {
+                            Ok((_, r)) if r.responses.iter().all(|x| x.error_code == 0) => {
+                                acks.lock().unwrap().push(Instant::now());
+                                tokio::time::sleep(Duration::from_millis(2)).await;
+                            }
+                            Ok(_) => tokio::time::sleep(Duration::from_millis(2)).await,
+                            Err(_) => break,
                         }
                     }
                 }
-            })
-        };
+            }));
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
         let fault_at = Instant::now();
         if stop {
@@ -213,13 +215,12 @@ async fn failover(cluster: &mut Cluster, admin: &Admin, stop: bool, runs: usize)
             );
         };
         stop_flag.store(true, Ordering::Relaxed);
-        let _ = writer.await;
         let last_before = acks
             .lock()
             .unwrap()
             .iter()
-            .filter(|t| **t <= fault_at)
-            .last()
+            .rev()
+            .find(|t| **t <= fault_at)
             .copied()
             .unwrap_or(fault_at);
         println!(
@@ -228,10 +229,25 @@ async fn failover(cluster: &mut Cluster, admin: &Admin, stop: bool, runs: usize)
             resumed.duration_since(last_before).as_millis(),
             resumed.duration_since(fault_at).as_millis()
         );
+        if resumed.duration_since(fault_at) > Duration::from_secs(1)
+            && std::env::var_os("LOADGEN_VERBOSE").is_some()
+        {
+            for n in &cluster.nodes {
+                let out = cluster.output(n.id);
+                let tail: Vec<&str> = out.lines().rev().take(15).collect();
+                eprintln!("--- node {} (leader was {leader}):", n.id);
+                for l in tail.into_iter().rev() {
+                    eprintln!("{l}");
+                }
+            }
+        }
         if stop {
             cluster.resume(leader);
         } else {
             cluster.launch(leader);
+        }
+        for w in writers {
+            w.abort();
         }
         tokio::time::sleep(Duration::from_secs(3)).await;
     }

@@ -24,10 +24,17 @@ pub const PEER_QUEUE_MAX: usize = 1024;
 /// Largest response frame accepted from a peer (a Fetch of `fetch_bytes_max` plus headers).
 pub const PEER_FRAME_BYTES_MAX: usize = 64 * 1024 * 1024;
 
+/// Immediate reconnects after a lost connection before connecting lazily again.
+const PROBES_MAX: u32 = 3;
+/// Pause before an immediate reconnect.
+const PROBE_PAUSE_MS: u64 = 5;
+
 /// Where a peer's responses go: `(from, core correlation id, message)`.
 pub trait ResponseSink: Send + Sync + 'static {
     /// Delivers one response to the driver.
     fn deliver(&self, from: NodeId, correlation_id: u64, message: Message);
+    /// The peer refused a connection: no process listens on its port any more.
+    fn unreachable(&self, _from: NodeId) {}
 }
 
 /// The sending half of a peer connection.
@@ -80,20 +87,33 @@ async fn run<S: ResponseSink>(
 ) {
     let connect_timeout = Duration::from_millis(settings.connect_timeout_ms);
     let mut first: Option<(u64, Message)> = None;
+    // After a lost connection, reconnect at once instead of waiting for the next message: a
+    // refused connect tells a dead peer from a lost connection within milliseconds.
+    let mut reconnect_now = false;
+    // Immediate reconnects left before falling back to lazy ones (a peer that accepts and
+    // closes at once must not make this loop spin).
+    let mut probes_left = PROBES_MAX;
     loop {
-        // Connect lazily, when there is something to send.
-        if first.is_none() {
+        // Otherwise connect lazily, when there is something to send.
+        if first.is_none() && !reconnect_now {
             match rx.recv().await {
                 Some(m) => first = Some(m),
                 None => return,
             }
         }
+        let probing = std::mem::take(&mut reconnect_now);
         let stream = match tokio::time::timeout(connect_timeout, TcpStream::connect(&addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 tracing::debug!("node {id} at {addr}: connect failed: {e}");
+                if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                    // Nothing listens on the peer's port: the process is gone.
+                    sink.unreachable(id);
+                }
                 first = None;
-                backoff_and_drain(&mut rx, settings.retry_backoff_ms).await;
+                if !probing {
+                    backoff_and_drain(&mut rx, settings.retry_backoff_ms).await;
+                }
                 continue;
             }
             Err(_) => {
@@ -154,6 +174,16 @@ async fn run<S: ResponseSink>(
             "node {id} at {addr}: connection lost ({why}); {} requests in flight dropped",
             pending.len()
         );
+        // A dying peer may still accept a connection or two before its listener closes: keep
+        // probing a few times, never spinning.
+        if next_kafka_id > 0 {
+            probes_left = PROBES_MAX;
+        }
+        reconnect_now = probes_left > 0;
+        if reconnect_now {
+            probes_left -= 1;
+            tokio::time::sleep(Duration::from_millis(PROBE_PAUSE_MS)).await;
+        }
     }
 }
 

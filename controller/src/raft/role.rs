@@ -57,9 +57,17 @@ pub(crate) struct Election {
     pub rejected: BTreeSet<NodeId>,
     /// Correlation id and send time of the outstanding request per voter.
     pub sent: BTreeMap<NodeId, (u64, Millis)>,
+    /// Pre-vote only: when each rejection arrived. A voter that rejected because it still
+    /// followed a live leader may learn a moment later that the leader died, so it is asked
+    /// again after [`PRE_VOTE_RETRY_MS`] (a pre-vote changes no state, so asking twice is
+    /// harmless).
+    pub rejected_at: BTreeMap<NodeId, Millis>,
     /// When the round is lost.
     pub deadline: Millis,
 }
+
+/// How long a prospective waits before asking a voter that rejected its pre-vote again.
+pub(crate) const PRE_VOTE_RETRY_MS: Millis = 100;
 
 /// What the leader knows of one replica.
 #[derive(Debug, Clone, Default)]

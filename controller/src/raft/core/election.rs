@@ -112,7 +112,14 @@ impl<S: LogStore> RaftCore<S> {
                 .voters
                 .iter()
                 .copied()
-                .filter(|v| *v != me && !e.granted.contains(v) && !e.rejected.contains(v))
+                .filter(|v| *v != me && !e.granted.contains(v))
+                .filter(|v| {
+                    !e.rejected.contains(v)
+                        || (pre_vote
+                            && e.rejected_at
+                                .get(v)
+                                .is_some_and(|t| now >= t + crate::raft::role::PRE_VOTE_RETRY_MS))
+                })
                 .filter(|v| e.sent.get(v).is_none_or(|(_, t)| now >= t + timeout))
                 .collect(),
             _ => Vec::new(),
@@ -121,6 +128,8 @@ impl<S: LogStore> RaftCore<S> {
             let cid = self.next_cid();
             if let Role::Prospective(e) | Role::Candidate(e) = &mut self.role {
                 e.sent.insert(to, (cid, now));
+                e.rejected.remove(&to);
+                e.rejected_at.remove(&to);
             }
             self.out.messages.push((
                 to,
@@ -326,7 +335,17 @@ impl<S: LogStore> RaftCore<S> {
                     .is_some_and(|t| self.now < t + self.cfg.fetch_timeout_ms),
                 _ => false,
             };
-            let granted = log_ok && !leader_alive;
+            // Two prospectives asking each other at once (both saw the leader die) would both
+            // win and split the real vote: between prospectives only the more up-to-date log,
+            // or on a tie the lower id, gets the grant.
+            let preferred = !matches!(self.role, Role::Prospective(_))
+                || (last_offset_epoch, last_offset, std::cmp::Reverse(candidate))
+                    > (
+                        self.last_epoch,
+                        self.log_end,
+                        std::cmp::Reverse(self.cfg.node_id),
+                    );
+            let granted = log_ok && !leader_alive && preferred;
             return Message::VoteResponse {
                 error: ErrorCode::None,
                 leader_epoch: self.epoch,
@@ -389,6 +408,9 @@ impl<S: LogStore> RaftCore<S> {
             e.granted.insert(from);
         } else {
             e.rejected.insert(from);
+            if pre_vote {
+                e.rejected_at.insert(from, self.now);
+            }
         }
         if let (Some(l), true) = (leader_id, epoch == self.epoch && self.leader_id.is_none()) {
             if l != self.cfg.node_id && pre_vote {

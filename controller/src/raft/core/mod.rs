@@ -338,6 +338,11 @@ impl<S: LogStore> RaftCore<S> {
                     .sent
                     .values()
                     .map(|(_, t)| t + self.cfg.request_timeout_ms)
+                    .chain(
+                        e.rejected_at
+                            .values()
+                            .map(|t| t + crate::raft::role::PRE_VOTE_RETRY_MS),
+                    )
                     .min()
                     .unwrap_or(Millis::MAX);
                 e.deadline.min(resend)
@@ -549,6 +554,27 @@ impl<S: LogStore> RaftCore<S> {
                 .iter()
                 .map(|p| p.records.len() as Offset)
                 .sum::<Offset>()
+    }
+
+    /// The transport found `peer` gone: a connection to it was refused, so no process listens
+    /// on its port. A follower of `peer` stops waiting out `fetch.timeout.ms` and asks for
+    /// pre-votes at once; the other voters, told the same by their own transports, grant them.
+    /// A refusal is far stronger evidence than silence (a slow or cut-off leader still accepts
+    /// connections), so pre-vote still protects a live leader from disruption (KIP-996).
+    pub fn peer_unreachable(&mut self, now: Millis, peer: NodeId) {
+        self.now = self.now.max(now);
+        if self.leader_id != Some(peer) || peer == self.cfg.node_id {
+            return;
+        }
+        if let Role::Follower(f) = &mut self.role {
+            tracing::info!(
+                leader = peer,
+                epoch = self.epoch,
+                "the leader refuses connections; starting an election now"
+            );
+            self.leader_heard_ms = None;
+            f.fetch_deadline = self.now;
+        }
     }
 
     /// Gracefully gives up leadership (shutdown): the leader becomes Resigned and asks the voters
