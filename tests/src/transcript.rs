@@ -15,6 +15,7 @@
 //! - `partition <ids> / <ids>`, `block <from> <to>` (one way), `heal`
 //! - `auto-flush <id> on|off`, `flush <id>`
 //! - `crash <id>` (loses what was not flushed), `restart <id>`
+//! - `unreachable <id> <peer>` — the transport of `<id>` found `<peer>` refusing connections
 //! - `status`, `describe <id>` (DescribeQuorum), `log <id>`, `queue`
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -181,6 +182,15 @@ impl Harness {
                     Ok(p) => writeln!(self.out, "{id}: proposal {} accepted", p.0).unwrap(),
                     Err(e) => writeln!(self.out, "{id}: proposal refused: {e}").unwrap(),
                 }
+                self.drive(id);
+            }
+            "unreachable" => {
+                // The transport of `node` found `peer` refusing connections (a dead process).
+                let (id, peer) = (id_arg(0)?, id_arg(1)?);
+                let now = self.now;
+                self.core_mut(id)
+                    .ok_or("node is down")?
+                    .peer_unreachable(now, peer);
                 self.drive(id);
             }
             "resign" => {
