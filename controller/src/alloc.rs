@@ -9,8 +9,13 @@
 //! before the decoder runs out of bytes, returns its error, and the mapping is unmapped.
 //! Capacities too large for `isize` still panic (`capacity overflow`); the server decodes under
 //! `catch_unwind` for that case.
+//!
+//! Everything else goes to mimalloc: replaying metadata into persistent maps allocates and frees
+//! many small nodes, where glibc's malloc spent a third of the driver thread's time.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
+
+use mimalloc::MiMalloc as System;
 
 /// Allocations of at least this size are reservations (1 GiB: nothing legitimate in metaquorum
 /// allocates this much at once, so ordinary allocations never take the slow path).

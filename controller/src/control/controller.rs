@@ -82,6 +82,10 @@ struct Active {
     replies: BTreeMap<Offset, Vec<(oneshot::Sender<ResponseKind>, ResponseKind)>>,
     /// Offset of the last record proposed (-1 if none this epoch).
     last_proposed: Offset,
+    /// The latest image after each proposal, by the proposal's last offset: when that batch
+    /// commits, the committed image *is* this one, so the leader adopts it instead of replaying
+    /// the same records a second time (Kafka keeps one in-memory state the same way).
+    images: VecDeque<(Offset, MetadataImage)>,
     /// When a record was last proposed (driver ms).
     last_write_ms: Millis,
 }
@@ -204,6 +208,7 @@ impl QuorumController {
             latest: self.loader.image().clone(),
             replies: BTreeMap::new(),
             last_proposed: -1,
+            images: VecDeque::new(),
             last_write_ms: ctx.now_ms(),
         });
         let mut records = Vec::new();
@@ -263,6 +268,7 @@ impl QuorumController {
         });
         active.last_proposed = last;
         active.last_write_ms = ctx.now_ms();
+        active.images.push_back((last, active.latest.clone()));
         Ok(last)
     }
 
@@ -419,6 +425,40 @@ impl QuorumController {
             for (tx, response) in replies {
                 let _ = tx.send(response);
             }
+        }
+    }
+
+    /// On the active controller, a committed batch that ends exactly where one of its own
+    /// proposals ended is already replayed in that proposal's image: take the image instead of
+    /// replaying the batch. Returns false (replay it) otherwise.
+    fn adopt_latest(&mut self, batch: &Batch) -> bool {
+        let Some(active) = self.active.as_mut() else {
+            return false;
+        };
+        let last = batch.next_offset() - 1;
+        let mut adopted = None;
+        while active.images.front().is_some_and(|(o, _)| *o <= last) {
+            adopted = active.images.pop_front();
+        }
+        match adopted {
+            Some((offset, image)) if offset == last && !self.loader.in_transaction() => {
+                let provenance = MetadataProvenance {
+                    offset: last,
+                    epoch: batch.epoch,
+                    last_contained_timestamp_ms: image.provenance.last_contained_timestamp_ms,
+                };
+                let image = MetadataImage {
+                    provenance,
+                    ..image
+                };
+                if image.metadata_version().is_none() {
+                    // Only bootstrap-complete images are adopted; anything else replays.
+                    return false;
+                }
+                self.loader = MetadataLoader::from_image(image);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -653,9 +693,11 @@ impl StateMachine for QuorumController {
                     ),
                 );
             }
-            if let Err(e) = self.loader.handle_batch(&committed) {
-                self.metadata_errors += 1;
-                self.fatal("applying committed records", e);
+            if !self.adopt_latest(batch) {
+                if let Err(e) = self.loader.handle_batch(&committed) {
+                    self.metadata_errors += 1;
+                    self.fatal("applying committed records", e);
+                }
             }
             self.applied_timestamp_ms = committed.append_timestamp_ms;
             self.bytes_since_snapshot += batch.size_bytes() as u64;

@@ -40,19 +40,21 @@ impl ConfigsImage {
             resource_type: r.resource_type,
             resource_name: r.resource_name.clone(),
         };
-        let mut keys = self.resources.get(&resource).cloned().unwrap_or_default();
-        match &r.value {
-            Some(v) => {
+        match (&r.value, self.resources.get_mut(&resource)) {
+            (Some(v), Some(keys)) => {
                 keys.insert(r.name.clone(), v.clone());
             }
-            None => {
-                keys.remove(&r.name);
+            (Some(v), None) => {
+                self.resources
+                    .insert(resource.clone(), OrdMap::unit(r.name.clone(), v.clone()));
             }
-        }
-        if keys.is_empty() {
-            self.resources.remove(&resource);
-        } else {
-            self.resources.insert(resource.clone(), keys);
+            (None, Some(keys)) => {
+                keys.remove(&r.name);
+                if keys.is_empty() {
+                    self.resources.remove(&resource);
+                }
+            }
+            (None, None) => {}
         }
         resource
     }
