@@ -382,3 +382,63 @@ pub fn describe_cluster_response(
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use kafka_protocol::messages::*;
+
+    use super::*;
+
+    fn request_of(api: ApiKey) -> RequestKind {
+        match api {
+            ApiKey::Metadata => RequestKind::Metadata(MetadataRequest::default()),
+            ApiKey::CreateTopics => RequestKind::CreateTopics(CreateTopicsRequest::default()),
+            ApiKey::DeleteTopics => RequestKind::DeleteTopics(DeleteTopicsRequest::default()),
+            ApiKey::CreatePartitions => {
+                RequestKind::CreatePartitions(CreatePartitionsRequest::default())
+            }
+            ApiKey::CreateAcls => RequestKind::CreateAcls(CreateAclsRequest::default()),
+            ApiKey::DescribeAcls => RequestKind::DescribeAcls(DescribeAclsRequest::default()),
+            ApiKey::DeleteAcls => RequestKind::DeleteAcls(DeleteAclsRequest::default()),
+            ApiKey::DescribeConfigs => {
+                RequestKind::DescribeConfigs(DescribeConfigsRequest::default())
+            }
+            ApiKey::IncrementalAlterConfigs => {
+                RequestKind::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default())
+            }
+            ApiKey::BrokerRegistration => {
+                RequestKind::BrokerRegistration(BrokerRegistrationRequest::default())
+            }
+            ApiKey::BrokerHeartbeat => {
+                RequestKind::BrokerHeartbeat(BrokerHeartbeatRequest::default())
+            }
+            ApiKey::UnregisterBroker => {
+                RequestKind::UnregisterBroker(UnregisterBrokerRequest::default())
+            }
+            ApiKey::DescribeCluster => {
+                RequestKind::DescribeCluster(DescribeClusterRequest::default())
+            }
+            ApiKey::AlterPartition => RequestKind::AlterPartition(AlterPartitionRequest::default()),
+            other => panic!("no sample request for {other:?}"),
+        }
+    }
+
+    // Some response fields refuse to encode at versions without them; every error response
+    // must encode at every version the controller advertises.
+    #[test]
+    fn every_error_response_encodes_at_every_served_version() {
+        for (api, min, max) in STATE_MACHINE_APIS {
+            let request = request_of(*api);
+            assert_eq!(api_of(&request), Some(*api));
+            let response = error_response(&request, ErrorCode::NotController, "moved")
+                .unwrap_or_else(|| panic!("{api:?} has an error response"));
+            for version in *min..=(*max).min(api.valid_versions().max) {
+                let mut out = BytesMut::new();
+                response
+                    .encode(&mut out, version)
+                    .unwrap_or_else(|e| panic!("{api:?} v{version}: {e}"));
+            }
+        }
+    }
+}

@@ -410,3 +410,172 @@ impl BrokerLifecycle {
             .min()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::broker_registration_request::Feature;
+    use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreateTopicsRequest};
+    use kafka_protocol::messages::{BrokerId, TopicName};
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::control::outcome::wire_str;
+    use crate::control::topics::{create_topics, TopicDefaults};
+    use crate::metadata::delta::MetadataDelta;
+    use crate::metadata::image::MetadataProvenance;
+
+    const SESSION_MS: u64 = 9_000;
+
+    fn apply(image: &MetadataImage, records: &[MetadataRecord]) -> MetadataImage {
+        let mut d = MetadataDelta::new(image);
+        for r in records {
+            d.replay(r).unwrap();
+        }
+        d.apply(MetadataProvenance::EMPTY)
+    }
+
+    fn registration(id: i32, incarnation: u128) -> BrokerRegistrationRequest {
+        BrokerRegistrationRequest::default()
+            .with_broker_id(BrokerId(id))
+            .with_cluster_id(wire_str("c"))
+            .with_incarnation_id(uuid::Uuid::from_u128(incarnation))
+            .with_features(vec![Feature::default()
+                .with_name(wire_str("metadata.version"))
+                .with_min_supported_version(1)
+                .with_max_supported_version(21)])
+    }
+
+    fn heartbeat(id: i32, epoch: i64, offset: i64) -> BrokerHeartbeatRequest {
+        BrokerHeartbeatRequest::default()
+            .with_broker_id(BrokerId(id))
+            .with_broker_epoch(epoch)
+            .with_current_metadata_offset(offset)
+    }
+
+    /// Registers and unfences brokers 1 and 2; returns the image and their epochs.
+    fn two_live_brokers(l: &mut BrokerLifecycle) -> (MetadataImage, [i64; 2]) {
+        let mut image = MetadataImage::empty();
+        let mut epochs = [0; 2];
+        for id in 1..=2 {
+            let r = l.register(
+                &image,
+                "c",
+                &registration(id, id as u128),
+                100 * id as i64,
+                0,
+                SESSION_MS,
+            );
+            assert_eq!(r.response.error_code, 0);
+            epochs[id as usize - 1] = r.response.broker_epoch;
+            image = apply(&image, &r.records);
+            let r = l.heartbeat(&image, &heartbeat(id, r.response.broker_epoch, 1_000), 0, 0);
+            assert!(!r.response.is_fenced);
+            image = apply(&image, &r.records);
+        }
+        (image, epochs)
+    }
+
+    // KIP-631: fenced until caught up to the registration's own offset.
+    #[test]
+    fn a_broker_is_unfenced_once_caught_up_to_its_registration() {
+        let mut l = BrokerLifecycle::default();
+        let image = MetadataImage::empty();
+        let r = l.register(&image, "c", &registration(1, 1), 42, 0, SESSION_MS);
+        assert_eq!(r.response.broker_epoch, 42);
+        let image = apply(&image, &r.records);
+        assert!(image.broker(1).unwrap().fenced);
+        let behind = l.heartbeat(&image, &heartbeat(1, 42, 41), 50, 10);
+        assert!(behind.response.is_fenced && !behind.response.is_caught_up);
+        assert!(behind.records.is_empty());
+        let caught_up = l.heartbeat(&image, &heartbeat(1, 42, 42), 50, 20);
+        assert!(!caught_up.response.is_fenced);
+        assert!(!apply(&image, &caught_up.records).broker(1).unwrap().fenced);
+        let stale = l.heartbeat(&image, &heartbeat(1, 41, 42), 50, 20);
+        assert_eq!(
+            stale.response.error_code,
+            ErrorCode::StaleBrokerEpoch.code()
+        );
+        let wrong_cluster = l.register(&image, "other", &registration(2, 2), 60, 0, SESSION_MS);
+        assert_eq!(
+            wrong_cluster.response.error_code,
+            ErrorCode::InconsistentClusterId.code()
+        );
+    }
+
+    #[test]
+    fn a_silent_broker_is_fenced_and_loses_its_leaderships() {
+        let mut l = BrokerLifecycle::default();
+        let (image, _) = two_live_brokers(&mut l);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let request = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(wire_str("t")))
+            .with_num_partitions(4)
+            .with_replication_factor(2)]);
+        let created = create_topics(&image, &request, 7, TopicDefaults::default(), &mut rng);
+        let image = apply(&image, &created.records);
+        // Broker 2 keeps heartbeating; broker 1 does not.
+        let _ = l.heartbeat(
+            &image,
+            &heartbeat(2, image.broker(2).unwrap().epoch, 1_000),
+            0,
+            SESSION_MS,
+        );
+        assert!(
+            l.fence_one_stale(&image, SESSION_MS, SESSION_MS).is_none(),
+            "not yet"
+        );
+        let (fenced, records) = l
+            .fence_one_stale(&image, SESSION_MS + 1, SESSION_MS)
+            .unwrap();
+        assert_eq!(fenced, 1);
+        assert_eq!(l.timed_out_heartbeats, 1);
+        let image = apply(&image, &records);
+        assert!(image.broker(1).unwrap().fenced);
+        for p in image.topic_by_name("t").unwrap().partitions.values() {
+            assert_eq!((p.leader, p.isr.clone()), (2, vec![2]), "{p:?}");
+        }
+        assert!(l
+            .fence_one_stale(&image, SESSION_MS + 1, SESSION_MS)
+            .is_none());
+    }
+
+    // KIP-841: controlled shutdown moves leaderships first, then lets the broker go.
+    #[test]
+    fn controlled_shutdown_moves_leaderships_then_says_shut_down() {
+        let mut l = BrokerLifecycle::default();
+        let (image, epochs) = two_live_brokers(&mut l);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let request = CreateTopicsRequest::default().with_topics(vec![CreatableTopic::default()
+            .with_name(TopicName(wire_str("t")))
+            .with_num_partitions(4)
+            .with_replication_factor(2)]);
+        let image = apply(
+            &image,
+            &create_topics(&image, &request, 7, TopicDefaults::default(), &mut rng).records,
+        );
+        let mut want = heartbeat(1, epochs[0], 1_000);
+        want.want_shut_down = true;
+        let first = l.heartbeat(&image, &want, 500, 1);
+        assert!(!first.response.should_shut_down && !first.response.is_fenced);
+        let image = apply(&image, &first.records);
+        assert!(image.broker(1).unwrap().in_controlled_shutdown);
+        assert!(image
+            .topic_by_name("t")
+            .unwrap()
+            .partitions
+            .values()
+            .all(|p| p.leader == 2));
+        // Not yet: the broker has not seen the records that moved its leaderships.
+        let mut early = want.clone();
+        early.current_metadata_offset = 400;
+        assert!(
+            !l.heartbeat(&image, &early, 600, 2)
+                .response
+                .should_shut_down
+        );
+        want.current_metadata_offset = 10_000;
+        let done = l.heartbeat(&image, &want, 600, 3);
+        assert!(done.response.should_shut_down && done.response.is_fenced);
+        assert!(apply(&image, &done.records).broker(1).unwrap().fenced);
+    }
+}

@@ -397,3 +397,235 @@ pub fn incremental_alter_configs(
         response: IncrementalAlterConfigsResponse::default().with_responses(responses),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::incremental_alter_configs_request::AlterableConfig;
+
+    use super::*;
+    use crate::metadata::delta::MetadataDelta;
+    use crate::metadata::image::MetadataProvenance;
+    use crate::metadata::record::TopicRecord;
+
+    fn apply(image: &MetadataImage, records: &[MetadataRecord]) -> MetadataImage {
+        let mut d = MetadataDelta::new(image);
+        for r in records {
+            d.replay(r).unwrap();
+        }
+        d.apply(MetadataProvenance::EMPTY)
+    }
+
+    fn with_topic() -> MetadataImage {
+        apply(
+            &MetadataImage::empty(),
+            &[MetadataRecord::Topic(TopicRecord {
+                name: "t".into(),
+                topic_id: uuid::Uuid::from_u128(9),
+            })],
+        )
+    }
+
+    fn alter(
+        resource_type: i8,
+        name: &str,
+        ops: &[(&str, i8, Option<&str>)],
+    ) -> IncrementalAlterConfigsRequest {
+        IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(resource_type)
+                .with_resource_name(wire_str(name))
+                .with_configs(
+                    ops.iter()
+                        .map(|(k, op, v)| {
+                            AlterableConfig::default()
+                                .with_name(wire_str(*k))
+                                .with_config_operation(*op)
+                                .with_value(v.map(wire_str))
+                        })
+                        .collect(),
+                ),
+        ])
+    }
+
+    fn describe(
+        image: &MetadataImage,
+        resource_type: i8,
+        name: &str,
+        key: &str,
+    ) -> DescribeConfigsResourceResult {
+        let r = describe_configs(
+            image,
+            &DescribeConfigsRequest::default()
+                .with_include_synonyms(true)
+                .with_resources(vec![DescribeConfigsResource::default()
+                    .with_resource_type(resource_type)
+                    .with_resource_name(wire_str(name))
+                    .with_configuration_keys(Some(vec![wire_str(key)]))]),
+        );
+        assert_eq!(r.results[0].error_code, 0, "{r:?}");
+        for version in 1..=4 {
+            let mut out = bytes::BytesMut::new();
+            kafka_protocol::protocol::Encodable::encode(&r, &mut out, version)
+                .unwrap_or_else(|e| panic!("DescribeConfigs v{version}: {e}"));
+        }
+        r.results[0].configs[0].clone()
+    }
+
+    #[test]
+    fn set_append_subtract_and_delete_on_a_topic() {
+        let image = with_topic();
+        let r = incremental_alter_configs(
+            &image,
+            &alter(
+                CONFIG_RESOURCE_TOPIC,
+                "t",
+                &[
+                    ("retention.ms", OP_SET, Some("1000")),
+                    ("cleanup.policy", OP_APPEND, Some("compact")),
+                ],
+            ),
+        );
+        assert_eq!(r.response.responses[0].error_code, 0, "{r:?}");
+        let image = apply(&image, &r.records);
+        let entry = describe(&image, CONFIG_RESOURCE_TOPIC, "t", "cleanup.policy");
+        assert_eq!(entry.value.unwrap().as_str(), "delete,compact");
+        assert_eq!(entry.config_source, ConfigSource::DynamicTopicConfig.code());
+        let r = incremental_alter_configs(
+            &image,
+            &alter(
+                CONFIG_RESOURCE_TOPIC,
+                "t",
+                &[
+                    ("cleanup.policy", OP_SUBTRACT, Some("delete")),
+                    ("retention.ms", OP_DELETE, None),
+                ],
+            ),
+        );
+        let image = apply(&image, &r.records);
+        assert_eq!(
+            describe(&image, CONFIG_RESOURCE_TOPIC, "t", "cleanup.policy")
+                .value
+                .unwrap()
+                .as_str(),
+            "compact"
+        );
+        let retention = describe(&image, CONFIG_RESOURCE_TOPIC, "t", "retention.ms");
+        assert_eq!(retention.config_source, ConfigSource::DefaultConfig.code());
+        // Deleting a key that is not set writes nothing.
+        let r = incremental_alter_configs(
+            &image,
+            &alter(
+                CONFIG_RESOURCE_TOPIC,
+                "t",
+                &[("retention.ms", OP_DELETE, None)],
+            ),
+        );
+        assert_eq!(r.response.responses[0].error_code, 0);
+        assert!(r.records.is_empty());
+    }
+
+    #[test]
+    fn bad_changes_are_refused_with_kafkas_codes() {
+        let image = with_topic();
+        let code = |req: IncrementalAlterConfigsRequest| {
+            incremental_alter_configs(&image, &req).response.responses[0].error_code
+        };
+        assert_eq!(
+            code(alter(
+                CONFIG_RESOURCE_TOPIC,
+                "nope",
+                &[("retention.ms", OP_SET, Some("1"))]
+            )),
+            ErrorCode::UnknownTopicOrPartition.code()
+        );
+        assert_eq!(
+            code(alter(
+                CONFIG_RESOURCE_TOPIC,
+                "t",
+                &[("no.such", OP_SET, Some("1"))]
+            )),
+            ErrorCode::InvalidConfig.code()
+        );
+        assert_eq!(
+            code(alter(
+                CONFIG_RESOURCE_TOPIC,
+                "t",
+                &[("retention.ms", OP_SET, Some("x"))]
+            )),
+            ErrorCode::InvalidConfig.code()
+        );
+        assert_eq!(
+            code(alter(
+                CONFIG_RESOURCE_TOPIC,
+                "t",
+                &[("retention.ms", OP_APPEND, Some("1"))]
+            )),
+            ErrorCode::InvalidConfig.code()
+        );
+        assert_eq!(
+            code(alter(
+                CONFIG_RESOURCE_TOPIC,
+                "t",
+                &[
+                    ("retention.ms", OP_SET, Some("1")),
+                    ("retention.ms", OP_SET, Some("2"))
+                ]
+            )),
+            ErrorCode::InvalidRequest.code()
+        );
+        assert_eq!(
+            code(alter(
+                CONFIG_RESOURCE_BROKER,
+                "x",
+                &[("background.threads", OP_SET, Some("2"))]
+            )),
+            ErrorCode::InvalidRequest.code()
+        );
+        assert_eq!(
+            code(alter(
+                CONFIG_RESOURCE_BROKER,
+                "1",
+                &[("log.dirs", OP_SET, Some("/x"))]
+            )),
+            ErrorCode::InvalidConfig.code()
+        );
+        assert_eq!(code(alter(8, "1", &[])), ErrorCode::InvalidRequest.code());
+    }
+
+    #[test]
+    fn broker_values_resolve_per_broker_then_cluster_default_then_built_in() {
+        let image = MetadataImage::empty();
+        let r = incremental_alter_configs(
+            &image,
+            &alter(
+                CONFIG_RESOURCE_BROKER,
+                "",
+                &[("background.threads", OP_SET, Some("4"))],
+            ),
+        );
+        let image = apply(&image, &r.records);
+        let b1 = describe(&image, CONFIG_RESOURCE_BROKER, "1", "background.threads");
+        assert_eq!(b1.value.unwrap().as_str(), "4");
+        assert_eq!(
+            b1.config_source,
+            ConfigSource::DynamicDefaultBrokerConfig.code()
+        );
+        let r = incremental_alter_configs(
+            &image,
+            &alter(
+                CONFIG_RESOURCE_BROKER,
+                "1",
+                &[("background.threads", OP_SET, Some("6"))],
+            ),
+        );
+        let image = apply(&image, &r.records);
+        let b1 = describe(&image, CONFIG_RESOURCE_BROKER, "1", "background.threads");
+        assert_eq!(
+            (b1.value.unwrap().as_str(), b1.config_source),
+            ("6", ConfigSource::DynamicBrokerConfig.code())
+        );
+        assert_eq!(b1.synonyms.len(), 3, "own, cluster default, built-in");
+        let b2 = describe(&image, CONFIG_RESOURCE_BROKER, "2", "background.threads");
+        assert_eq!(b2.value.unwrap().as_str(), "4");
+    }
+}

@@ -512,7 +512,8 @@ pub fn create_partitions<R: Rng + ?Sized>(
                 .partitions
                 .get(&0)
                 .map_or(1, |p| p.replicas.len() as i16);
-            let assignment = match &t.assignments {
+            // An empty list is read as no assignment (Kafka's clients send null).
+            let assignment = match t.assignments.as_ref().filter(|a| !a.is_empty()) {
                 Some(a) => {
                     if a.len() != adding {
                         return Err((
@@ -576,5 +577,220 @@ pub fn create_partitions<R: Rng + ?Sized>(
     ControlResult {
         records,
         response: CreatePartitionsResponse::default().with_results(results),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+    use kafka_protocol::messages::create_topics_request::{
+        CreatableReplicaAssignment, CreatableTopicConfig,
+    };
+    use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+    use kafka_protocol::messages::BrokerId;
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::metadata::delta::MetadataDelta;
+    use crate::metadata::image::MetadataProvenance;
+    use crate::metadata::record::RegisterBrokerRecord;
+
+    fn apply(image: &MetadataImage, records: &[MetadataRecord]) -> MetadataImage {
+        let mut d = MetadataDelta::new(image);
+        for r in records {
+            d.replay(r).unwrap();
+        }
+        d.apply(MetadataProvenance::EMPTY)
+    }
+
+    /// An image with brokers `ids`, the ones in `fenced` fenced.
+    fn with_brokers(ids: &[i32], fenced: &[i32]) -> MetadataImage {
+        let records: Vec<MetadataRecord> = ids
+            .iter()
+            .map(|id| {
+                MetadataRecord::RegisterBroker(RegisterBrokerRecord {
+                    broker_id: *id,
+                    is_migrating_zk_broker: false,
+                    incarnation_id: Uuid::from_u128(*id as u128 + 1),
+                    broker_epoch: 10 + *id as i64,
+                    end_points: Vec::new(),
+                    features: Vec::new(),
+                    rack: Some(format!("r{}", id % 2)),
+                    fenced: fenced.contains(id),
+                    in_controlled_shutdown: false,
+                    log_dirs: Vec::new(),
+                })
+            })
+            .collect();
+        apply(&MetadataImage::empty(), &records)
+    }
+
+    fn topic(name: &str, partitions: i32, rf: i16) -> CreatableTopic {
+        CreatableTopic::default()
+            .with_name(TopicName(wire_str(name)))
+            .with_num_partitions(partitions)
+            .with_replication_factor(rf)
+    }
+
+    fn create(
+        image: &MetadataImage,
+        topics: Vec<CreatableTopic>,
+    ) -> ControlResult<CreateTopicsResponse> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let request = CreateTopicsRequest::default().with_topics(topics);
+        create_topics(image, &request, 7, TopicDefaults::default(), &mut rng)
+    }
+
+    fn codes(r: &CreateTopicsResponse) -> Vec<i16> {
+        r.topics.iter().map(|t| t.error_code).collect()
+    }
+
+    #[test]
+    fn a_new_topic_gets_a_record_per_partition_led_by_unfenced_replicas() {
+        let image = with_brokers(&[1, 2, 3], &[3]);
+        let result = create(&image, vec![topic("orders", 6, 2)]);
+        assert_eq!(codes(&result.response), vec![0]);
+        let t = &result.response.topics[0];
+        assert_eq!((t.num_partitions, t.replication_factor), (6, 2));
+        assert!(!t.topic_id.is_nil());
+        let next = apply(&image, &result.records);
+        let created = next.topic_by_name("orders").unwrap();
+        assert_eq!(created.partitions.len(), 6);
+        for p in created.partitions.values() {
+            assert_eq!(p.replicas.len(), 2);
+            assert!(
+                p.leader == 1 || p.leader == 2,
+                "a fenced broker never leads: {p:?}"
+            );
+            assert!(!p.isr.contains(&3), "a fenced broker is not in a new ISR");
+        }
+    }
+
+    #[test]
+    fn invalid_topics_get_kafkas_codes_and_valid_ones_in_the_same_request_succeed() {
+        let image = with_brokers(&[1, 2], &[]);
+        let existing = apply(&image, &create(&image, vec![topic("a.b", 1, 1)]).records);
+        let result = create(
+            &existing,
+            vec![
+                topic("a.b", 1, 1),
+                topic("a_b", 1, 1),
+                topic("bad name", 1, 1),
+                topic("ok", 2, 1),
+                topic("rf", 1, 3),
+                topic("zero", 0, 1),
+                topic("dup", 1, 1),
+                topic("dup", 1, 1),
+                topic("cfg", 1, 1).with_configs(vec![CreatableTopicConfig::default()
+                    .with_name(wire_str("retention.ms"))
+                    .with_value(Some(wire_str("soon")))]),
+            ],
+        );
+        let e = |c: ErrorCode| c.code();
+        assert_eq!(
+            codes(&result.response),
+            vec![
+                e(ErrorCode::TopicAlreadyExists),
+                e(ErrorCode::InvalidTopicException),
+                e(ErrorCode::InvalidTopicException),
+                0,
+                e(ErrorCode::InvalidReplicationFactor),
+                e(ErrorCode::InvalidPartitions),
+                e(ErrorCode::InvalidRequest),
+                e(ErrorCode::InvalidRequest),
+                e(ErrorCode::InvalidConfig),
+            ]
+        );
+        assert_eq!(
+            result.response.topics[0]
+                .error_message
+                .as_ref()
+                .unwrap()
+                .as_str(),
+            "Topic 'a.b' already exists."
+        );
+        // Only "ok" was written: one TopicRecord and two PartitionRecords.
+        assert_eq!(result.records.len(), 3);
+    }
+
+    #[test]
+    fn manual_assignments_are_checked_and_validate_only_writes_nothing() {
+        let image = with_brokers(&[1, 2, 3], &[]);
+        let assigned = |parts: &[(i32, &[i32])]| {
+            topic("m", -1, -1).with_assignments(
+                parts
+                    .iter()
+                    .map(|(p, b)| {
+                        CreatableReplicaAssignment::default()
+                            .with_partition_index(*p)
+                            .with_broker_ids(b.iter().map(|x| BrokerId(*x)).collect())
+                    })
+                    .collect(),
+            )
+        };
+        let ok = create(&image, vec![assigned(&[(0, &[3, 1]), (1, &[2, 3])])]);
+        assert_eq!(codes(&ok.response), vec![0]);
+        let next = apply(&image, &ok.records);
+        let p0 = next.topic_by_name("m").unwrap().partitions.get(&0).unwrap();
+        assert_eq!((p0.replicas.clone(), p0.leader), (vec![3, 1], 3));
+        let bad = ErrorCode::InvalidReplicaAssignment.code();
+        assert_eq!(
+            codes(&create(&image, vec![assigned(&[(0, &[1, 1])])]).response),
+            vec![bad]
+        );
+        assert_eq!(
+            codes(&create(&image, vec![assigned(&[(0, &[9])])]).response),
+            vec![bad]
+        );
+        assert_eq!(
+            codes(&create(&image, vec![assigned(&[(1, &[1])])]).response),
+            vec![bad]
+        );
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let request = CreateTopicsRequest::default()
+            .with_topics(vec![topic("v", 3, 2)])
+            .with_validate_only(true);
+        let v = create_topics(&image, &request, 7, TopicDefaults::default(), &mut rng);
+        assert_eq!(codes(&v.response), vec![0]);
+        assert!(v.records.is_empty());
+        assert_eq!(v.response.topics[0].num_partitions, 3);
+    }
+
+    #[test]
+    fn topics_grow_and_are_deleted_by_name_or_id() {
+        let image = with_brokers(&[1, 2], &[]);
+        let image = apply(&image, &create(&image, vec![topic("t", 2, 2)]).records);
+        let id = image.topic_by_name("t").unwrap().id;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let grow = |count: i32| {
+            CreatePartitionsRequest::default().with_topics(vec![CreatePartitionsTopic::default()
+                .with_name(TopicName(wire_str("t")))
+                .with_count(count)])
+        };
+        let r = create_partitions(&image, &grow(5), &mut rng);
+        assert_eq!(r.response.results[0].error_code, 0);
+        assert_eq!(r.records.len(), 3);
+        let grown = apply(&image, &r.records);
+        assert_eq!(grown.topic_by_name("t").unwrap().partitions.len(), 5);
+        let r = create_partitions(&grown, &grow(4), &mut rng);
+        assert_eq!(
+            r.response.results[0].error_code,
+            ErrorCode::InvalidPartitions.code()
+        );
+        let by_id = DeleteTopicsRequest::default()
+            .with_topics(vec![DeleteTopicState::default().with_topic_id(id)]);
+        let r = delete_topics(&grown, &by_id, 6);
+        assert_eq!(r.response.responses[0].error_code, 0);
+        assert_eq!(
+            r.response.responses[0].name.as_ref().unwrap().0.as_str(),
+            "t"
+        );
+        let gone = apply(&grown, &r.records);
+        assert!(gone.topic_by_name("t").is_none());
+        let again = delete_topics(&gone, &by_id, 6);
+        assert_eq!(
+            again.response.responses[0].error_code,
+            ErrorCode::UnknownTopicId.code()
+        );
     }
 }
