@@ -44,12 +44,14 @@ async fn three_controllers_elect_one_leader_and_every_node_describes_it() {
     assert!(epoch >= 1);
     // The leader reports every voter with its offsets once they fetch; the high watermark covers
     // the epoch's LeaderChange record (KIP-595).
-    let leader_addr = cluster.nodes[(leader - 1) as usize].addr();
+    // A starved machine may re-elect meanwhile: each check asks whoever leads now.
+    let all = addrs(&cluster);
     let resp = wait_for(
         "the leader to see every follower fetch",
         ELECTION_WITHIN,
         || async {
-            let (_, _, hw, r) = quorum_of(&leader_addr).await?;
+            let (now_leader, _) = agreed_leader(&all).await?;
+            let (_, _, hw, r) = quorum_of(&all[(now_leader - 1) as usize]).await?;
             let p = r.topics[0].partitions[0].clone();
             let all_fetched = p.current_voters.len() == 3
                 && p.current_voters
@@ -65,11 +67,11 @@ async fn three_controllers_elect_one_leader_and_every_node_describes_it() {
         "DescribeQuorum v2 lists the voters' endpoints"
     );
     // The Raft metrics carry the JMX-exporter names (reference/kraft.md §5.6).
-    let port = cluster.nodes[(leader - 1) as usize].metrics_port;
-    let body = wait_for("the leader's metrics", ELECTION_WITHIN, || async {
-        let b = scrape(port)?;
+    let (leader, body) = wait_for("the leader's metrics", ELECTION_WITHIN, || async {
+        let (now_leader, _) = agreed_leader(&all).await?;
+        let b = scrape(cluster.nodes[(now_leader - 1) as usize].metrics_port)?;
         b.contains("kafka_server_raftmetrics_current_state{current_state=\"leader\"} 1")
-            .then_some(b)
+            .then_some((now_leader, b))
     })
     .await;
     for name in [
