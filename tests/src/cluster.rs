@@ -14,7 +14,7 @@ use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData
 use kafka_protocol::messages::describe_quorum_response::DescribeQuorumResponse;
 use kafka_protocol::messages::{DescribeQuorumRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use metaquorum_controller::config::LoopbackController;
+use metaquorum_controller::config::{free_loopback_ports, LoopbackController};
 use metaquorum_controller::net::client::KafkaClient;
 
 /// The `metaquorum` binary under test.
@@ -82,11 +82,6 @@ pub struct Cluster {
     pub cluster_id: String,
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
-}
-
 fn run_ok(cmd: &mut Command) -> String {
     let out = cmd.output().expect("run metaquorum");
     assert!(
@@ -106,7 +101,8 @@ impl Cluster {
         let cluster_id = run_ok(Command::new(&bin).args(["storage", "random-uuid"]))
             .trim()
             .to_string();
-        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let mut ports = free_loopback_ports(2 * n).expect("free loopback ports");
+        let metrics_ports = ports.split_off(n);
         let voters: Vec<String> = ports
             .iter()
             .enumerate()
@@ -115,7 +111,7 @@ impl Cluster {
         let mut nodes = Vec::new();
         for (i, port) in ports.iter().enumerate() {
             let id = i as i32 + 1;
-            let metrics_port = free_port();
+            let metrics_port = metrics_ports[i];
             let node_dir = dir.path().join(format!("controller-{id}"));
             std::fs::create_dir_all(&node_dir).expect("node dir");
             let text = LoopbackController {
@@ -241,6 +237,17 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A failed test shows what each node said last.
+            for n in &self.nodes {
+                let out = std::fs::read_to_string(n.dir.join("output.log")).unwrap_or_default();
+                let lines: Vec<&str> = out.lines().collect();
+                eprintln!("--- node {} output (last 40 lines):", n.id);
+                for l in &lines[lines.len().saturating_sub(40)..] {
+                    eprintln!("{l}");
+                }
+            }
+        }
         for n in &mut self.nodes {
             if let Some(mut c) = n.child.take() {
                 if n.stopped {

@@ -29,11 +29,6 @@ pub struct LocalClusterArgs {
 /// Seconds a controller gets to stop after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
-fn free_port() -> Result<u16, String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
-}
-
 /// Runs the local cluster until a signal arrives.
 pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
     if args.controllers == 0 {
@@ -45,18 +40,15 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
     };
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let exe = std::env::current_exe().map_err(|e| format!("locating the binary: {e}"))?;
-    let mut ports = Vec::new();
-    for i in 0..args.controllers {
-        ports.push(if args.base_port == 0 {
-            free_port()?
-        } else {
-            args.base_port + i
-        });
-    }
-    let mut metrics_ports = Vec::new();
-    for _ in 0..args.controllers {
-        metrics_ports.push(free_port()?);
-    }
+    let count = usize::from(args.controllers);
+    let mut free = metaquorum_controller::config::free_loopback_ports(2 * count)
+        .map_err(|e| format!("finding free ports: {e}"))?;
+    let metrics_ports = free.split_off(count);
+    let ports: Vec<u16> = if args.base_port == 0 {
+        free
+    } else {
+        (0..args.controllers).map(|i| args.base_port + i).collect()
+    };
     let ids: Vec<u16> = (1..=args.controllers).collect();
     let voters: Vec<String> = ids
         .iter()

@@ -42,3 +42,16 @@ impl LoopbackController<'_> {
         text
     }
 }
+
+/// `n` distinct free TCP ports on 127.0.0.1. All are held open until every one is chosen: the
+/// kernel may hand a just-released port out again, so choosing them one at a time can return
+/// the same port twice. Another process may still take one before it is bound; that is a
+/// loopback-cluster risk, not a production one.
+pub fn free_loopback_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let held = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    held.iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect()
+}

@@ -25,7 +25,7 @@ mod values;
 pub use env::{env_key_to_property, parse_override, ENV_PREFIX, NON_CONFIG_ENV_VARS};
 pub use error::ConfigError;
 pub use keys::{KeySpec, METADATA_LOG_SEGMENT_MIN_BYTES_FLOOR};
-pub use loopback::LoopbackController;
+pub use loopback::{free_loopback_ports, LoopbackController};
 pub use values::{HostPort, Listener, ProcessRoles, QuorumVoter, SecurityProtocol};
 
 use error::{inconsistent, invalid};
