@@ -668,6 +668,20 @@ impl Log {
         Ok(id)
     }
 
+    /// Records a snapshot that a [`SnapshotWriter`] from [`Log::create_snapshot`] finished on
+    /// another thread ([`SnapshotWriter::finish`]: fsynced and renamed into place).
+    pub fn add_finished_snapshot(&mut self, id: SnapshotId) -> Result<(), LogError> {
+        let path = self.dir.join(id.file_name());
+        if !path.is_file() {
+            return Err(LogError::InvalidArgument(format!(
+                "snapshot {id} is not in {}",
+                self.dir.display()
+            )));
+        }
+        self.snapshots.insert(id);
+        Ok(())
+    }
+
     /// Opens snapshot `id` for reading.
     pub fn open_snapshot(&self, id: SnapshotId) -> Result<SnapshotReader, LogError> {
         if !self.snapshots.contains(&id) {

@@ -134,7 +134,13 @@ impl SnapshotWriter {
                 "invalid snapshot id {id}"
             )));
         }
-        let part = dir.join(format!("{file_name}.part"));
+        // A snapshot this node generates (on a background thread) and one it receives from the
+        // leader may briefly share an id: distinct `.part` names keep them apart.
+        let part = if generated {
+            dir.join(format!("{file_name}.generating.part"))
+        } else {
+            dir.join(format!("{file_name}.part"))
+        };
         let file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -410,7 +416,10 @@ mod tests {
             value: Some(Bytes::from_static(b"state")),
         }])
         .unwrap();
-        assert!(dir.path().join(format!("{}.part", id.file_name())).exists());
+        assert!(dir
+            .path()
+            .join(format!("{}.generating.part", id.file_name()))
+            .exists());
         assert_eq!(w.finish().unwrap(), id);
         let path = dir.path().join(id.file_name());
         assert!(path.exists());

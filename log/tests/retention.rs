@@ -156,7 +156,7 @@ fn leftover_part_files_are_removed_on_open() {
     }
     let part = dir
         .path()
-        .join("00000000000000000005-0000000001.checkpoint.part");
+        .join("00000000000000000005-0000000001.checkpoint.generating.part");
     assert!(part.exists());
     let (log, report) = Log::open(dir.path(), config()).unwrap();
     assert!(!part.exists());

@@ -9,7 +9,8 @@
 //!   the leader, as the gap between the last write acknowledged before and the first after.
 //!
 //! Run with `cargo run --release -p metaquorum-benches --bin metaquorum-loadgen -- <mode>`
-//! after `cargo build --release -p metaquorum-tools`.
+//! after `cargo build --release -p metaquorum-tools`; `--config key=value` (repeatable) adds
+//! controller configuration.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -264,7 +265,13 @@ async fn main() {
             .unwrap_or(default)
     };
     let mode = args.first().map(String::as_str).unwrap_or("all");
-    let mut cluster = Cluster::start(3, &[]);
+    // `--config key=value` (repeatable): extra configuration for every controller.
+    let extra: Vec<&str> = args
+        .windows(2)
+        .filter(|w| w[0] == "--config")
+        .map(|w| w[1].as_str())
+        .collect();
+    let mut cluster = Cluster::start(3, &extra);
     let admin = Admin {
         addrs: cluster.nodes.iter().map(|n| n.addr()).collect(),
     };

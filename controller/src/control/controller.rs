@@ -107,6 +107,8 @@ pub struct QuorumController {
     bytes_since_snapshot: u64,
     /// Driver time of the last snapshot (or of start).
     last_snapshot_ms: Option<Millis>,
+    /// A snapshot being written on its own thread; its outcome arrives here.
+    snapshot_in_flight: Option<std::sync::mpsc::Receiver<SnapshotOutcome>>,
     new_active_controllers: u64,
     metadata_errors: u64,
     published_at_ms: Option<Millis>,
@@ -126,6 +128,7 @@ impl QuorumController {
             rng: StdRng::from_os_rng(),
             bytes_since_snapshot: 0,
             last_snapshot_ms: None,
+            snapshot_in_flight: None,
             new_active_controllers: 0,
             metadata_errors: 0,
             published_at_ms: None,
@@ -468,7 +471,9 @@ impl QuorumController {
         std::process::exit(4);
     }
 
-    /// Writes a snapshot of the committed image if one is due, then applies retention.
+    /// Starts writing a snapshot of the committed image if one is due. The image is immutable,
+    /// so a thread of its own encodes, writes, fsyncs and renames it while the driver goes on;
+    /// [`Self::maybe_finish_snapshot`] records it in the log and applies retention.
     fn maybe_snapshot(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now_ms();
         let since = *self.last_snapshot_ms.get_or_insert(now);
@@ -476,7 +481,10 @@ impl QuorumController {
         let by_time = self.settings.snapshot_interval_ms > 0
             && self.bytes_since_snapshot > 0
             && now.saturating_sub(since) >= self.settings.snapshot_interval_ms;
-        if !(by_bytes || by_time) || self.loader.in_transaction() {
+        if !(by_bytes || by_time)
+            || self.loader.in_transaction()
+            || self.snapshot_in_flight.is_some()
+        {
             return;
         }
         let image = self.loader.image().clone();
@@ -496,38 +504,82 @@ impl QuorumController {
         {
             return;
         }
-        let started = Instant::now();
-        let records = image.to_records();
-        let result = (|| {
-            let mut writer =
-                log.create_snapshot(id, image.provenance.last_contained_timestamp_ms)?;
-            for chunk in records.chunks(SNAPSHOT_RECORDS_PER_BATCH) {
-                let data: Vec<RecordData> = chunk
-                    .iter()
-                    .map(|r| RecordData {
-                        key: None,
-                        value: Some(r.encode()),
-                    })
-                    .collect();
-                writer.append_records(&data)?;
+        let mut writer = match log.create_snapshot(id, image.provenance.last_contained_timestamp_ms)
+        {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!("starting snapshot {id}: {e}");
+                return;
             }
-            log.finish_snapshot(writer)?;
-            log.clean(
-                metaquorum_log::clock::wall_clock_ms(),
-                self.settings.retention,
-            )
-        })();
-        match result {
-            Ok(report) => tracing::info!(
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("metaquorum-snapshot".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let records = image.to_records();
+                let result = (|| {
+                    for chunk in records.chunks(SNAPSHOT_RECORDS_PER_BATCH) {
+                        let data: Vec<RecordData> = chunk
+                            .iter()
+                            .map(|r| RecordData {
+                                key: None,
+                                value: Some(r.encode()),
+                            })
+                            .collect();
+                        writer.append_records(&data)?;
+                    }
+                    writer.finish()
+                })();
+                let _ = tx.send(SnapshotOutcome {
+                    result: result.map_err(|e| e.to_string()),
+                    records: records.len(),
+                    elapsed_ms: started.elapsed().as_millis(),
+                });
+            });
+        match spawned {
+            Ok(_) => self.snapshot_in_flight = Some(rx),
+            Err(e) => tracing::error!("starting the snapshot thread: {e}"),
+        }
+    }
+
+    /// Records a finished snapshot in the log and applies retention.
+    fn maybe_finish_snapshot(&mut self, ctx: &mut Ctx<'_>) {
+        let Some(rx) = &self.snapshot_in_flight else {
+            return;
+        };
+        let outcome = match rx.try_recv() {
+            Ok(o) => o,
+            Err(std::sync::mpsc::TryRecvError::Empty) => return,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => SnapshotOutcome {
+                result: Err("the snapshot thread died".into()),
+                records: 0,
+                elapsed_ms: 0,
+            },
+        };
+        self.snapshot_in_flight = None;
+        let log = ctx.store_mut().log_mut();
+        let finished = outcome.result.and_then(|id| {
+            log.add_finished_snapshot(id).map_err(|e| e.to_string())?;
+            let report = log
+                .clean(
+                    metaquorum_log::clock::wall_clock_ms(),
+                    self.settings.retention,
+                )
+                .map_err(|e| format!("retention after snapshot {id}: {e}"))?;
+            Ok((id, report))
+        });
+        match finished {
+            Ok((id, report)) => tracing::info!(
                 "wrote snapshot {id} ({} records) in {} ms; retention deleted {} segment(s), {} snapshot(s); log starts at {}",
-                records.len(),
-                started.elapsed().as_millis(),
+                outcome.records,
+                outcome.elapsed_ms,
                 report.segments_deleted,
                 report.snapshots_deleted,
                 report.log_start_offset
             ),
             // The log stays as it was: a failed snapshot costs replay time, not data.
-            Err(e) => tracing::error!("writing snapshot {id} failed: {e}"),
+            Err(e) => tracing::error!("writing a snapshot failed: {e}"),
         }
     }
 
@@ -562,6 +614,13 @@ impl QuorumController {
             metadata_errors: self.metadata_errors,
         });
     }
+}
+
+/// What the snapshot thread reports back.
+struct SnapshotOutcome {
+    result: Result<SnapshotId, String>,
+    records: usize,
+    elapsed_ms: u128,
 }
 
 /// The NOT_CONTROLLER form of a response that was waiting for its records.
@@ -748,6 +807,7 @@ impl StateMachine for QuorumController {
 
     fn tick(&mut self, ctx: &mut Ctx<'_>) -> Option<Millis> {
         self.check_leadership(ctx);
+        self.maybe_finish_snapshot(ctx);
         self.maybe_snapshot(ctx);
         self.publish(ctx);
         let now = ctx.now_ms();
