@@ -17,7 +17,9 @@ use kafka_protocol::messages::unregister_broker_response::UnregisterBrokerRespon
 
 use super::errors::ErrorCode;
 use super::outcome::{change_record, partition_state, wire_message, ControlResult};
-use super::partition_change::{on_broker_removed, on_broker_unfenced};
+use super::partition_change::{
+    on_broker_removed, on_broker_unfenced, PartitionChange, PartitionState,
+};
 use super::topics::is_active;
 use crate::metadata::configs::{CONFIG_RESOURCE_BROKER, CONFIG_RESOURCE_TOPIC};
 use crate::metadata::image::MetadataImage;
@@ -50,44 +52,38 @@ pub fn unclean_allowed(image: &MetadataImage, topic: &str) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
-/// Partition changes that take `broker` out of every ISR and leadership.
-pub fn remove_from_partitions(image: &MetadataImage, broker: i32) -> Vec<MetadataRecord> {
+/// The change records `rule` computes for every partition with `broker` among its replicas.
+fn changes_for_replicas_of(
+    image: &MetadataImage,
+    broker: i32,
+    rule: impl Fn(&PartitionState, bool) -> Option<PartitionChange>,
+) -> Vec<MetadataRecord> {
     let mut out = Vec::new();
     for topic in image.topics.by_id.values() {
         let unclean = unclean_allowed(image, &topic.name);
         for (id, p) in topic.partitions.iter() {
-            if !p.replicas.contains(&broker) {
-                continue;
-            }
-            let state = partition_state(p);
-            if let Some(change) =
-                on_broker_removed(&state, broker, unclean, |r| is_active(image, r))
-            {
-                out.push(change_record(topic.id, *id, &change));
+            if p.replicas.contains(&broker) {
+                if let Some(change) = rule(&partition_state(p), unclean) {
+                    out.push(change_record(topic.id, *id, &change));
+                }
             }
         }
     }
     out
 }
 
+/// Partition changes that take `broker` out of every ISR and leadership.
+pub fn remove_from_partitions(image: &MetadataImage, broker: i32) -> Vec<MetadataRecord> {
+    changes_for_replicas_of(image, broker, |state, unclean| {
+        on_broker_removed(state, broker, unclean, |r| is_active(image, r))
+    })
+}
+
 /// Leader elections for leaderless partitions `broker` can lead once unfenced.
 fn elect_with(image: &MetadataImage, broker: i32) -> Vec<MetadataRecord> {
-    let mut out = Vec::new();
-    for topic in image.topics.by_id.values() {
-        let unclean = unclean_allowed(image, &topic.name);
-        for (id, p) in topic.partitions.iter() {
-            if !p.replicas.contains(&broker) {
-                continue;
-            }
-            let state = partition_state(p);
-            if let Some(change) =
-                on_broker_unfenced(&state, broker, unclean, |r| is_active(image, r))
-            {
-                out.push(change_record(topic.id, *id, &change));
-            }
-        }
-    }
-    out
+    changes_for_replicas_of(image, broker, |state, unclean| {
+        on_broker_unfenced(state, broker, unclean, |r| is_active(image, r))
+    })
 }
 
 /// Whether `broker` leads any partition.
