@@ -318,7 +318,26 @@ async fn brokers_are_fenced_and_unfenced_as_kip_631_says() {
         .then_some(m)
     })
     .await;
+    // Every controller metric of reference/kraft.md §5.3 the issue names, under the JMX
+    // exporter's names.
+    for name in [
+        "activecontrollercount",
+        "activebrokercount",
+        "fencedbrokercount",
+        "globaltopiccount",
+        "globalpartitioncount",
+        "offlinepartitionscount",
+        "lastappliedrecordoffset",
+        "lastcommittedrecordoffset",
+        "lastappliedrecordlagms",
+        "newactivecontrollerscount",
+        "timedoutbrokerheartbeatcount",
+    ] {
+        let full = format!("kafka_controller_kafkacontroller_{name} ");
+        assert!(metrics.contains(&full), "{full} missing from:\n{metrics}");
+    }
     assert!(metrics.contains("kafka_controller_kafkacontroller_activecontrollercount 1"));
+    assert!(metrics.contains("kafka_controller_kafkacontroller_newactivecontrollerscount 1"));
     assert!(metrics.contains("kafka_controller_kafkacontroller_activebrokercount 1"));
     assert!(metrics.contains("kafka_controller_kafkacontroller_globaltopiccount 1"));
     assert!(metrics.contains("kafka_controller_kafkacontroller_globalpartitioncount 4"));
