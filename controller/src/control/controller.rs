@@ -800,7 +800,17 @@ impl StateMachine for QuorumController {
     fn proposal_done(&mut self, _id: ProposalId, outcome: ProposalOutcome, ctx: &mut Ctx<'_>) {
         if !matches!(outcome, ProposalOutcome::Committed { .. }) {
             // Leadership is lost (or being lost): nothing uncommitted can be trusted.
+            let still_leading = self
+                .active
+                .as_ref()
+                .is_some_and(|a| ctx.role() == RoleKind::Leader && a.epoch == ctx.epoch());
             self.deactivate(ctx);
+            if still_leading {
+                // Not expected from the core; start over from the committed image rather than
+                // stay inactive for the rest of the epoch.
+                tracing::warn!("a proposal failed ({outcome:?}) while still leading; reactivating");
+                self.activate(ctx);
+            }
         }
         self.check_leadership(ctx);
     }
