@@ -239,7 +239,13 @@ pub fn error_response(
                 .with_error_message(msg())
                 .with_controller_id(BrokerId(-1)),
         ),
-        RequestKind::Metadata(_) => ResponseKind::Metadata(MetadataResponse::default()),
+        // Metadata carries no per-call error before v13; callers add the controller id.
+        RequestKind::Metadata(_) => ResponseKind::Metadata(
+            MetadataResponse::default()
+                .with_error_code(c)
+                .with_cluster_id(None)
+                .with_controller_id(BrokerId(-1)),
+        ),
         RequestKind::AlterPartition(_) => ResponseKind::AlterPartition(
             kafka_protocol::messages::AlterPartitionResponse::default().with_error_code(c),
         ),

@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use imbl::OrdMap;
+
 use kafka_protocol::messages::describe_configs_request::{
     DescribeConfigsRequest, DescribeConfigsResource,
 };
@@ -37,12 +39,12 @@ const OP_SUBTRACT: i8 = 3;
 
 type ConfigFailure = (ErrorCode, String);
 
-/// The dynamic configs of a resource, as a plain map.
-fn dynamic(image: &MetadataImage, resource_type: i8, name: &str) -> BTreeMap<String, String> {
+/// The dynamic configs of a resource: the image's own persistent map, so the copy is O(1).
+fn dynamic(image: &MetadataImage, resource_type: i8, name: &str) -> OrdMap<String, String> {
     image
         .configs
         .get(resource_type, name)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .cloned()
         .unwrap_or_default()
 }
 
@@ -327,8 +329,7 @@ fn altered(
         validate_topic_configs(result.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .map_err(|e| (e.error_code(), e.to_string()))?;
     }
-    // Deleting a key that is not set writes nothing.
-    changes.retain(|k, v| v.is_some() || current.contains_key(k));
+    // A change to the value a key already has (deleting an unset key included) writes nothing.
     changes.retain(|k, v| current.get(k) != v.as_ref());
     Ok(changes)
 }

@@ -146,16 +146,11 @@ impl QuorumController {
             Some(l) => format!("The active controller is node {l}."),
             None => "No controller is active right now; retry.".to_string(),
         };
-        let response = match &call.request {
-            // Metadata has no per-call error before v13; the controller id points the way.
-            RequestKind::Metadata(_) => Some(ResponseKind::Metadata(
-                kafka_protocol::messages::MetadataResponse::default()
-                    .with_error_code(ErrorCode::NotController.code())
-                    .with_cluster_id(None)
-                    .with_controller_id(kafka_protocol::messages::BrokerId(leader.unwrap_or(-1))),
-            )),
-            other => error_response(other, ErrorCode::NotController, &message),
-        };
+        let mut response = error_response(&call.request, ErrorCode::NotController, &message);
+        if let Some(ResponseKind::Metadata(m)) = &mut response {
+            // The controller id points a Metadata client the way.
+            m.controller_id = kafka_protocol::messages::BrokerId(leader.unwrap_or(-1));
+        }
         if let Some(r) = response {
             let _ = call.reply.send(r);
         }

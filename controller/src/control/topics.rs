@@ -2,7 +2,7 @@
 //! CreatePartitions, validated against the latest image the way Kafka's
 //! `ReplicationControlManager` validates them, with Kafka's error codes and messages.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsRequest;
 use kafka_protocol::messages::create_partitions_response::{
@@ -217,6 +217,12 @@ fn assign_replicas<R: Rng + ?Sized>(
         .map_err(|e| (e.error_code(), e.client_message(replication_factor)))
 }
 
+/// The names a request gives more than once (Kafka fails each such entry with INVALID_REQUEST).
+fn repeated_names<'a>(names: impl Iterator<Item = &'a str>) -> HashSet<&'a str> {
+    let mut seen = HashSet::new();
+    names.filter(|n| !seen.insert(*n)).collect()
+}
+
 fn too_many_partitions() -> TopicError {
     (
         ErrorCode::PolicyViolation,
@@ -333,10 +339,7 @@ pub fn create_topics<R: Rng + ?Sized>(
     defaults: TopicDefaults,
     rng: &mut R,
 ) -> ControlResult<CreateTopicsResponse> {
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for t in &request.topics {
-        *counts.entry(t.name.0.as_str()).or_default() += 1;
-    }
+    let repeated = repeated_names(request.topics.iter().map(|t| t.name.0.as_str()));
     let mut records = Vec::new();
     let mut results = Vec::with_capacity(request.topics.len());
     // The image as this request's own earlier topics leave it, so later ones see them.
@@ -347,7 +350,7 @@ pub fn create_topics<R: Rng + ?Sized>(
             .with_name(topic.name.clone())
             .with_num_partitions(-1)
             .with_replication_factor(-1);
-        let outcome = if counts[name] > 1 {
+        let outcome = if repeated.contains(name) {
             Err((
                 ErrorCode::InvalidRequest,
                 "Duplicate topic name.".to_string(),
@@ -475,16 +478,13 @@ pub fn create_partitions<R: Rng + ?Sized>(
     request: &CreatePartitionsRequest,
     rng: &mut R,
 ) -> ControlResult<CreatePartitionsResponse> {
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for t in &request.topics {
-        *counts.entry(t.name.0.as_str()).or_default() += 1;
-    }
+    let repeated = repeated_names(request.topics.iter().map(|t| t.name.0.as_str()));
     let mut records = Vec::new();
     let mut results = Vec::new();
     for t in &request.topics {
         let name = t.name.0.as_str();
         let outcome = (|| -> Result<Vec<MetadataRecord>, TopicError> {
-            if counts[name] > 1 {
+            if repeated.contains(name) {
                 return Err((ErrorCode::InvalidRequest, "Duplicate topic name.".into()));
             }
             let topic = image.topic_by_name(name).ok_or((
