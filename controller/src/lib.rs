@@ -1,7 +1,7 @@
 //! metaquorum-controller: what a controller node is made of: the typed configuration
 //! ([`config`]), storage formatting and checks ([`storage`]), metadata records, the image, its
 //! replay and loader ([`metadata`]), the active controller's rules ([`control`]), the KRaft
-//! consensus core ([`raft`]), its driver ([`driver`]), the Kafka wire protocol ([`net`]), metrics
+//! consensus core ([`raft`]), its driver ([`driver`]), snapshots of the image ([`snapshots`]), the Kafka wire protocol ([`net`]), metrics
 //! ([`metrics`]) and the assembled node ([`node`]).
 
 pub mod alloc;
@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod raft;
+pub mod snapshots;
 pub mod storage;
 
 /// Unit tests decode hostile requests too: give them the allocator the binary uses.

@@ -102,57 +102,30 @@ pub struct ControllerNode {
 impl ControllerNode {
     /// Checks storage, opens the log, starts the driver and binds the controller listeners.
     pub async fn start(config: &Config) -> Result<Self, NodeError> {
+        Self::start_with(config, |controller| controller).await
+    }
+
+    /// [`Self::start`], with the controller's state machine wrapped by `wrap` before the driver
+    /// takes it: combined mode (`process.roles=broker,controller`) hands the same committed
+    /// batches to the broker's metadata this way, as Kafka shares one Raft client.
+    pub async fn start_with<S, F>(config: &Config, wrap: F) -> Result<Self, NodeError>
+    where
+        S: driver::StateMachine<Request = ControllerCall>,
+        F: FnOnce(QuorumController) -> S,
+    {
         let identity = storage::check_formatted(config)?;
         let voters = voters(config)?;
         if !voters.contains_key(&config.node_id) {
             return Err(NodeError::Config(format!(
-                "node.id {} is not one of the voters {:?}; observers are brokers (not yet supported in process.roles=controller)",
+                "node.id {} is not one of the voters {:?}; a node that only follows the log is a broker (process.roles=broker)",
                 config.node_id,
                 voters.keys().collect::<Vec<_>>()
             )));
         }
-        let partition_dir = config
-            .metadata_log_dir()
-            .join(format!("{METADATA_TOPIC}-0"));
-        // A batch must fit in a segment; tests run with tiny segments.
-        let batch_bytes_max = LogConfig::default()
-            .batch_bytes_max
-            .min(usize::try_from(config.metadata_log_segment_bytes).unwrap_or(usize::MAX));
-        let log_config = LogConfig {
-            segment_bytes_max: config.metadata_log_segment_bytes,
-            batch_bytes_max,
-            ..LogConfig::default()
-        };
-        let (log, report) = Log::open(&partition_dir, log_config).map_err(|e| NodeError::Log {
-            dir: partition_dir.display().to_string(),
-            source: e,
-        })?;
-        tracing::info!(
-            "opened the metadata log in {}: offsets {}..{} ({:?})",
-            partition_dir.display(),
-            log.log_start_offset(),
-            log.end_offset(),
-            report.tail
-        );
-        let store = SegmentedStore::new(log);
-        let mut raft = RaftConfig::new(config.node_id);
-        raft.batch_bytes_max = raft.batch_bytes_max.min(batch_bytes_max);
-        raft.election_timeout_ms = config.controller_quorum_election_timeout_ms;
-        raft.fetch_timeout_ms = config.controller_quorum_fetch_timeout_ms;
-        raft.election_backoff_max_ms = config.controller_quorum_election_backoff_max_ms;
-        raft.request_timeout_ms = config.controller_quorum_request_timeout_ms;
-        raft.retry_backoff_ms = config.controller_quorum_retry_backoff_ms;
-        let peer = PeerSettings {
-            cluster_id: identity.cluster_id.clone(),
-            client_id: format!("raft-client-{}", config.node_id),
-            connect_timeout_ms: config.controller_quorum_request_timeout_ms,
-            retry_backoff_ms: config.controller_quorum_retry_backoff_ms,
-        };
-        let seed = {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&uuid::Uuid::new_v4().as_bytes()[..8]);
-            u64::from_le_bytes(b)
-        };
+        let (store, partition_dir) = open_metadata_log(config)?;
+        let raft = raft_config(config, store.log().config().batch_bytes_max);
+        let peer = peer_settings(config, &identity.cluster_id);
+        let seed = random_seed();
         // Bind first: a node that cannot listen must not start voting.
         let mut bound = Vec::new();
         for l in config.controller_listeners() {
@@ -219,7 +192,7 @@ impl ControllerNode {
                 seed,
             },
             store,
-            state_machine,
+            wrap(state_machine),
             tokio::runtime::Handle::current(),
         )
         .map_err(NodeError::Driver)?;
@@ -266,9 +239,69 @@ impl ControllerNode {
     }
 }
 
+/// Opens `<metadata.log.dir>/__cluster_metadata-0` with the configured segment size; returns
+/// the store and the partition directory.
+pub fn open_metadata_log(
+    config: &Config,
+) -> Result<(SegmentedStore, std::path::PathBuf), NodeError> {
+    let partition_dir = config
+        .metadata_log_dir()
+        .join(format!("{METADATA_TOPIC}-0"));
+    // A batch must fit in a segment; tests run with tiny segments.
+    let batch_bytes_max = LogConfig::default()
+        .batch_bytes_max
+        .min(usize::try_from(config.metadata_log_segment_bytes).unwrap_or(usize::MAX));
+    let log_config = LogConfig {
+        segment_bytes_max: config.metadata_log_segment_bytes,
+        batch_bytes_max,
+        ..LogConfig::default()
+    };
+    let (log, report) = Log::open(&partition_dir, log_config).map_err(|e| NodeError::Log {
+        dir: partition_dir.display().to_string(),
+        source: e,
+    })?;
+    tracing::info!(
+        "opened the metadata log in {}: offsets {}..{} ({:?})",
+        partition_dir.display(),
+        log.log_start_offset(),
+        log.end_offset(),
+        report.tail
+    );
+    Ok((SegmentedStore::new(log), partition_dir))
+}
+
+/// The Raft core's settings from the `controller.quorum.*` keys.
+pub fn raft_config(config: &Config, batch_bytes_max: usize) -> RaftConfig {
+    let mut raft = RaftConfig::new(config.node_id);
+    raft.batch_bytes_max = raft.batch_bytes_max.min(batch_bytes_max);
+    raft.election_timeout_ms = config.controller_quorum_election_timeout_ms;
+    raft.fetch_timeout_ms = config.controller_quorum_fetch_timeout_ms;
+    raft.election_backoff_max_ms = config.controller_quorum_election_backoff_max_ms;
+    raft.request_timeout_ms = config.controller_quorum_request_timeout_ms;
+    raft.retry_backoff_ms = config.controller_quorum_retry_backoff_ms;
+    raft
+}
+
+/// Settings of this node's connections to the voters.
+pub fn peer_settings(config: &Config, cluster_id: &str) -> PeerSettings {
+    PeerSettings {
+        cluster_id: cluster_id.to_string(),
+        client_id: format!("raft-client-{}", config.node_id),
+        connect_timeout_ms: config.controller_quorum_request_timeout_ms,
+        retry_backoff_ms: config.controller_quorum_retry_backoff_ms,
+    }
+}
+
+/// A seed for the core's election jitter.
+pub fn random_seed() -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&uuid::Uuid::new_v4().as_bytes()[..8]);
+    u64::from_le_bytes(b)
+}
+
 /// The voters and their addresses: `controller.quorum.voters`, else the VotersRecord written by
 /// `storage format --standalone/--initial-controllers`.
-fn voters(config: &Config) -> Result<BTreeMap<NodeId, HostPort>, NodeError> {
+pub fn voters(config: &Config) -> Result<BTreeMap<NodeId, HostPort>, NodeError> {
     if !config.controller_quorum_voters.is_empty() {
         return Ok(config
             .controller_quorum_voters
@@ -463,7 +496,7 @@ async fn describe_quorum(
 }
 
 /// Decodes a metadata API request into the state machine's form.
-fn decode_state_machine_request(request: RawRequest) -> Result<RequestKind, WireError> {
+pub fn decode_state_machine_request(request: RawRequest) -> Result<RequestKind, WireError> {
     let (api, version, mut b) = (request.api, request.version, request.body);
     let b = &mut b;
     Ok(match api {

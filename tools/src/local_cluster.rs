@@ -1,13 +1,15 @@
-//! `metaquorum local-cluster`: a working quorum on loopback in one command. It writes one
-//! configuration per controller, formats each node's storage with one cluster id, starts the
-//! controllers as child processes, prints their endpoints and directories, and on Ctrl-C (or
-//! SIGTERM) stops them gracefully: SIGTERM, then SIGKILL after a grace period.
+//! `metaquorum local-cluster`: a working cluster on loopback in one command: a quorum of
+//! controllers plus broker shims (or combined nodes with `--combined`). It writes one
+//! configuration per node, formats each node's storage with one cluster id, starts the nodes as
+//! child processes, prints their endpoints, directories and the bootstrap servers for Kafka
+//! clients, and on Ctrl-C (or SIGTERM) stops them gracefully: brokers first (controlled
+//! shutdown), then controllers; SIGKILL after a grace period.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use metaquorum_controller::config::LoopbackController;
+use metaquorum_controller::config::{LoopbackBroker, LoopbackController};
 
 /// Options of `local-cluster`.
 #[derive(Debug, clap::Args)]
@@ -18,6 +20,13 @@ pub struct LocalClusterArgs {
     /// Number of controllers.
     #[arg(long, default_value_t = 3)]
     pub controllers: u16,
+    /// Number of brokers. Broker ids start at 101; with --combined the controllers are
+    /// brokers too and only brokers beyond their number are started on their own.
+    #[arg(long, default_value_t = 3)]
+    pub brokers: u16,
+    /// Run the controllers in combined mode (`process.roles=broker,controller`).
+    #[arg(long)]
+    pub combined: bool,
     /// First controller port; the others follow. 0 picks free ports.
     #[arg(long, default_value_t = 0)]
     pub base_port: u16,
@@ -26,8 +35,23 @@ pub struct LocalClusterArgs {
     pub overrides: Vec<String>,
 }
 
-/// Seconds a controller gets to stop after SIGTERM before SIGKILL.
+/// Time a node gets to stop after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Id of the first broker-only node.
+const FIRST_BROKER_ID: u16 = 101;
+
+/// One node to start.
+struct NodeSpec {
+    id: u16,
+    /// "controller", "broker" or "combined".
+    role: &'static str,
+    controller_port: Option<u16>,
+    broker_port: Option<u16>,
+    metrics_port: u16,
+    dir: PathBuf,
+    config: PathBuf,
+}
 
 /// Runs the local cluster until a signal arrives.
 pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
@@ -40,68 +64,125 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
     };
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let exe = std::env::current_exe().map_err(|e| format!("locating the binary: {e}"))?;
-    let count = usize::from(args.controllers);
-    let mut free = metaquorum_controller::config::free_loopback_ports(2 * count)
+    let controllers = usize::from(args.controllers);
+    let combined = if args.combined { controllers } else { 0 };
+    let broker_only = usize::from(args.brokers).saturating_sub(combined);
+    let total = controllers + broker_only;
+    let mut free = metaquorum_controller::config::free_loopback_ports(2 * total + combined)
         .map_err(|e| format!("finding free ports: {e}"))?;
-    let metrics_ports = free.split_off(count);
+    let metrics_ports = free.split_off(controllers + broker_only + combined);
+    let mut broker_ports = free.split_off(controllers);
     let ports: Vec<u16> = if args.base_port == 0 {
         free
     } else {
         (0..args.controllers).map(|i| args.base_port + i).collect()
     };
-    let ids: Vec<u16> = (1..=args.controllers).collect();
-    let voters: Vec<String> = ids
+    let voters: Vec<String> = ports
         .iter()
-        .zip(&ports)
-        .map(|(id, p)| format!("{id}@127.0.0.1:{p}"))
+        .enumerate()
+        .map(|(i, p)| format!("{}@127.0.0.1:{p}", i + 1))
         .collect();
     let cluster_id = output(Command::new(&exe).args(["storage", "random-uuid"]))?;
     let cluster_id = cluster_id.trim().to_string();
+    let extra: Vec<&str> = args.overrides.iter().map(String::as_str).collect();
     let mut nodes = Vec::new();
-    for ((id, port), metrics_port) in ids.iter().zip(&ports).zip(&metrics_ports) {
-        let node_dir = dir.join(format!("controller-{id}"));
-        let data = node_dir.join("data");
-        std::fs::create_dir_all(&node_dir)
-            .map_err(|e| format!("creating {}: {e}", node_dir.display()))?;
-        let config = node_dir.join("controller.properties");
-        let extra: Vec<&str> = args.overrides.iter().map(String::as_str).collect();
-        let text = format!(
-            "# Written by `metaquorum local-cluster`.\n{}",
-            LoopbackController {
-                id: i32::from(*id),
+    let mut metrics = metrics_ports.into_iter();
+    for (i, port) in ports.iter().enumerate() {
+        let id = i as u16 + 1;
+        let broker_port = args.combined.then(|| broker_ports.remove(0));
+        nodes.push(NodeSpec {
+            id,
+            role: if args.combined {
+                "combined"
+            } else {
+                "controller"
+            },
+            controller_port: Some(*port),
+            broker_port,
+            metrics_port: metrics.next().unwrap_or(0),
+            dir: dir.join(format!(
+                "{}-{id}",
+                if args.combined {
+                    "combined"
+                } else {
+                    "controller"
+                }
+            )),
+            config: PathBuf::new(),
+        });
+    }
+    for i in 0..broker_only {
+        let id = FIRST_BROKER_ID + i as u16;
+        nodes.push(NodeSpec {
+            id,
+            role: "broker",
+            controller_port: None,
+            broker_port: Some(broker_ports.remove(0)),
+            metrics_port: metrics.next().unwrap_or(0),
+            dir: dir.join(format!("broker-{id}")),
+            config: PathBuf::new(),
+        });
+    }
+    for node in &mut nodes {
+        let data = node.dir.join("data");
+        std::fs::create_dir_all(&node.dir)
+            .map_err(|e| format!("creating {}: {e}", node.dir.display()))?;
+        node.config = node.dir.join(format!("{}.properties", node.role));
+        let text = match node.broker_port {
+            None => LoopbackController {
+                id: i32::from(node.id),
                 voters: &voters,
-                port: *port,
-                metrics_port: *metrics_port,
+                port: node.controller_port.unwrap_or(0),
+                metrics_port: node.metrics_port,
                 data_dir: &data,
             }
-            .properties(&extra)
-        );
-        std::fs::write(&config, text).map_err(|e| format!("writing {}: {e}", config.display()))?;
-        let formatted = data.join("meta.properties").exists();
-        if !formatted {
+            .properties(&extra),
+            Some(bp) => LoopbackBroker {
+                id: i32::from(node.id),
+                voters: &voters,
+                port: bp,
+                controller_port: node.controller_port,
+                metrics_port: node.metrics_port,
+                data_dir: &data,
+            }
+            .properties(&extra),
+        };
+        let text = format!("# Written by `metaquorum local-cluster`.\n{text}");
+        std::fs::write(&node.config, text)
+            .map_err(|e| format!("writing {}: {e}", node.config.display()))?;
+        if !data.join("meta.properties").exists() {
             output(Command::new(&exe).args([
                 "storage",
                 "format",
                 "-c",
-                &config.display().to_string(),
+                &node.config.display().to_string(),
                 "-t",
                 &cluster_id,
             ]))?;
         }
-        nodes.push((*id, *port, *metrics_port, node_dir, config));
     }
-    let mut children: Vec<(u16, Child)> = Vec::new();
-    for (id, _, _, node_dir, config) in &nodes {
-        match start(&exe, node_dir, config) {
-            Ok(c) => children.push((*id, c)),
+    let mut children: Vec<(String, Child)> = Vec::new();
+    for node in &nodes {
+        match start(&exe, &node.dir, &node.config, node.role) {
+            Ok(c) => children.push((format!("{} {}", node.role, node.id), c)),
             Err(e) => {
                 stop_all(&mut children);
                 return Err(e);
             }
         }
     }
-    println!("metaquorum local cluster: {} controllers", nodes.len());
-    println!("  directory:            {}", dir.display());
+    let brokers: Vec<&NodeSpec> = nodes.iter().filter(|n| n.broker_port.is_some()).collect();
+    println!(
+        "metaquorum local cluster: {} controllers, {} brokers{}",
+        controllers,
+        brokers.len(),
+        if args.combined {
+            " (combined mode)"
+        } else {
+            ""
+        }
+    );
+    println!("  directory:             {}", dir.display());
     println!(
         "  bootstrap controllers: {}",
         ports
@@ -110,17 +191,39 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
             .collect::<Vec<_>>()
             .join(",")
     );
-    for (id, port, metrics_port, node_dir, _) in &nodes {
+    let bootstrap = brokers
+        .iter()
+        .filter_map(|n| n.broker_port.map(|p| format!("127.0.0.1:{p}")))
+        .collect::<Vec<_>>()
+        .join(",");
+    if !bootstrap.is_empty() {
+        println!("  bootstrap servers:     {bootstrap}");
+    }
+    for n in &nodes {
+        let mut endpoints = Vec::new();
+        if let Some(p) = n.controller_port {
+            endpoints.push(format!("CONTROLLER://127.0.0.1:{p}"));
+        }
+        if let Some(p) = n.broker_port {
+            endpoints.push(format!("PLAINTEXT://127.0.0.1:{p}"));
+        }
         println!(
-            "  controller {id}: CONTROLLER://127.0.0.1:{port}  metrics http://127.0.0.1:{metrics_port}/metrics  data {}  log {}",
-            node_dir.join("data").display(),
-            node_dir.join("controller.log").display()
+            "  {} {}: {}  metrics http://127.0.0.1:{}/metrics  data {}  log {}",
+            n.role,
+            n.id,
+            endpoints.join(" "),
+            n.metrics_port,
+            n.dir.join("data").display(),
+            n.dir.join(format!("{}.log", n.role)).display()
         );
     }
     println!(
         "Try: metaquorum quorum --bootstrap-controller 127.0.0.1:{} describe --status",
         ports[0]
     );
+    if !bootstrap.is_empty() {
+        println!("     kcat -b {bootstrap} -L");
+    }
     println!("Press Ctrl-C to stop.");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -134,21 +237,26 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
             tokio::select! {
                 r = &mut signal => return r,
                 _ = tick.tick() => {
-                    for (id, child) in children.iter_mut() {
+                    for (name, child) in children.iter_mut() {
                         if let Ok(Some(status)) = child.try_wait() {
-                            eprintln!("controller {id} exited ({status}); see its controller.log");
+                            eprintln!("{name} exited ({status}); see its log");
                         }
                     }
                     children.retain_mut(|(_, c)| matches!(c.try_wait(), Ok(None)));
                     if children.is_empty() {
-                        return Err("every controller has exited".to_string());
+                        return Err("every node has exited".to_string());
                     }
                 }
             }
         }
     });
-    println!("Stopping the controllers...");
-    stop_all(&mut children);
+    println!("Stopping the nodes...");
+    // Brokers first, so their controlled shutdowns find a controller.
+    let (mut first, mut rest): (Vec<_>, Vec<_>) = children
+        .into_iter()
+        .partition(|(name, _)| name.starts_with("broker"));
+    stop_all(&mut first);
+    stop_all(&mut rest);
     println!("Stopped. Data is kept in {}", dir.display());
     signalled.map(|_| ExitCode::SUCCESS)
 }
@@ -165,8 +273,8 @@ fn output(cmd: &mut Command) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn start(exe: &Path, node_dir: &Path, config: &Path) -> Result<Child, String> {
-    let log_path = node_dir.join("controller.log");
+fn start(exe: &Path, node_dir: &Path, config: &Path, role: &str) -> Result<Child, String> {
+    let log_path = node_dir.join(format!("{role}.log"));
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -189,7 +297,7 @@ fn start(exe: &Path, node_dir: &Path, config: &Path) -> Result<Child, String> {
         .map_err(|e| format!("starting {}: {e}", exe.display()))
 }
 
-fn stop_all(children: &mut [(u16, Child)]) {
+fn stop_all(children: &mut [(String, Child)]) {
     for (_, c) in children.iter() {
         // SAFETY: kill(2) on our own child's pid.
         unsafe {
@@ -202,7 +310,7 @@ fn stop_all(children: &mut [(u16, Child)]) {
             match c.try_wait() {
                 Ok(Some(_)) | Err(_) => break,
                 Ok(None) if Instant::now() >= deadline => {
-                    eprintln!("controller {id} did not stop within {STOP_GRACE:?}; killing it");
+                    eprintln!("{id} did not stop within {STOP_GRACE:?}; killing it");
                     let _ = c.kill();
                     let _ = c.wait();
                     break;

@@ -1,31 +1,31 @@
-//! `metaquorum run -c <config>`: runs a node in the roles `process.roles` names, until SIGINT or
-//! SIGTERM, then shuts down gracefully (a leader resigns with EndQuorumEpoch first).
+//! `metaquorum run -c <config>`: runs a node in the roles `process.roles` names (controller,
+//! broker, or both), until SIGINT or SIGTERM, then shuts down gracefully: a broker with a
+//! controlled shutdown, a leader by resigning with EndQuorumEpoch.
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use metaquorum_broker_shim::BrokerShim;
 use metaquorum_controller::config::Config;
 use metaquorum_controller::node::ControllerNode;
 
 /// Runs the node described by the configuration file.
 pub fn run(config_path: &Path, overrides: &[String]) -> Result<ExitCode, String> {
     let config = crate::storage_cmd::load_config(config_path, overrides)?;
-    if !config.process_roles.is_controller_only() {
-        return Err(format!(
-            "process.roles={} : only process.roles=controller runs today; the broker role arrives with the broker shim",
-            config.process_roles
-        ));
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .thread_name("metaquorum-io")
         .build()
         .map_err(|e| format!("starting the async runtime: {e}"))?;
-    runtime.block_on(serve(config))
+    if config.process_roles.broker {
+        runtime.block_on(serve_broker(config))
+    } else {
+        runtime.block_on(serve_controller(config))
+    }
 }
 
-async fn serve(config: Config) -> Result<ExitCode, String> {
+async fn serve_controller(config: Config) -> Result<ExitCode, String> {
     let node = ControllerNode::start(&config)
         .await
         .map_err(|e| e.to_string())?;
@@ -46,6 +46,55 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     eprintln!("metaquorum controller {}: shutting down", config.node_id);
     node.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A broker (or combined) node: runs until a signal (controlled shutdown) or until its
+/// registration fails for good (exit code 5).
+async fn serve_broker(config: Config) -> Result<ExitCode, String> {
+    let role = if config.process_roles.controller {
+        "combined node"
+    } else {
+        "broker"
+    };
+    let mut shim = BrokerShim::start(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    for addr in &shim.controller_listeners {
+        println!(
+            "metaquorum {role} {}: controller listener on {addr}",
+            config.node_id
+        );
+    }
+    for (name, addr) in &shim.listeners {
+        println!(
+            "metaquorum {role} {}: {name} listener on {addr} (metadata in {})",
+            config.node_id,
+            config.metadata_log_dir().display()
+        );
+    }
+    if let Some(m) = shim.metrics {
+        println!(
+            "metaquorum {role} {}: metrics at http://{m}/metrics",
+            config.node_id
+        );
+    }
+    tokio::select! {
+        r = wait_for_signal() => {
+            r?;
+            eprintln!("metaquorum {role} {}: controlled shutdown", config.node_id);
+            shim.shutdown().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        r = shim.lifecycle_ended() => {
+            let why = match r {
+                Ok(()) => "the lifecycle ended".to_string(),
+                Err(e) => e,
+            };
+            eprintln!("metaquorum {role} {}: {why}; stopping", config.node_id);
+            shim.stop().await;
+            Ok(ExitCode::from(5))
+        }
+    }
 }
 
 /// Waits for SIGINT or SIGTERM.

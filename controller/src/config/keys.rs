@@ -189,6 +189,13 @@ pub(super) const INITIAL_BROKER_REGISTRATION_TIMEOUT_MS: KeySpec = KeySpec {
           after this long; >= 1.",
 };
 
+pub(super) const BROKER_RACK: KeySpec = KeySpec {
+    name: "broker.rack",
+    default: Some(""),
+    doc: "Rack of a broker, given to the controller at registration for rack-aware replica \
+          placement. Empty: no rack.",
+};
+
 /// Every key this module knows, in documentation order. The parser reads keys through these
 /// entries only; any other key is reported as unknown.
 pub(super) const KNOWN_KEYS: &[KeySpec] = &[
@@ -221,6 +228,7 @@ pub(super) const KNOWN_KEYS: &[KeySpec] = &[
     BROKER_HEARTBEAT_INTERVAL_MS,
     BROKER_SESSION_TIMEOUT_MS,
     INITIAL_BROKER_REGISTRATION_TIMEOUT_MS,
+    BROKER_RACK,
 ];
 
 /// Lowest allowed `metadata.log.segment.min.bytes`. Kafka's floor is the 12-byte log overhead;

@@ -25,7 +25,7 @@ mod values;
 pub use env::{env_key_to_property, parse_override, ENV_PREFIX, NON_CONFIG_ENV_VARS};
 pub use error::ConfigError;
 pub use keys::{KeySpec, METADATA_LOG_SEGMENT_MIN_BYTES_FLOOR};
-pub use loopback::{free_loopback_ports, LoopbackController};
+pub use loopback::{free_loopback_ports, LoopbackBroker, LoopbackController};
 pub use values::{HostPort, Listener, ProcessRoles, QuorumVoter, SecurityProtocol};
 
 use error::{inconsistent, invalid};
@@ -95,6 +95,8 @@ pub struct Config {
     pub broker_session_timeout_ms: u64,
     /// `initial.broker.registration.timeout.ms`, >= 1.
     pub initial_broker_registration_timeout_ms: u64,
+    /// `broker.rack` (`None` when empty).
+    pub broker_rack: Option<String>,
 }
 
 /// Where configuration values come from, in increasing priority: `file`, `env`, `overrides`.
@@ -466,6 +468,10 @@ impl Config {
                 &INITIAL_BROKER_REGISTRATION_TIMEOUT_MS,
                 1,
             )?,
+            broker_rack: props
+                .get(&BROKER_RACK)
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
         };
         config.validate(advertised_explicit, &mut warnings)?;
         Ok(Loaded { config, warnings })

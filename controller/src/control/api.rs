@@ -61,6 +61,13 @@ pub const STATE_MACHINE_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::AlterPartition, 2, 3),
 ];
 
+/// The message of a NOT_CONTROLLER answer to a write whose batch was proposed but whose
+/// leader lost leadership before it committed: the write may or may not have happened, so a
+/// forwarding broker must not retry it on its own (any other NOT_CONTROLLER means nothing was
+/// done and the request can go to the new active controller).
+pub const OUTCOME_UNKNOWN_MESSAGE: &str =
+    "The controller lost leadership before the change committed; its outcome is unknown.";
+
 /// A decoded request for the controller, and where its response goes.
 pub struct ControllerCall {
     /// The request.
@@ -253,13 +260,27 @@ pub fn error_response(
     })
 }
 
-/// A Metadata response from a committed image: the registered unfenced brokers, the active
-/// controller as `controller_id`, and the topics asked for (all when `topics` is null).
+/// The endpoint of broker `b` clients on `listener` should use: the one of that name, or the
+/// first when no name is given. `None` when the broker has no such listener.
+fn endpoint<'a>(
+    b: &'a crate::metadata::cluster::BrokerRegistration,
+    listener: Option<&str>,
+) -> Option<&'a crate::metadata::record::Endpoint> {
+    match listener {
+        Some(name) => b.listeners.iter().find(|l| l.name == name),
+        None => b.listeners.first(),
+    }
+}
+
+/// A Metadata response from a committed image: the registered unfenced brokers (their
+/// endpoint on `listener`, as Kafka answers with the listener the request came on; the first
+/// when `None`), `controller_id`, and the topics asked for (all when `topics` is null).
 pub fn metadata_response(
     image: &MetadataImage,
     cluster_id: &str,
     controller_id: Option<NodeId>,
     request: &MetadataRequest,
+    listener: Option<&str>,
 ) -> MetadataResponse {
     let brokers = image
         .cluster
@@ -267,7 +288,7 @@ pub fn metadata_response(
         .values()
         .filter(|b| !b.fenced)
         .filter_map(|b| {
-            let l = b.listeners.first()?;
+            let l = endpoint(b, listener)?;
             Some(
                 MetadataResponseBroker::default()
                     .with_node_id(BrokerId(b.id))
@@ -338,14 +359,16 @@ pub fn metadata_response(
         .with_topics(topics)
 }
 
-/// DescribeCluster: brokers (endpoint type 1) from the image, or the controllers (type 2,
-/// KIP-919) from the voter set.
+/// DescribeCluster: brokers (endpoint type 1, their endpoint on `listener` as in
+/// [`metadata_response`]) from the image, or the controllers (type 2, KIP-919) from the voter
+/// set.
 pub fn describe_cluster_response(
     image: &MetadataImage,
     cluster_id: &str,
     controller_id: Option<NodeId>,
     voters: &BTreeMap<NodeId, HostPort>,
     request: &DescribeClusterRequest,
+    listener: Option<&str>,
 ) -> DescribeClusterResponse {
     let mut response = DescribeClusterResponse::default()
         .with_cluster_id(wire_str(cluster_id))
@@ -359,7 +382,7 @@ pub fn describe_cluster_response(
                 .values()
                 .filter(|b| !b.fenced)
                 .filter_map(|b| {
-                    let l = b.listeners.first()?;
+                    let l = endpoint(b, listener)?;
                     Some(
                         DescribeClusterBroker::default()
                             .with_broker_id(BrokerId(b.id))

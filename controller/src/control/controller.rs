@@ -13,12 +13,10 @@
 //! expire and writes a NoOp record when idle for `metadata.max.idle.interval.ms`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::Instant;
 
-use bytes::Bytes;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use metaquorum_log::batch::RecordData;
-use metaquorum_log::{Retention, SnapshotId};
+use metaquorum_log::Retention;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::oneshot;
@@ -40,13 +38,12 @@ use crate::metadata::record::{
     MetadataRecord, NoOpRecord,
 };
 use crate::metrics::{publish_controller, ControllerGauges};
-use crate::raft::segmented::{decode_batch, SegmentedStore};
-use crate::raft::{Batch, LogStore, Millis, NodeId, Offset, ProposalId, ProposalOutcome, RoleKind};
+use crate::raft::segmented::SegmentedStore;
+use crate::raft::{Batch, Millis, NodeId, Offset, ProposalId, ProposalOutcome, RoleKind};
+use crate::snapshots::{load_latest, SnapshotPolicy, Snapshotter};
 
 /// Requests queued on a leader that is not yet active, at most.
 const WAITING_MAX: usize = 10_000;
-/// Records per batch of a generated snapshot.
-const SNAPSHOT_RECORDS_PER_BATCH: usize = 1_000;
 /// Controller gauges are published at most this often.
 const PUBLISH_EVERY_MS: Millis = 500;
 
@@ -103,12 +100,7 @@ pub struct QuorumController {
     waiting: VecDeque<ControllerCall>,
     lifecycle: BrokerLifecycle,
     rng: StdRng,
-    /// Committed record bytes not yet covered by a snapshot.
-    bytes_since_snapshot: u64,
-    /// Driver time of the last snapshot (or of start).
-    last_snapshot_ms: Option<Millis>,
-    /// A snapshot being written on its own thread; its outcome arrives here.
-    snapshot_in_flight: Option<std::sync::mpsc::Receiver<SnapshotOutcome>>,
+    snapshots: Snapshotter,
     new_active_controllers: u64,
     metadata_errors: u64,
     published_at_ms: Option<Millis>,
@@ -118,7 +110,7 @@ impl QuorumController {
     /// A controller that will load its state from the log.
     pub fn new(settings: ControllerSettings) -> Self {
         QuorumController {
-            settings,
+            settings: settings.clone(),
             loader: MetadataLoader::new(),
             applied: 0,
             applied_timestamp_ms: -1,
@@ -126,9 +118,11 @@ impl QuorumController {
             waiting: VecDeque::new(),
             lifecycle: BrokerLifecycle::default(),
             rng: StdRng::from_os_rng(),
-            bytes_since_snapshot: 0,
-            last_snapshot_ms: None,
-            snapshot_in_flight: None,
+            snapshots: Snapshotter::new(SnapshotPolicy {
+                bytes_max: settings.snapshot_bytes_max,
+                interval_ms: settings.snapshot_interval_ms,
+                retention: settings.retention,
+            }),
             new_active_controllers: 0,
             metadata_errors: 0,
             published_at_ms: None,
@@ -353,6 +347,7 @@ impl QuorumController {
                     &self.settings.cluster_id,
                     Some(ctx.node_id()),
                     r,
+                    None,
                 );
                 let _ = reply.send(ResponseKind::Metadata(response));
             }
@@ -466,116 +461,16 @@ impl QuorumController {
         std::process::exit(4);
     }
 
-    /// Starts writing a snapshot of the committed image if one is due. The image is immutable,
-    /// so a thread of its own encodes, writes, fsyncs and renames it while the driver goes on;
-    /// [`Self::maybe_finish_snapshot`] records it in the log and applies retention.
+    /// Starts a snapshot of the committed image if one is due.
     fn maybe_snapshot(&mut self, ctx: &mut Ctx<'_>) {
         let now = ctx.now_ms();
-        let since = *self.last_snapshot_ms.get_or_insert(now);
-        let by_bytes = self.bytes_since_snapshot >= self.settings.snapshot_bytes_max;
-        let by_time = self.settings.snapshot_interval_ms > 0
-            && self.bytes_since_snapshot > 0
-            && now.saturating_sub(since) >= self.settings.snapshot_interval_ms;
-        if !(by_bytes || by_time)
-            || self.loader.in_transaction()
-            || self.snapshot_in_flight.is_some()
-        {
-            return;
-        }
-        let image = self.loader.image().clone();
-        if image.provenance.offset < 0 {
-            return;
-        }
-        let id = SnapshotId {
-            end_offset: image.provenance.offset + 1,
-            epoch: image.provenance.epoch,
-        };
-        self.last_snapshot_ms = Some(now);
-        self.bytes_since_snapshot = 0;
-        let log = ctx.store_mut().log_mut();
-        if log
-            .latest_snapshot()
-            .is_some_and(|s| s.end_offset >= id.end_offset)
-        {
-            return;
-        }
-        let mut writer = match log.create_snapshot(id, image.provenance.last_contained_timestamp_ms)
-        {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::error!("starting snapshot {id}: {e}");
-                return;
-            }
-        };
-        let (tx, rx) = std::sync::mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("metaquorum-snapshot".into())
-            .spawn(move || {
-                let started = Instant::now();
-                let records = image.to_records();
-                let result = (|| {
-                    for chunk in records.chunks(SNAPSHOT_RECORDS_PER_BATCH) {
-                        let data: Vec<RecordData> = chunk
-                            .iter()
-                            .map(|r| RecordData {
-                                key: None,
-                                value: Some(r.encode()),
-                            })
-                            .collect();
-                        writer.append_records(&data)?;
-                    }
-                    writer.finish()
-                })();
-                let _ = tx.send(SnapshotOutcome {
-                    result: result.map_err(|e| e.to_string()),
-                    records: records.len(),
-                    elapsed_ms: started.elapsed().as_millis(),
-                });
-            });
-        match spawned {
-            Ok(_) => self.snapshot_in_flight = Some(rx),
-            Err(e) => tracing::error!("starting the snapshot thread: {e}"),
-        }
-    }
-
-    /// Records a finished snapshot in the log and applies retention.
-    fn maybe_finish_snapshot(&mut self, ctx: &mut Ctx<'_>) {
-        let Some(rx) = &self.snapshot_in_flight else {
-            return;
-        };
-        let outcome = match rx.try_recv() {
-            Ok(o) => o,
-            Err(std::sync::mpsc::TryRecvError::Empty) => return,
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => SnapshotOutcome {
-                result: Err("the snapshot thread died".into()),
-                records: 0,
-                elapsed_ms: 0,
-            },
-        };
-        self.snapshot_in_flight = None;
-        let log = ctx.store_mut().log_mut();
-        let finished = outcome.result.and_then(|id| {
-            log.add_finished_snapshot(id).map_err(|e| e.to_string())?;
-            let report = log
-                .clean(
-                    metaquorum_log::clock::wall_clock_ms(),
-                    self.settings.retention,
-                )
-                .map_err(|e| format!("retention after snapshot {id}: {e}"))?;
-            Ok((id, report))
-        });
-        match finished {
-            Ok((id, report)) => tracing::info!(
-                "wrote snapshot {id} ({} records) in {} ms; retention deleted {} segment(s), {} snapshot(s); log starts at {}",
-                outcome.records,
-                outcome.elapsed_ms,
-                report.segments_deleted,
-                report.snapshots_deleted,
-                report.log_start_offset
-            ),
-            // The log stays as it was: a failed snapshot costs replay time, not data.
-            Err(e) => tracing::error!("writing a snapshot failed: {e}"),
-        }
+        let in_transaction = self.loader.in_transaction();
+        self.snapshots.maybe_start(
+            self.loader.image(),
+            in_transaction,
+            now,
+            ctx.store_mut().log_mut(),
+        );
     }
 
     fn publish(&mut self, ctx: &Ctx<'_>) {
@@ -611,21 +506,10 @@ impl QuorumController {
     }
 }
 
-/// What the snapshot thread reports back.
-struct SnapshotOutcome {
-    result: Result<SnapshotId, String>,
-    records: usize,
-    elapsed_ms: u128,
-}
-
 /// The NOT_CONTROLLER form of a response that was waiting for its records.
 fn not_controller_like(response: ResponseKind) -> ResponseKind {
     let code = ErrorCode::NotController.code();
-    let message = || {
-        super::outcome::wire_message(
-            "The controller lost leadership before the change committed; its outcome is unknown.",
-        )
-    };
+    let message = || super::outcome::wire_message(super::api::OUTCOME_UNKNOWN_MESSAGE);
     match response {
         ResponseKind::CreateTopics(mut r) => {
             for t in &mut r.topics {
@@ -685,43 +569,9 @@ impl StateMachine for QuorumController {
     type Request = ControllerCall;
 
     fn load(&mut self, store: &SegmentedStore) -> Result<Offset, String> {
-        let Some(id) = store.latest_snapshot() else {
-            self.loader = MetadataLoader::new();
-            self.applied = 0;
-            return Ok(0);
-        };
-        let log = store.log();
-        let reader = log
-            .open_snapshot(id)
-            .map_err(|e| format!("opening snapshot {id}: {e}"))?;
-        reader
-            .verify()
-            .map_err(|e| format!("snapshot {id} is damaged: {e}"))?;
-        let mut values: Vec<Bytes> = Vec::new();
-        for (_, header, bytes) in reader.batches() {
-            if header.is_control() {
-                continue;
-            }
-            let batch = decode_batch(bytes).map_err(|e| format!("snapshot {id}: {e}"))?;
-            values.extend(batch.records.iter().filter_map(|r| r.value.clone()));
-        }
-        let provenance = MetadataProvenance {
-            offset: id.end_offset - 1,
-            epoch: id.epoch,
-            last_contained_timestamp_ms: -1,
-        };
-        self.loader
-            .load_snapshot(provenance, &values)
-            .map_err(|e| format!("loading snapshot {id}: {e}"))?;
-        tracing::info!(
-            "loaded snapshot {id}: {} topics, {} partitions, {} brokers",
-            self.loader.image().topic_count(),
-            self.loader.image().partition_count(),
-            self.loader.image().cluster.brokers.len()
-        );
-        self.applied = id.end_offset;
-        self.bytes_since_snapshot = 0;
-        Ok(id.end_offset)
+        self.applied = load_latest(store, &mut self.loader)?.map_or(0, |id| id.end_offset);
+        self.snapshots.reset();
+        Ok(self.applied)
     }
 
     fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_>) {
@@ -730,7 +580,11 @@ impl StateMachine for QuorumController {
             let committed = CommittedBatch {
                 base_offset: batch.base_offset,
                 epoch: batch.epoch,
-                append_timestamp_ms: ctx.wall_ms(),
+                append_timestamp_ms: if batch.timestamp_ms >= 0 {
+                    batch.timestamp_ms
+                } else {
+                    ctx.wall_ms()
+                },
                 records: batch
                     .records
                     .iter()
@@ -754,7 +608,7 @@ impl StateMachine for QuorumController {
                 }
             }
             self.applied_timestamp_ms = committed.append_timestamp_ms;
-            self.bytes_since_snapshot += batch.size_bytes() as u64;
+            self.snapshots.record_applied(batch.size_bytes() as u64);
         }
         self.check_leadership(ctx);
         self.release_replies();
@@ -779,6 +633,7 @@ impl StateMachine for QuorumController {
                 ctx.leader_id(),
                 &self.settings.voters,
                 r,
+                None,
             );
             let _ = call.reply.send(ResponseKind::DescribeCluster(response));
             return;
@@ -812,15 +667,13 @@ impl StateMachine for QuorumController {
 
     fn tick(&mut self, ctx: &mut Ctx<'_>) -> Option<Millis> {
         self.check_leadership(ctx);
-        self.maybe_finish_snapshot(ctx);
+        self.snapshots.maybe_finish(ctx.store_mut().log_mut());
         self.maybe_snapshot(ctx);
         self.publish(ctx);
         let now = ctx.now_ms();
         let mut next = now + PUBLISH_EVERY_MS;
-        if self.settings.snapshot_interval_ms > 0 {
-            if let Some(t) = self.last_snapshot_ms {
-                next = next.min(t + self.settings.snapshot_interval_ms);
-            }
+        if let Some(t) = self.snapshots.next_deadline_ms() {
+            next = next.min(t);
         }
         if self.active.is_none() {
             return Some(next);

@@ -3,14 +3,17 @@
 
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, RequestKind, ResponseKind,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use super::frame::FrameCodec;
-use super::wire::{decode_response, encode_request, response_correlation_id};
+use super::wire::{decode_response, decode_response_kind, encode_request, response_correlation_id};
 
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]
@@ -130,29 +133,47 @@ impl KafkaClient {
         Ok((version, self.send_at(api, version, request).await?))
     }
 
-    /// Sends a request at a given version.
-    pub async fn send_at<R, Resp>(
+    /// Sends a request of any API (a decoded [`RequestKind`]) at `version`; a broker forwards
+    /// its clients' admin requests to the controller this way, at the client's version.
+    pub async fn send_kind(
         &mut self,
         api: ApiKey,
         version: i16,
-        request: &R,
-    ) -> Result<Resp, ClientError>
-    where
-        R: Encodable + HeaderVersion,
-        Resp: Decodable + HeaderVersion,
-    {
+        request: &RequestKind,
+    ) -> Result<ResponseKind, ClientError> {
+        let addr = self.addr.clone();
         let io = |reason: String| ClientError::Io {
-            addr: self.addr.clone(),
+            addr: addr.clone(),
             reason,
         };
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1) & i32::MAX;
-        let bytes = encode_request(api, version, id, &self.client_id, request)
-            .map_err(|e| io(e.to_string()))?;
+        let mut out = BytesMut::with_capacity(256);
+        RequestHeader::default()
+            .with_request_api_key(api as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(id)
+            .with_client_id(Some(StrBytes::from_string(self.client_id.clone())))
+            .encode(&mut out, api.request_header_version(version))
+            .map_err(|e| io(format!("encoding the {api:?} header: {e}")))?;
+        request
+            .encode(&mut out, version)
+            .map_err(|e| io(format!("encoding {api:?} v{version}: {e}")))?;
         self.framed
-            .send(bytes)
+            .send(out.freeze())
             .await
             .map_err(|e| io(e.to_string()))?;
+        let mut frame = self.next_frame(id).await?;
+        decode_response_kind(api, version, &mut frame).map_err(|e| io(e.to_string()))
+    }
+
+    /// Waits for the response frame with correlation id `id`.
+    async fn next_frame(&mut self, id: i32) -> Result<Bytes, ClientError> {
+        let addr = self.addr.clone();
+        let io = |reason: String| ClientError::Io {
+            addr: addr.clone(),
+            reason,
+        };
         let frame = tokio::time::timeout(self.timeout, self.framed.next())
             .await
             .map_err(|_| ClientError::Timeout {
@@ -165,6 +186,39 @@ impl KafkaClient {
         if got != id {
             return Err(io(format!("correlation id {got}, expected {id}")));
         }
+        Ok(frame)
+    }
+
+    /// Sets the client id sent in request headers.
+    pub fn set_client_id(&mut self, client_id: impl Into<String>) {
+        self.client_id = client_id.into();
+    }
+
+    /// Sends a request at a given version.
+    pub async fn send_at<R, Resp>(
+        &mut self,
+        api: ApiKey,
+        version: i16,
+        request: &R,
+    ) -> Result<Resp, ClientError>
+    where
+        R: Encodable + HeaderVersion,
+        Resp: Decodable + HeaderVersion,
+    {
+        let addr = self.addr.clone();
+        let io = |reason: String| ClientError::Io {
+            addr: addr.clone(),
+            reason,
+        };
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1) & i32::MAX;
+        let bytes = encode_request(api, version, id, &self.client_id, request)
+            .map_err(|e| io(e.to_string()))?;
+        self.framed
+            .send(bytes)
+            .await
+            .map_err(|e| io(e.to_string()))?;
+        let frame = self.next_frame(id).await?;
         decode_response(&format!("{api:?} response"), frame, version).map_err(|e| io(e.to_string()))
     }
 }

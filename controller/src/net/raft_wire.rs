@@ -86,14 +86,18 @@ fn cluster(cluster_id: &str) -> Option<StrBytes> {
     Some(StrBytes::from_string(cluster_id.to_string()))
 }
 
-/// Encodes batches as concatenated RecordBatch v2.
+/// Encodes batches as concatenated RecordBatch v2; a batch not yet stamped gets `timestamp_ms`.
 pub fn encode_batches(batches: &[Batch], timestamp_ms: i64) -> Result<Bytes, WireError> {
     let mut out = BytesMut::new();
     for b in batches {
         let spec = BatchSpec {
             base_offset: b.base_offset,
             epoch: b.epoch,
-            timestamp_ms,
+            timestamp_ms: if b.timestamp_ms >= 0 {
+                b.timestamp_ms
+            } else {
+                timestamp_ms
+            },
             control: b.control,
         };
         encode_batch(&mut out, spec, &b.records).map_err(|e| WireError::Encode {

@@ -199,6 +199,33 @@ pub fn decode_response<R: Decodable + HeaderVersion>(
     decode_body(what, &mut frame, version)
 }
 
+/// Decodes a response frame of any API at `version` into a [`ResponseKind`].
+pub fn decode_response_kind(
+    api: ApiKey,
+    version: i16,
+    frame: &mut Bytes,
+) -> Result<ResponseKind, WireError> {
+    let what = format!("{api:?} response");
+    let _header: ResponseHeader = decode_guarded(
+        "response header",
+        frame,
+        api.response_header_version(version),
+    )?;
+    match catch_unwind(AssertUnwindSafe(|| {
+        ResponseKind::decode(api, frame, version)
+    })) {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => Err(WireError::Malformed {
+            what,
+            reason: e.to_string(),
+        }),
+        Err(_) => Err(WireError::Malformed {
+            what,
+            reason: "a length in the message is impossible".to_string(),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,7 +81,8 @@ pub fn decode_batch(bytes: &[u8]) -> Result<Batch, StoreError> {
         header.partition_leader_epoch,
         header.is_control(),
         records,
-    ))
+    )
+    .with_timestamp_ms(header.max_timestamp))
 }
 
 impl LogStore for SegmentedStore {
@@ -168,7 +169,11 @@ impl LogStore for SegmentedStore {
                     BatchSpec {
                         base_offset: batch.base_offset,
                         epoch: batch.epoch,
-                        timestamp_ms: wall_clock_ms(),
+                        timestamp_ms: if batch.timestamp_ms >= 0 {
+                            batch.timestamp_ms
+                        } else {
+                            wall_clock_ms()
+                        },
                         control: batch.control,
                     },
                     &batch.records,

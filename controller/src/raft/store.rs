@@ -28,7 +28,10 @@ pub const BATCH_OVERHEAD_BYTES: usize = 61;
 pub const RECORD_OVERHEAD_BYTES: usize = 8;
 
 /// One log batch as the core sees it: records of one epoch at consecutive offsets.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Equality ignores `timestamp_ms`: two batches with the same offsets, epoch and records are
+/// the same batch whenever they were stamped.
+#[derive(Debug, Clone)]
 pub struct Batch {
     /// Offset of the first record.
     pub base_offset: Offset,
@@ -38,6 +41,18 @@ pub struct Batch {
     pub control: bool,
     /// The records; shared, so batches are cheap to copy into messages.
     pub records: Arc<Vec<RecordData>>,
+    /// Wall-clock ms when the leader appended the batch; -1 until it is first stored (the
+    /// log stamps it then, and replication carries the leader's stamp to every replica).
+    pub timestamp_ms: i64,
+}
+
+impl PartialEq for Batch {
+    fn eq(&self, other: &Self) -> bool {
+        self.base_offset == other.base_offset
+            && self.epoch == other.epoch
+            && self.control == other.control
+            && self.records == other.records
+    }
 }
 
 impl Batch {
@@ -48,7 +63,14 @@ impl Batch {
             epoch,
             control,
             records: Arc::new(records),
+            timestamp_ms: -1,
         }
+    }
+
+    /// The same batch with the leader's append time.
+    pub fn with_timestamp_ms(mut self, timestamp_ms: i64) -> Self {
+        self.timestamp_ms = timestamp_ms;
+        self
     }
 
     /// Offset after the last record.

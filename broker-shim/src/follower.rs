@@ -1,0 +1,295 @@
+//! [`BrokerMetadata`]: the broker's side of the metadata log. It replays committed batches
+//! into the broker's image with its own [`MetadataLoader`], publishes every image to the host
+//! broker ([`MetadataPublisher`]), takes its own snapshots so a restart does not refetch the
+//! log, and keeps the `kafka_server_brokermetadatametrics_*` gauges.
+//!
+//! A broker-only node runs it as the driver's state machine over an observer core; a combined
+//! node runs it beside the controller's ([`Combined`]), fed the same committed batches, as
+//! Kafka's broker and controller share one Raft client.
+//!
+//! Error policy: a batch that does not replay is never skipped. The broker stops applying at
+//! the batch before it, counts `metadata-apply-error-count`, logs the error, and asks the
+//! controller to fence it ([`BrokerMetadata::health`]), so it serves no partitions from a
+//! stale image while the process stays up for diagnosis.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use metaquorum_controller::control::api::ControllerCall;
+use metaquorum_controller::control::controller::QuorumController;
+use metaquorum_controller::driver::{Ctx, StateMachine};
+use metaquorum_controller::metadata::image::MetadataImage;
+use metaquorum_controller::metadata::loader::{CommittedBatch, MetadataLoader};
+use metaquorum_controller::raft::segmented::SegmentedStore;
+use metaquorum_controller::raft::{Batch, Millis, Offset, ProposalId, ProposalOutcome};
+use metaquorum_controller::snapshots::{load_latest, SnapshotPolicy, Snapshotter};
+
+use crate::events::diff_images;
+use crate::metrics::{publish_broker_metadata, record_apply_lag, BrokerMetadataGauges};
+use crate::publisher::{MetadataPublisher, MetadataUpdate, UpdateSource};
+
+/// Broker gauges are published at most this often.
+const PUBLISH_EVERY_MS: Millis = 200;
+
+/// Whether the broker's metadata can be trusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataHealth {
+    /// The replay error that stopped the broker's metadata, if any.
+    pub failed: Option<String>,
+}
+
+/// The broker's metadata state machine; see the module documentation.
+pub struct BrokerMetadata {
+    loader: MetadataLoader,
+    publisher: MetadataPublisher,
+    /// `None` in combined mode: the controller side snapshots the shared log.
+    snapshots: Option<Snapshotter>,
+    health: Arc<Mutex<MetadataHealth>>,
+    load_errors: u64,
+    apply_errors: u64,
+    published_at_ms: Option<Millis>,
+}
+
+impl BrokerMetadata {
+    /// A broker metadata follower publishing to `publisher`; `snapshots` is `None` when
+    /// another state machine snapshots the same log (combined mode).
+    pub fn new(publisher: MetadataPublisher, snapshots: Option<SnapshotPolicy>) -> Self {
+        BrokerMetadata {
+            loader: MetadataLoader::new(),
+            publisher,
+            snapshots: snapshots.map(Snapshotter::new),
+            health: Arc::new(Mutex::new(MetadataHealth::default())),
+            load_errors: 0,
+            apply_errors: 0,
+            published_at_ms: None,
+        }
+    }
+
+    /// A handle to the health flag, read by the lifecycle to ask for fencing.
+    pub fn health(&self) -> Arc<Mutex<MetadataHealth>> {
+        Arc::clone(&self.health)
+    }
+
+    fn failed(&self) -> bool {
+        self.health
+            .lock()
+            .map(|h| h.failed.is_some())
+            .unwrap_or(true)
+    }
+
+    fn fail(&mut self, why: String) {
+        tracing::error!(
+            "broker metadata stopped: {why}; asking the controller to fence this broker"
+        );
+        if let Ok(mut h) = self.health.lock() {
+            h.failed = Some(why);
+        }
+    }
+
+    /// Loads the newest snapshot of `store` and publishes it.
+    fn load_snapshot(&mut self, store: &SegmentedStore) -> Result<Offset, String> {
+        let previous = self.loader.image().clone();
+        let loaded = match load_latest(store, &mut self.loader) {
+            Ok(id) => id,
+            Err(e) => {
+                self.load_errors += 1;
+                return Err(e);
+            }
+        };
+        if let Some(s) = &mut self.snapshots {
+            s.reset();
+        }
+        let image = self.loader.image().clone();
+        self.publisher.publish(MetadataUpdate {
+            changes: diff_images(&previous, &image),
+            previous,
+            image,
+            source: UpdateSource::Snapshot,
+        });
+        Ok(loaded.map_or(0, |id| id.end_offset))
+    }
+
+    /// Replays one committed batch and publishes the images it produces.
+    fn apply_batch(&mut self, batch: &Batch, wall_ms: i64) {
+        if batch.control || self.failed() {
+            return;
+        }
+        let committed = CommittedBatch {
+            base_offset: batch.base_offset,
+            epoch: batch.epoch,
+            append_timestamp_ms: if batch.timestamp_ms >= 0 {
+                batch.timestamp_ms
+            } else {
+                wall_ms
+            },
+            records: batch
+                .records
+                .iter()
+                .filter_map(|r| r.value.clone())
+                .collect(),
+        };
+        if committed.records.len() != batch.records.len() {
+            self.apply_errors += 1;
+            self.fail(format!(
+                "batch at offset {} holds records without a value",
+                batch.base_offset
+            ));
+            return;
+        }
+        if batch.timestamp_ms >= 0 {
+            record_apply_lag((wall_ms - batch.timestamp_ms).max(0) as f64);
+        }
+        let mut previous = self.loader.image().clone();
+        match self.loader.handle_batch(&committed) {
+            Ok(published) => {
+                for loaded in published {
+                    let image = loaded.image;
+                    self.publisher.publish(MetadataUpdate {
+                        previous: std::mem::replace(&mut previous, image.clone()),
+                        image,
+                        changes: loaded.changes,
+                        source: UpdateSource::Log,
+                    });
+                }
+            }
+            Err(e) => {
+                self.apply_errors += 1;
+                self.fail(e.to_string());
+                return;
+            }
+        }
+        if let Some(s) = &mut self.snapshots {
+            s.record_applied(batch.size_bytes() as u64);
+        }
+    }
+
+    fn maybe_publish_gauges(&mut self, now: Millis, wall_ms: i64, force: bool) {
+        if !force
+            && self
+                .published_at_ms
+                .is_some_and(|t| now.saturating_sub(t) < PUBLISH_EVERY_MS)
+        {
+            return;
+        }
+        self.published_at_ms = Some(now);
+        let p = self.loader.image().provenance;
+        publish_broker_metadata(&BrokerMetadataGauges {
+            last_applied_offset: p.offset,
+            last_applied_timestamp_ms: p.last_contained_timestamp_ms,
+            last_applied_lag_ms: if p.last_contained_timestamp_ms < 0 {
+                0
+            } else {
+                (wall_ms - p.last_contained_timestamp_ms).max(0)
+            },
+            load_errors: self.load_errors,
+            apply_errors: self.apply_errors,
+        });
+    }
+
+    /// The image replayed so far.
+    pub fn image(&self) -> &MetadataImage {
+        self.loader.image()
+    }
+
+    fn after_apply(&mut self, ctx: &mut Ctx<'_>) {
+        if let Some(s) = &mut self.snapshots {
+            let in_transaction = self.loader.in_transaction();
+            s.maybe_start(
+                self.loader.image(),
+                in_transaction,
+                ctx.now_ms(),
+                ctx.store_mut().log_mut(),
+            );
+        }
+        self.maybe_publish_gauges(ctx.now_ms(), ctx.wall_ms(), false);
+    }
+
+    fn on_tick(&mut self, ctx: &mut Ctx<'_>) -> Option<Millis> {
+        let now = ctx.now_ms();
+        if let Some(s) = &mut self.snapshots {
+            s.maybe_finish(ctx.store_mut().log_mut());
+        }
+        self.after_apply(ctx);
+        let mut next = now + PUBLISH_EVERY_MS;
+        if let Some(t) = self
+            .snapshots
+            .as_ref()
+            .and_then(Snapshotter::next_deadline_ms)
+        {
+            next = next.min(t);
+        }
+        Some(next.max(now + 1))
+    }
+}
+
+impl StateMachine for BrokerMetadata {
+    /// An observer takes no requests through the driver: the shim reads the published image.
+    type Request = Infallible;
+
+    fn load(&mut self, store: &SegmentedStore) -> Result<Offset, String> {
+        self.load_snapshot(store)
+    }
+
+    fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_>) {
+        self.apply_batch(batch, ctx.wall_ms());
+        self.after_apply(ctx);
+    }
+
+    fn handle(&mut self, request: Infallible, _ctx: &mut Ctx<'_>) {
+        match request {}
+    }
+
+    fn proposal_done(&mut self, _id: ProposalId, _outcome: ProposalOutcome, _ctx: &mut Ctx<'_>) {}
+
+    fn tick(&mut self, ctx: &mut Ctx<'_>) -> Option<Millis> {
+        self.on_tick(ctx)
+    }
+}
+
+/// Combined mode (`process.roles=broker,controller`): the controller's state machine and the
+/// broker's, fed the same committed batches by one driver. Requests go to the controller.
+pub struct Combined {
+    controller: QuorumController,
+    broker: BrokerMetadata,
+}
+
+impl Combined {
+    /// Both halves; the broker half must not snapshot (the controller does).
+    pub fn new(controller: QuorumController, broker: BrokerMetadata) -> Self {
+        Combined { controller, broker }
+    }
+}
+
+impl StateMachine for Combined {
+    type Request = ControllerCall;
+
+    fn load(&mut self, store: &SegmentedStore) -> Result<Offset, String> {
+        let next = self.controller.load(store)?;
+        let broker_next = self.broker.load_snapshot(store)?;
+        debug_assert_eq!(next, broker_next, "both halves load the same snapshot");
+        Ok(next)
+    }
+
+    fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_>) {
+        self.controller.apply(batch, ctx);
+        self.broker.apply_batch(batch, ctx.wall_ms());
+        self.broker.after_apply(ctx);
+    }
+
+    fn handle(&mut self, request: ControllerCall, ctx: &mut Ctx<'_>) {
+        self.controller.handle(request, ctx);
+    }
+
+    fn proposal_done(&mut self, id: ProposalId, outcome: ProposalOutcome, ctx: &mut Ctx<'_>) {
+        self.controller.proposal_done(id, outcome, ctx);
+    }
+
+    fn tick(&mut self, ctx: &mut Ctx<'_>) -> Option<Millis> {
+        let a = self.controller.tick(ctx);
+        let b = self.broker.on_tick(ctx);
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}

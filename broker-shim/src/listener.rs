@@ -1,0 +1,209 @@
+//! The broker's Kafka client listener: what kcat, kafka-python and librdkafka talk to.
+//!
+//! Answered from the broker's own image, as a Kafka broker answers them: ApiVersions,
+//! Metadata (unfenced brokers on this listener, a broker as controller id, topics, partitions,
+//! leaders, ISR, topic ids), DescribeCluster, DescribeConfigs and DescribeAcls. Forwarded to
+//! the active controller (Kafka's request forwarding, KIP-590): CreateTopics, DeleteTopics,
+//! CreatePartitions, CreateAcls, DeleteAcls and IncrementalAlterConfigs, at the client's
+//! version, with the controller's answer (and Kafka's error codes) passed back.
+//!
+//! As in Kafka's KRaft mode, clients never see the controllers: Metadata and DescribeCluster
+//! name a broker as the "controller" (this one when it is unfenced), and that broker forwards.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::api_versions_response::{ApiVersion, ApiVersionsResponse};
+use kafka_protocol::messages::{ApiKey, BrokerId, RequestKind, ResponseKind};
+use metaquorum_controller::control::api::{describe_cluster_response, metadata_response};
+use metaquorum_controller::control::errors::ErrorCode;
+use metaquorum_controller::control::outcome::wire_message;
+use metaquorum_controller::control::{acls, configs};
+use metaquorum_controller::metadata::image::MetadataImage;
+use metaquorum_controller::net::server::{Handler, HandlerFuture, Reply};
+use metaquorum_controller::net::wire::{encode_response, encode_response_kind, RawRequest};
+use metaquorum_controller::node::decode_state_machine_request;
+use tokio::sync::{watch, Mutex};
+
+use crate::channel::{forwarding_error, ControllerChannel};
+
+/// The APIs a broker serves its clients, with the versions accepted (capped by what the
+/// `kafka-protocol` crate knows).
+pub const BROKER_APIS: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::CreateAcls, 1, 3),
+    (ApiKey::DescribeAcls, 1, 3),
+    (ApiKey::DeleteAcls, 1, 3),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+];
+
+/// The versions of `api` a broker serves.
+pub fn broker_versions(api: ApiKey) -> Option<(i16, i16)> {
+    BROKER_APIS
+        .iter()
+        .find(|(k, _, _)| *k == api)
+        .map(|(_, min, max)| (*min, (*max).min(api.valid_versions().max)))
+}
+
+/// A forwarded request waits this long for the active controller at most (Kafka's default
+/// `request.timeout.ms` for admin clients is 30 s).
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The handlers of one client listener.
+pub struct BrokerApis {
+    /// This broker's id.
+    pub broker_id: i32,
+    /// The cluster id.
+    pub cluster_id: String,
+    /// The listener name (brokers are described by their endpoint of this name).
+    pub listener_name: String,
+    /// The newest image.
+    pub image: watch::Receiver<MetadataImage>,
+    /// The connection admin requests are forwarded over.
+    pub forward: Arc<Mutex<ControllerChannel>>,
+}
+
+impl BrokerApis {
+    /// The broker clients are told is the controller: this one when unfenced, else the lowest
+    /// unfenced broker (-1 if none).
+    fn controller_id(&self, image: &MetadataImage) -> i32 {
+        match image.broker(self.broker_id) {
+            Some(b) if !b.fenced => self.broker_id,
+            _ => image.unfenced_brokers().map(|b| b.id).min().unwrap_or(-1),
+        }
+    }
+
+    fn local(&self, request: &RequestKind) -> Option<ResponseKind> {
+        let image = self.image.borrow().clone();
+        Some(match request {
+            RequestKind::Metadata(r) => {
+                let mut m = metadata_response(
+                    &image,
+                    &self.cluster_id,
+                    Some(self.controller_id(&image)),
+                    r,
+                    Some(&self.listener_name),
+                );
+                if self.controller_id(&image) < 0 {
+                    m.controller_id = BrokerId(-1);
+                }
+                ResponseKind::Metadata(m)
+            }
+            RequestKind::DescribeCluster(r) => {
+                let mut d = describe_cluster_response(
+                    &image,
+                    &self.cluster_id,
+                    Some(self.controller_id(&image)),
+                    &Default::default(),
+                    r,
+                    Some(&self.listener_name),
+                );
+                if r.endpoint_type == 2 {
+                    // KIP-919: a broker does not describe the controllers.
+                    d.error_code = ErrorCode::UnsupportedEndpointType.code();
+                    d.error_message = wire_message("The broker does not serve controller endpoints; use --bootstrap-controller.");
+                    d.brokers.clear();
+                }
+                ResponseKind::DescribeCluster(d)
+            }
+            RequestKind::DescribeConfigs(r) => {
+                ResponseKind::DescribeConfigs(configs::describe_configs(&image, r))
+            }
+            RequestKind::DescribeAcls(r) => {
+                ResponseKind::DescribeAcls(acls::describe_acls(&image, r))
+            }
+            _ => return None,
+        })
+    }
+}
+
+fn respond(bytes: Result<Bytes, metaquorum_controller::net::wire::WireError>) -> Reply {
+    match bytes {
+        Ok(b) => Reply::Respond(b),
+        Err(e) => Reply::Close(format!("cannot encode the response: {e}")),
+    }
+}
+
+fn api_versions(error_code: i16) -> ApiVersionsResponse {
+    let keys = BROKER_APIS
+        .iter()
+        .filter_map(|(k, _, _)| {
+            broker_versions(*k).map(|(min, max)| {
+                ApiVersion::default()
+                    .with_api_key(*k as i16)
+                    .with_min_version(min)
+                    .with_max_version(max)
+            })
+        })
+        .collect();
+    ApiVersionsResponse::default()
+        .with_error_code(error_code)
+        .with_api_keys(keys)
+}
+
+/// Handles one client listener's requests.
+pub struct ClientListener(pub Arc<BrokerApis>);
+
+impl Handler for ClientListener {
+    fn handle(&self, request: RawRequest, peer: SocketAddr) -> HandlerFuture {
+        let api = request.api;
+        let (version, cid) = (request.version, request.correlation_id);
+        let Some((min, max)) = broker_versions(api) else {
+            let why = format!("{peer} sent {api:?}, which this broker does not serve");
+            return Box::pin(async move { Reply::Close(why) });
+        };
+        if version < min || version > max {
+            if api == ApiKey::ApiVersions {
+                // KIP-511: answer with v0 and UNSUPPORTED_VERSION so the client can retry.
+                let r = api_versions(ResponseError::UnsupportedVersion.code());
+                let bytes = encode_response("ApiVersionsResponse", cid, 0, &r);
+                return Box::pin(async move { respond(bytes) });
+            }
+            let why =
+                format!("{peer} sent {api:?} v{version}, outside the supported {min}..={max}");
+            return Box::pin(async move { Reply::Close(why) });
+        }
+        if api == ApiKey::ApiVersions {
+            let bytes = encode_response("ApiVersionsResponse", cid, version, &api_versions(0));
+            return Box::pin(async move { respond(bytes) });
+        }
+        let decoded = match decode_state_machine_request(request) {
+            Ok(r) => r,
+            Err(e) => {
+                let why = format!("{peer}: {e}");
+                return Box::pin(async move { Reply::Close(why) });
+            }
+        };
+        if let Some(response) = self.0.local(&decoded) {
+            let bytes = encode_response_kind(api, cid, version, &response);
+            return Box::pin(async move { respond(bytes) });
+        }
+        let apis = Arc::clone(&self.0);
+        Box::pin(async move {
+            let answer = {
+                let mut channel = apis.forward.lock().await;
+                channel.call(api, version, &decoded, FORWARD_TIMEOUT).await
+            };
+            let response = match answer {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::info!("forwarding {api:?} from {peer}: {e}");
+                    forwarding_error(&decoded, &e)
+                }
+            };
+            match response {
+                Some(r) => respond(encode_response_kind(api, cid, version, &r)),
+                None => Reply::Close(format!("{peer}: {api:?} cannot be forwarded")),
+            }
+        })
+    }
+}

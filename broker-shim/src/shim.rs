@@ -1,0 +1,334 @@
+//! [`BrokerShim`]: a broker's membership in a metaquorum cluster, assembled. `start` reads the
+//! node's configuration and, by `process.roles`, either follows the metadata log as a Raft
+//! observer with its own log directory and snapshots (`broker`), or shares the controller's
+//! Raft driver (`broker,controller`, combined mode). Either way it then binds the client
+//! listeners, serves `/metrics` and runs the lifecycle with the active controller.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metaquorum_controller::config::Config;
+use metaquorum_controller::driver::{self, DriverConfig, DriverHandle};
+use metaquorum_controller::metadata::image::MetadataImage;
+use metaquorum_controller::net::server::{self, ServerLimits};
+use metaquorum_controller::node::{
+    open_metadata_log, peer_settings, raft_config, random_seed, voters, ControllerNode, NodeError,
+};
+use metaquorum_controller::snapshots::SnapshotPolicy;
+use metaquorum_controller::storage;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Mutex};
+use tokio::task::JoinHandle;
+
+use crate::channel::ControllerChannel;
+use crate::follower::{BrokerMetadata, Combined};
+use crate::lifecycle::{BrokerState, Lifecycle, LifecycleError, LifecycleSettings};
+use crate::listener::{BrokerApis, ClientListener};
+use crate::publisher::{MetadataPublisher, MetadataSubscription};
+
+/// How long a controlled shutdown may wait for the controller to move leaderships away.
+pub const CONTROLLED_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a broker could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ShimError {
+    /// Storage, log, listener or driver trouble (shared with controllers).
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The configuration cannot run a broker.
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+/// What runs the Raft side of this broker.
+enum Raft {
+    /// A broker-only node: an observer core of its own.
+    Observer {
+        driver: DriverHandle<std::convert::Infallible>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    },
+    /// A combined node: the controller's driver.
+    Combined(ControllerNode),
+}
+
+/// A running broker shim; see the module documentation.
+pub struct BrokerShim {
+    /// This broker's id.
+    pub broker_id: i32,
+    /// The client listeners' bound addresses, with their names.
+    pub listeners: Vec<(String, SocketAddr)>,
+    /// Where `/metrics` is served, if configured.
+    pub metrics: Option<SocketAddr>,
+    /// The controller listeners (combined mode only).
+    pub controller_listeners: Vec<SocketAddr>,
+    publisher: MetadataPublisher,
+    state: watch::Receiver<BrokerState>,
+    shutdown_request: watch::Sender<bool>,
+    lifecycle: Option<JoinHandle<Result<(), LifecycleError>>>,
+    stop_listeners: watch::Sender<bool>,
+    raft: Option<Raft>,
+}
+
+impl BrokerShim {
+    /// Starts a broker (or combined) node from its configuration.
+    pub async fn start(config: &Config) -> Result<Self, ShimError> {
+        if !config.process_roles.broker {
+            return Err(ShimError::Config(format!(
+                "process.roles={} has no broker role",
+                config.process_roles
+            )));
+        }
+        let identity = storage::check_formatted(config).map_err(NodeError::from)?;
+        let voters = voters(config)?;
+        let publisher = MetadataPublisher::new();
+        let policy = SnapshotPolicy {
+            bytes_max: config.metadata_log_max_record_bytes_between_snapshots,
+            interval_ms: config.metadata_log_max_snapshot_interval_ms,
+            retention: metaquorum_log::Retention {
+                bytes_max: config.metadata_max_retention_bytes,
+                ms: config.metadata_max_retention_ms,
+            },
+        };
+        // Client listeners are bound first: a broker that cannot listen must not register.
+        let mut bound = Vec::new();
+        for l in &config.listeners {
+            if config.controller_listener_names.contains(&l.name) {
+                continue;
+            }
+            let host = if l.host.is_empty() {
+                "0.0.0.0"
+            } else {
+                &l.host
+            };
+            let addr = format!("{host}:{}", l.port);
+            let listener = TcpListener::bind(&addr)
+                .await
+                .map_err(|e| NodeError::Bind { addr, source: e })?;
+            bound.push((l.name.clone(), listener));
+        }
+        if bound.is_empty() {
+            return Err(ShimError::Config(
+                "no client listener: `listeners` names only controller listeners".into(),
+            ));
+        }
+        let (raft, health, metrics, controller_listeners) = if config.process_roles.controller {
+            let broker = BrokerMetadata::new(publisher.clone(), None);
+            let health = broker.health();
+            let node = ControllerNode::start_with(config, move |controller| {
+                Combined::new(controller, broker)
+            })
+            .await?;
+            let metrics = node.metrics;
+            let listeners = node.listeners.clone();
+            (Raft::Combined(node), health, metrics, listeners)
+        } else {
+            let broker = BrokerMetadata::new(publisher.clone(), Some(policy));
+            let health = broker.health();
+            let metrics = match config.metrics_prometheus_listener {
+                Some(addr) => Some(
+                    metaquorum_controller::metrics::serve(
+                        addr,
+                        metaquorum_controller::metrics::install(),
+                    )
+                    .await
+                    .map_err(|e| NodeError::Bind {
+                        addr: addr.to_string(),
+                        source: e,
+                    })?,
+                ),
+                None => None,
+            };
+            let (store, partition_dir) = open_metadata_log(config)?;
+            let raft = raft_config(config, store.log().config().batch_bytes_max);
+            let (driver, thread) = driver::start(
+                DriverConfig {
+                    raft,
+                    voters: voters
+                        .iter()
+                        .map(|(id, hp)| (*id, hp.to_string()))
+                        .collect(),
+                    peer: peer_settings(config, &identity.cluster_id),
+                    partition_dir,
+                    seed: random_seed(),
+                },
+                store,
+                broker,
+                tokio::runtime::Handle::current(),
+            )
+            .map_err(NodeError::Driver)?;
+            (
+                Raft::Observer {
+                    driver,
+                    thread: Some(thread),
+                },
+                health,
+                metrics,
+                Vec::new(),
+            )
+        };
+        let request_timeout_ms = config.controller_quorum_request_timeout_ms;
+        let forward = Arc::new(Mutex::new(ControllerChannel::new(
+            voters.clone(),
+            format!("broker-{}-forwarding", config.node_id),
+            request_timeout_ms,
+        )));
+        let (stop_listeners, stop_rx) = watch::channel(false);
+        let mut listeners = Vec::new();
+        for (name, l) in bound {
+            let addr = l.local_addr().map_err(|e| NodeError::Bind {
+                addr: name.clone(),
+                source: e,
+            })?;
+            listeners.push((name.clone(), addr));
+            let apis = Arc::new(BrokerApis {
+                broker_id: config.node_id,
+                cluster_id: identity.cluster_id.clone(),
+                listener_name: name,
+                image: publisher.watch(),
+                forward: Arc::clone(&forward),
+            });
+            tokio::spawn(server::serve(
+                l,
+                Arc::new(ClientListener(apis)),
+                ServerLimits::default(),
+                stop_rx.clone(),
+            ));
+        }
+        let advertised = config
+            .advertised_broker_listeners()
+            .into_iter()
+            .map(|l| {
+                let host = if l.host.is_empty() {
+                    "127.0.0.1".to_string()
+                } else {
+                    l.host.clone()
+                };
+                let protocol = config
+                    .listener_security_protocol_map
+                    .get(&l.name)
+                    .map_or(0, |p| *p as i16);
+                (l.name.clone(), host, l.port, protocol)
+            })
+            .collect();
+        let (state_tx, state) = watch::channel(BrokerState::NotRunning);
+        let (shutdown_request, shutdown_rx) = watch::channel(false);
+        let lifecycle = Lifecycle::new(
+            LifecycleSettings {
+                broker_id: config.node_id,
+                cluster_id: identity.cluster_id.clone(),
+                incarnation_id: uuid::Uuid::new_v4(),
+                listeners: advertised,
+                rack: config.broker_rack.clone(),
+                heartbeat_interval_ms: config.broker_heartbeat_interval_ms,
+                initial_registration_timeout_ms: config.initial_broker_registration_timeout_ms,
+                request_timeout_ms,
+            },
+            ControllerChannel::new(
+                voters,
+                format!("broker-{}-lifecycle", config.node_id),
+                request_timeout_ms,
+            ),
+            publisher.watch(),
+            health,
+            state_tx,
+            shutdown_rx,
+        );
+        let lifecycle = tokio::spawn(lifecycle.run());
+        Ok(BrokerShim {
+            broker_id: config.node_id,
+            listeners,
+            metrics,
+            controller_listeners,
+            publisher,
+            state,
+            shutdown_request,
+            lifecycle: Some(lifecycle),
+            stop_listeners,
+            raft: Some(raft),
+        })
+    }
+
+    /// A subscription to every metadata update from now on (the listener API).
+    pub fn subscribe(&self) -> MetadataSubscription {
+        self.publisher.subscribe()
+    }
+
+    /// The newest image.
+    pub fn image(&self) -> MetadataImage {
+        self.publisher.latest()
+    }
+
+    /// A receiver of the newest image.
+    pub fn image_watch(&self) -> watch::Receiver<MetadataImage> {
+        self.publisher.watch()
+    }
+
+    /// The broker's state now.
+    pub fn state(&self) -> BrokerState {
+        *self.state.borrow()
+    }
+
+    /// A receiver of the broker's state.
+    pub fn state_watch(&self) -> watch::Receiver<BrokerState> {
+        self.state.clone()
+    }
+
+    /// Resolves when the lifecycle ends on its own: `Err` when registration failed for good.
+    pub async fn lifecycle_ended(&mut self) -> Result<(), String> {
+        match self.lifecycle.as_mut() {
+            Some(task) => match task.await {
+                Ok(r) => {
+                    self.lifecycle = None;
+                    r.map_err(|e| e.to_string())
+                }
+                Err(e) => {
+                    self.lifecycle = None;
+                    Err(format!("the lifecycle task failed: {e}"))
+                }
+            },
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Controlled shutdown (KIP-841): asks the controller to move this broker's leaderships
+    /// away and waits for ShouldShutDown (at most [`CONTROLLED_SHUTDOWN_TIMEOUT`]), then stops
+    /// the listeners and the Raft side (a combined node's controller resigns).
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown_request.send(true);
+        if let Some(task) = self.lifecycle.take() {
+            match tokio::time::timeout(CONTROLLED_SHUTDOWN_TIMEOUT, task).await {
+                Ok(Ok(Ok(()))) => {
+                    tracing::info!("broker {}: controlled shutdown complete", self.broker_id)
+                }
+                Ok(Ok(Err(e))) => tracing::warn!("broker {}: {e}", self.broker_id),
+                Ok(Err(e)) => tracing::warn!("broker {}: lifecycle task: {e}", self.broker_id),
+                Err(_) => tracing::warn!(
+                    "broker {}: the controller did not complete the controlled shutdown within {:?}; stopping anyway",
+                    self.broker_id,
+                    CONTROLLED_SHUTDOWN_TIMEOUT
+                ),
+            }
+        }
+        self.stop().await;
+    }
+
+    /// Stops at once, without a controlled shutdown (the controller fences the broker when
+    /// its session expires).
+    pub async fn stop(mut self) {
+        if let Some(task) = self.lifecycle.take() {
+            task.abort();
+        }
+        let _ = self.stop_listeners.send(true);
+        match self.raft.take() {
+            Some(Raft::Observer { driver, thread }) => {
+                driver.shutdown().await;
+                if let Some(t) = thread {
+                    let _ = tokio::task::spawn_blocking(move || t.join()).await;
+                }
+            }
+            Some(Raft::Combined(node)) => node.shutdown().await,
+            None => {}
+        }
+    }
+}
