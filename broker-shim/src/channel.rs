@@ -204,6 +204,7 @@ fn classify(response: &ResponseKind) -> Answer {
         ),
         ResponseKind::BrokerRegistration(r) => codes.push((r.error_code, None)),
         ResponseKind::BrokerHeartbeat(r) => codes.push((r.error_code, None)),
+        ResponseKind::AlterPartition(r) => codes.push((r.error_code, None)),
         ResponseKind::UnregisterBroker(r) => codes.push((r.error_code, r.error_message.as_deref())),
         _ => {}
     }

@@ -31,6 +31,7 @@
 pub mod channel;
 pub mod events;
 pub mod follower;
+pub mod isr;
 pub mod lifecycle;
 pub mod listener;
 pub mod metrics;
@@ -40,4 +41,4 @@ pub mod shim;
 pub use events::MetadataEvent;
 pub use lifecycle::BrokerState;
 pub use publisher::{MetadataSubscription, MetadataUpdate, UpdateSource};
-pub use shim::{BrokerShim, ShimError};
+pub use shim::{BrokerShim, ShimError, ShimOptions};

@@ -17,7 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::api_versions_response::{ApiVersion, ApiVersionsResponse};
-use kafka_protocol::messages::{ApiKey, BrokerId, RequestKind, ResponseKind};
+use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use metaquorum_controller::control::api::{describe_cluster_response, metadata_response};
 use metaquorum_controller::control::errors::ErrorCode;
 use metaquorum_controller::control::outcome::wire_message;
@@ -33,7 +33,7 @@ use crate::channel::{forwarding_error, ControllerChannel};
 /// The APIs a broker serves its clients, with the versions accepted (capped by what the
 /// `kafka-protocol` crate knows).
 pub const BROKER_APIS: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::ApiVersions, 0, 4),
     (ApiKey::Metadata, 0, 12),
     (ApiKey::DescribeCluster, 0, 1),
     (ApiKey::CreateTopics, 2, 7),
@@ -53,6 +53,24 @@ pub fn broker_versions(api: ApiKey) -> Option<(i16, i16)> {
         .find(|(k, _, _)| *k == api)
         .map(|(_, min, max)| (*min, (*max).min(api.valid_versions().max)))
 }
+
+/// Bits of the ACL operations a topic supports (READ 3, WRITE 4, CREATE 5, DELETE 6,
+/// ALTER 7, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11): what a broker without an
+/// authorizer reports as allowed.
+const TOPIC_OPERATIONS_ALL: i32 =
+    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+/// The same for the cluster resource (CREATE 5, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9,
+/// DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12, CREATE_TOKENS 13,
+/// DESCRIBE_TOKENS 14).
+const CLUSTER_OPERATIONS_ALL: i32 = (1 << 5)
+    | (1 << 7)
+    | (1 << 8)
+    | (1 << 9)
+    | (1 << 10)
+    | (1 << 11)
+    | (1 << 12)
+    | (1 << 13)
+    | (1 << 14);
 
 /// A forwarded request waits this long for the active controller at most (Kafka's default
 /// `request.timeout.ms` for admin clients is 30 s).
@@ -93,8 +111,14 @@ impl BrokerApis {
                     r,
                     Some(&self.listener_name),
                 );
-                if self.controller_id(&image) < 0 {
-                    m.controller_id = BrokerId(-1);
+                if r.include_topic_authorized_operations {
+                    // No authorizer: everything a topic offers is allowed, as in Kafka.
+                    for t in &mut m.topics {
+                        t.topic_authorized_operations = TOPIC_OPERATIONS_ALL;
+                    }
+                }
+                if r.include_cluster_authorized_operations {
+                    m.cluster_authorized_operations = CLUSTER_OPERATIONS_ALL;
                 }
                 ResponseKind::Metadata(m)
             }

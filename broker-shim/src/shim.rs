@@ -23,12 +23,30 @@ use tokio::task::JoinHandle;
 
 use crate::channel::ControllerChannel;
 use crate::follower::{BrokerMetadata, Combined};
+use crate::isr::IsrExpander;
 use crate::lifecycle::{BrokerState, Lifecycle, LifecycleError, LifecycleSettings};
 use crate::listener::{BrokerApis, ClientListener};
 use crate::publisher::{MetadataPublisher, MetadataSubscription};
 
 /// How long a controlled shutdown may wait for the controller to move leaderships away.
 pub const CONTROLLED_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Choices a host broker makes when it links the shim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShimOptions {
+    /// Take every serving replica back into the ISR of the partitions this broker leads
+    /// ([`crate::isr`]): right for a broker without a data plane (the `metaquorum` binary);
+    /// a host broker with real replication turns it off and sends AlterPartition itself.
+    pub metadata_only_isr: bool,
+}
+
+impl Default for ShimOptions {
+    fn default() -> Self {
+        ShimOptions {
+            metadata_only_isr: true,
+        }
+    }
+}
 
 /// Why a broker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -66,13 +84,19 @@ pub struct BrokerShim {
     state: watch::Receiver<BrokerState>,
     shutdown_request: watch::Sender<bool>,
     lifecycle: Option<JoinHandle<Result<(), LifecycleError>>>,
+    isr: Option<JoinHandle<()>>,
     stop_listeners: watch::Sender<bool>,
     raft: Option<Raft>,
 }
 
 impl BrokerShim {
-    /// Starts a broker (or combined) node from its configuration.
+    /// Starts a broker (or combined) node from its configuration, with default options.
     pub async fn start(config: &Config) -> Result<Self, ShimError> {
+        Self::start_with(config, ShimOptions::default()).await
+    }
+
+    /// Starts a broker (or combined) node from its configuration.
+    pub async fn start_with(config: &Config, options: ShimOptions) -> Result<Self, ShimError> {
         if !config.process_roles.broker {
             return Err(ShimError::Config(format!(
                 "process.roles={} has no broker role",
@@ -211,6 +235,7 @@ impl BrokerShim {
                 (l.name.clone(), host, l.port, protocol)
             })
             .collect();
+        let voters_for_isr = voters.clone();
         let (state_tx, state) = watch::channel(BrokerState::NotRunning);
         let (shutdown_request, shutdown_rx) = watch::channel(false);
         let lifecycle = Lifecycle::new(
@@ -225,7 +250,7 @@ impl BrokerShim {
                 request_timeout_ms,
             },
             ControllerChannel::new(
-                voters,
+                voters.clone(),
                 format!("broker-{}-lifecycle", config.node_id),
                 request_timeout_ms,
             ),
@@ -235,6 +260,20 @@ impl BrokerShim {
             shutdown_rx,
         );
         let lifecycle = tokio::spawn(lifecycle.run());
+        let isr = options.metadata_only_isr.then(|| {
+            tokio::spawn(
+                IsrExpander::new(
+                    config.node_id,
+                    ControllerChannel::new(
+                        voters_for_isr,
+                        format!("broker-{}-alter-partition", config.node_id),
+                        request_timeout_ms,
+                    ),
+                    publisher.watch(),
+                )
+                .run(),
+            )
+        });
         Ok(BrokerShim {
             broker_id: config.node_id,
             listeners,
@@ -244,6 +283,7 @@ impl BrokerShim {
             state,
             shutdown_request,
             lifecycle: Some(lifecycle),
+            isr,
             stop_listeners,
             raft: Some(raft),
         })
@@ -317,6 +357,9 @@ impl BrokerShim {
     /// its session expires).
     pub async fn stop(mut self) {
         if let Some(task) = self.lifecycle.take() {
+            task.abort();
+        }
+        if let Some(task) = self.isr.take() {
             task.abort();
         }
         let _ = self.stop_listeners.send(true);

@@ -179,6 +179,11 @@ impl ControllerNode {
                 ms: config.metadata_max_retention_ms,
             },
             topic_defaults: TopicDefaults::default(),
+            leader_balance_interval_ms: config.auto_leader_rebalance_enable.then(|| {
+                config
+                    .leader_imbalance_check_interval_seconds
+                    .saturating_mul(1000)
+            }),
         });
         let (driver, thread) = driver::start(
             DriverConfig {

@@ -14,7 +14,7 @@ use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData
 use kafka_protocol::messages::describe_quorum_response::DescribeQuorumResponse;
 use kafka_protocol::messages::{DescribeQuorumRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use metaquorum_controller::config::{free_loopback_ports, LoopbackController};
+use metaquorum_controller::config::{free_loopback_ports, LoopbackBroker, LoopbackController};
 use metaquorum_controller::net::client::KafkaClient;
 
 /// The `metaquorum` binary under test.
@@ -41,12 +41,17 @@ pub fn binary() -> PathBuf {
     bin
 }
 
-/// One controller process.
+/// Id of the first broker-only node.
+pub const FIRST_BROKER_ID: i32 = 101;
+
+/// One node's process (controller, broker, or both).
 pub struct Node {
     /// `node.id`.
     pub id: i32,
-    /// Its controller listener port.
+    /// Its controller listener port (0 for a broker-only node).
     pub port: u16,
+    /// Its client (PLAINTEXT) listener port, if it runs the broker role.
+    pub broker_port: Option<u16>,
     /// Its `/metrics` port.
     pub metrics_port: u16,
     /// Its directory (configuration, data, output).
@@ -61,9 +66,14 @@ impl Node {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// `127.0.0.1:port` of the client listener, if the node is a broker.
+    pub fn broker_addr(&self) -> Option<String> {
+        self.broker_port.map(|p| format!("127.0.0.1:{p}"))
+    }
+
     /// The configuration file.
     pub fn config(&self) -> PathBuf {
-        self.dir.join("controller.properties")
+        self.dir.join("node.properties")
     }
 
     /// Whether the process is running (not killed, maybe stopped).
@@ -72,7 +82,7 @@ impl Node {
     }
 }
 
-/// A cluster of controller processes.
+/// A cluster of node processes.
 pub struct Cluster {
     /// Keeps the directory alive for the cluster's lifetime.
     _dir: tempfile::TempDir,
@@ -96,35 +106,72 @@ fn run_ok(cmd: &mut Command) -> String {
 impl Cluster {
     /// Formats and starts `n` controllers with `extra` configuration lines for each.
     pub fn start(n: usize, extra: &[&str]) -> Cluster {
+        Self::start_with(n, 0, false, extra)
+    }
+
+    /// Formats and starts `controllers` controllers (ids 1..) and `brokers` broker shims (ids
+    /// from [`FIRST_BROKER_ID`]); with `combined`, the controllers run the broker role too
+    /// (`process.roles=broker,controller`) and `brokers` counts them.
+    pub fn start_with(
+        controllers: usize,
+        brokers: usize,
+        combined: bool,
+        extra: &[&str],
+    ) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let bin = binary();
         let cluster_id = run_ok(Command::new(&bin).args(["storage", "random-uuid"]))
             .trim()
             .to_string();
-        let mut ports = free_loopback_ports(2 * n).expect("free loopback ports");
-        let metrics_ports = ports.split_off(n);
+        let combined_count = if combined { controllers } else { 0 };
+        let broker_only = brokers.saturating_sub(combined_count);
+        let total = controllers + broker_only;
+        let mut ports =
+            free_loopback_ports(2 * total + combined_count).expect("free loopback ports");
+        let metrics_ports = ports.split_off(total + combined_count);
+        let mut broker_ports = ports.split_off(controllers);
         let voters: Vec<String> = ports
             .iter()
             .enumerate()
             .map(|(i, p)| format!("{}@127.0.0.1:{p}", i + 1))
             .collect();
         let mut nodes = Vec::new();
-        for (i, port) in ports.iter().enumerate() {
-            let id = i as i32 + 1;
+        for i in 0..total {
+            let is_controller = i < controllers;
+            let id = if is_controller {
+                i as i32 + 1
+            } else {
+                FIRST_BROKER_ID + (i - controllers) as i32
+            };
+            let port = if is_controller { ports[i] } else { 0 };
+            let broker_port = (!is_controller || combined).then(|| broker_ports.remove(0));
             let metrics_port = metrics_ports[i];
-            let node_dir = dir.path().join(format!("controller-{id}"));
+            let node_dir = dir.path().join(format!("node-{id}"));
             std::fs::create_dir_all(&node_dir).expect("node dir");
-            let text = LoopbackController {
-                id,
-                voters: &voters,
-                port: *port,
-                metrics_port,
-                data_dir: &node_dir.join("data"),
-            }
-            .properties(extra);
+            let data = node_dir.join("data");
+            let text = match broker_port {
+                None => LoopbackController {
+                    id,
+                    voters: &voters,
+                    port,
+                    metrics_port,
+                    data_dir: &data,
+                }
+                .properties(extra),
+                Some(bp) => LoopbackBroker {
+                    id,
+                    voters: &voters,
+                    port: bp,
+                    controller_port: is_controller.then_some(port),
+                    metrics_port,
+                    data_dir: &data,
+                }
+                .properties(extra),
+            };
             let node = Node {
                 id,
-                port: *port,
+                port,
+                broker_port,
                 metrics_port,
                 dir: node_dir,
                 child: None,
@@ -146,15 +193,45 @@ impl Cluster {
             nodes,
             cluster_id,
         };
-        for id in 1..=n as i32 {
+        let ids: Vec<i32> = cluster.nodes.iter().map(|n| n.id).collect();
+        for id in ids {
             cluster.launch(id);
         }
         cluster
     }
 
+    /// The controller listeners, `host:port` each.
+    pub fn controller_addrs(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter(|n| n.port != 0)
+            .map(Node::addr)
+            .collect()
+    }
+
+    /// The brokers: (id, client listener `host:port`).
+    pub fn brokers(&self) -> Vec<(i32, String)> {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.broker_addr().map(|a| (n.id, a)))
+            .collect()
+    }
+
+    /// Every broker's client listener, comma-separated (Kafka's `bootstrap.servers`).
+    pub fn bootstrap(&self) -> String {
+        self.brokers()
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// The node with this id.
     pub fn node(&mut self, id: i32) -> &mut Node {
-        &mut self.nodes[(id - 1) as usize]
+        self.nodes
+            .iter_mut()
+            .find(|n| n.id == id)
+            .unwrap_or_else(|| panic!("no node {id}"))
     }
 
     /// Starts (or restarts) a node's process; its output goes to `output.log` in its directory.
@@ -230,7 +307,10 @@ impl Cluster {
 
     /// The node's output so far, for failure messages.
     pub fn output(&self, id: i32) -> String {
-        std::fs::read_to_string(self.nodes[(id - 1) as usize].dir.join("output.log"))
+        self.nodes
+            .iter()
+            .find(|n| n.id == id)
+            .and_then(|n| std::fs::read_to_string(n.dir.join("output.log")).ok())
             .unwrap_or_default()
     }
 }

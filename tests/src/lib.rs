@@ -5,5 +5,6 @@
 
 pub mod admin;
 pub mod cluster;
+pub mod kafka_tools;
 pub mod sim;
 pub mod transcript;

@@ -196,6 +196,20 @@ pub(super) const BROKER_RACK: KeySpec = KeySpec {
           placement. Empty: no rack.",
 };
 
+pub(super) const AUTO_LEADER_REBALANCE_ENABLE: KeySpec = KeySpec {
+    name: "auto.leader.rebalance.enable",
+    default: Some("true"),
+    doc: "The active controller moves leadership back to each partition's preferred (first) \
+          replica when it is in the ISR and serving, checked every \
+          `leader.imbalance.check.interval.seconds`.",
+};
+pub(super) const LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS: KeySpec = KeySpec {
+    name: "leader.imbalance.check.interval.seconds",
+    default: Some("300"),
+    doc: "How often the active controller checks for partitions not led by their preferred \
+          replica; >= 1.",
+};
+
 /// Every key this module knows, in documentation order. The parser reads keys through these
 /// entries only; any other key is reported as unknown.
 pub(super) const KNOWN_KEYS: &[KeySpec] = &[
@@ -229,6 +243,8 @@ pub(super) const KNOWN_KEYS: &[KeySpec] = &[
     BROKER_SESSION_TIMEOUT_MS,
     INITIAL_BROKER_REGISTRATION_TIMEOUT_MS,
     BROKER_RACK,
+    AUTO_LEADER_REBALANCE_ENABLE,
+    LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS,
 ];
 
 /// Lowest allowed `metadata.log.segment.min.bytes`. Kafka's floor is the 12-byte log overhead;

@@ -97,6 +97,10 @@ pub struct Config {
     pub initial_broker_registration_timeout_ms: u64,
     /// `broker.rack` (`None` when empty).
     pub broker_rack: Option<String>,
+    /// `auto.leader.rebalance.enable`.
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.check.interval.seconds`, >= 1.
+    pub leader_imbalance_check_interval_seconds: u64,
 }
 
 /// Where configuration values come from, in increasing priority: `file`, `env`, `overrides`.
@@ -239,6 +243,15 @@ fn socket_addr_key(
 }
 
 /// A retention limit: -1 (unlimited) or >= 0.
+fn bool_key(props: &Props, spec: &KeySpec) -> Result<bool, ConfigError> {
+    let value = props.value(spec)?;
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(spec, value, "expected true or false")),
+    }
+}
+
 fn retention_key(props: &Props, spec: &KeySpec) -> Result<i64, ConfigError> {
     let value = props.value(spec)?;
     parse_int(spec, value, -1, i64::MAX)
@@ -472,6 +485,12 @@ impl Config {
                 .get(&BROKER_RACK)
                 .filter(|r| !r.is_empty())
                 .map(str::to_string),
+            auto_leader_rebalance_enable: bool_key(&props, &AUTO_LEADER_REBALANCE_ENABLE)?,
+            leader_imbalance_check_interval_seconds: long_key(
+                &props,
+                &LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS,
+                1,
+            )?,
         };
         config.validate(advertised_explicit, &mut warnings)?;
         Ok(Loaded { config, warnings })

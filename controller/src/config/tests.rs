@@ -220,11 +220,20 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("broker.heartbeat.interval.ms", "0"),
     ("broker.session.timeout.ms", "0"),
     ("initial.broker.registration.timeout.ms", "0"),
+    ("auto.leader.rebalance.enable", "yes"),
+    ("leader.imbalance.check.interval.seconds", "0"),
 ];
+
+/// Keys that take any string (Kafka accepts any rack name).
+const ANY_VALUE_KEYS: &[&str] = &["broker.rack"];
 
 #[test]
 fn every_key_has_a_wrong_value_case() {
-    let mut tested: Vec<&str> = BAD_VALUES.iter().map(|(k, _)| *k).collect();
+    let mut tested: Vec<&str> = BAD_VALUES
+        .iter()
+        .map(|(k, _)| *k)
+        .chain(ANY_VALUE_KEYS.iter().copied())
+        .collect();
     let mut known: Vec<&str> = Config::known_keys().iter().map(|k| k.name).collect();
     tested.sort_unstable();
     known.sort_unstable();

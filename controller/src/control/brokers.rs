@@ -18,7 +18,7 @@ use kafka_protocol::messages::unregister_broker_response::UnregisterBrokerRespon
 use super::errors::ErrorCode;
 use super::outcome::{change_record, partition_state, wire_message, ControlResult};
 use super::partition_change::{
-    on_broker_removed, on_broker_unfenced, PartitionChange, PartitionState,
+    elect_preferred, on_broker_removed, on_broker_unfenced, PartitionChange, PartitionState,
 };
 use super::topics::is_active;
 use crate::metadata::configs::{CONFIG_RESOURCE_BROKER, CONFIG_RESOURCE_TOPIC};
@@ -84,6 +84,28 @@ fn elect_with(image: &MetadataImage, broker: i32) -> Vec<MetadataRecord> {
     changes_for_replicas_of(image, broker, |state, unclean| {
         on_broker_unfenced(state, broker, unclean, |r| is_active(image, r))
     })
+}
+
+/// Auto leader balancing (`auto.leader.rebalance.enable`): moves leadership back to the
+/// preferred (first) replica of up to `max` partitions where that replica is in the ISR and
+/// serving.
+pub fn balance_leaders(image: &MetadataImage, max: usize) -> Vec<MetadataRecord> {
+    let mut out = Vec::new();
+    for topic in image.topics.by_id.values() {
+        for (id, p) in topic.partitions.iter() {
+            if out.len() >= max {
+                return out;
+            }
+            let preferred = p.replicas.first().copied();
+            if preferred.is_none() || preferred == Some(p.leader) {
+                continue;
+            }
+            if let Ok(change) = elect_preferred(&partition_state(p), |r| is_active(image, r)) {
+                out.push(change_record(topic.id, *id, &change));
+            }
+        }
+    }
+    out
 }
 
 /// Whether `broker` leads any partition.

@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 
 use super::acls;
 use super::api::{describe_cluster_response, error_response, metadata_response, ControllerCall};
-use super::brokers::BrokerLifecycle;
+use super::brokers::{balance_leaders, BrokerLifecycle};
 use super::configs;
 use super::errors::ErrorCode;
 use super::outcome::ControlResult;
@@ -44,6 +44,9 @@ use crate::snapshots::{load_latest, SnapshotPolicy, Snapshotter};
 
 /// Requests queued on a leader that is not yet active, at most.
 const WAITING_MAX: usize = 10_000;
+/// Preferred-leader elections per balancing round at most (Kafka's
+/// `MAX_ELECTIONS_PER_IMBALANCE`).
+const LEADER_BALANCE_ELECTIONS_MAX: usize = 1_000;
 /// Controller gauges are published at most this often.
 const PUBLISH_EVERY_MS: Millis = 500;
 
@@ -68,6 +71,9 @@ pub struct ControllerSettings {
     pub retention: Retention,
     /// Defaults for CreateTopics with -1.
     pub topic_defaults: TopicDefaults,
+    /// `leader.imbalance.check.interval.seconds` in ms when `auto.leader.rebalance.enable`;
+    /// `None` turns preferred-leader balancing off.
+    pub leader_balance_interval_ms: Option<u64>,
 }
 
 /// The leader's state while it is the active controller.
@@ -85,6 +91,8 @@ struct Active {
     images: VecDeque<(Offset, MetadataImage)>,
     /// When a record was last proposed (driver ms).
     last_write_ms: Millis,
+    /// When leaders are next moved back to their preferred replicas (driver ms).
+    next_balance_ms: Millis,
 }
 
 /// The metadata state machine; see the module documentation.
@@ -202,6 +210,7 @@ impl QuorumController {
             last_proposed: -1,
             images: VecDeque::new(),
             last_write_ms: ctx.now_ms(),
+            next_balance_ms: ctx.now_ms() + self.settings.leader_balance_interval_ms.unwrap_or(0),
         });
         let mut records = Vec::new();
         if self.loader.in_transaction() {
@@ -687,6 +696,27 @@ impl StateMachine for QuorumController {
         if let Some((broker, records)) = self.lifecycle.fence_one_stale(&latest, now, session) {
             if let Err(e) = self.propose(records, ctx) {
                 tracing::error!("fencing broker {broker}: {e}");
+            }
+        }
+        if let Some(interval) = self.settings.leader_balance_interval_ms {
+            let due = self.active.as_ref().map_or(u64::MAX, |a| a.next_balance_ms);
+            if now >= due {
+                if let Some(a) = self.active.as_mut() {
+                    a.next_balance_ms = now + interval;
+                }
+                let records = balance_leaders(&latest, LEADER_BALANCE_ELECTIONS_MAX);
+                if !records.is_empty() {
+                    tracing::info!(
+                        "moving {} partition leaderships back to their preferred replicas",
+                        records.len()
+                    );
+                    if let Err(e) = self.propose(records, ctx) {
+                        tracing::error!("preferred leader election: {e}");
+                    }
+                }
+            }
+            if let Some(a) = self.active.as_ref() {
+                next = next.min(a.next_balance_ms);
             }
         }
         let idle = self.settings.idle_interval_ms;

@@ -82,6 +82,9 @@ pub(crate) struct ReplicaProgress {
     pub acknowledged: bool,
     /// Last BeginQuorumEpoch sent to it.
     pub begin_sent_ms: Option<Millis>,
+    /// The high watermark in the last Fetch response sent to it: a fetch is held (long-poll)
+    /// only while the replica already knows the current high watermark.
+    pub high_watermark_sent: Option<Offset>,
 }
 
 /// A Fetch the leader holds until there is something new or its wait ends.

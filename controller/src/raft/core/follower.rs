@@ -9,7 +9,9 @@ impl<S: LogStore> RaftCore<S> {
             return;
         };
         let Some(leader) = self.leader_id else { return };
-        if self.unflushed_end.is_some() {
+        // A voter's fetch offset tells the leader what it holds durably, so it waits for its
+        // flush; an observer's durability counts for nothing, so it fetches on at once.
+        if self.unflushed_end.is_some() && self.is_voter() {
             return;
         }
         let snapshot = f.snapshot;
@@ -177,8 +179,11 @@ impl<S: LogStore> RaftCore<S> {
             self.set_high_watermark(hw);
         }
         if appended {
-            // The next Fetch waits for the flush (handle_log_flushed).
+            // A voter's next Fetch waits for the flush (handle_log_flushed).
             self.out.flush = true;
+            if !self.is_voter() {
+                self.send_fetch();
+            }
         } else if rejected {
             // Asking again at once would get the same answer: back off.
             self.schedule_refetch();

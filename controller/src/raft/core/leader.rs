@@ -115,7 +115,10 @@ impl<S: LogStore> RaftCore<S> {
             }
             l.parked.retain(|p| p.replica_id != replica);
         }
-        let hw_before = self.high_watermark;
+        let hw_known = match &self.role {
+            Role::Leader(l) => l.replicas.get(&replica).and_then(|r| r.high_watermark_sent),
+            _ => None,
+        };
         if is_voter {
             self.maybe_advance_high_watermark();
         }
@@ -129,10 +132,11 @@ impl<S: LogStore> RaftCore<S> {
                 Vec::new()
             }
         };
-        if records.is_empty() && self.high_watermark == hw_before {
+        if records.is_empty() && hw_known == Some(self.high_watermark) {
             // Long-poll: hold the fetch until new records, a new high watermark, or its deadline.
-            // (A fetch that just moved the high watermark is answered at once, so the news
-            // reaches the fetcher without waiting for the next record.)
+            // (A replica that has not been told the current high watermark, e.g. because a
+            // voter's fetch moved it just now, is answered at once, so the news reaches it
+            // without waiting for the next record.)
             let hw = self.high_watermark;
             let deadline = now + self.cfg.fetch_max_wait_ms;
             if let Role::Leader(l) = &mut self.role {
@@ -147,8 +151,17 @@ impl<S: LogStore> RaftCore<S> {
             }
             return;
         }
+        self.note_high_watermark_sent(replica);
         let response = self.fetch_response(ErrorCode::None, records, None, None);
         self.out.messages.push((replica, cid, response));
+    }
+
+    /// Records that `replica` is being told the current high watermark.
+    fn note_high_watermark_sent(&mut self, replica: NodeId) {
+        let hw = self.high_watermark;
+        if let Role::Leader(l) = &mut self.role {
+            l.replicas.entry(replica).or_default().high_watermark_sent = Some(hw);
+        }
     }
 
     /// A replica fetched (records or a snapshot chunk) in our epoch.
@@ -220,6 +233,7 @@ impl<S: LogStore> RaftCore<S> {
             } else {
                 Vec::new()
             };
+            self.note_high_watermark_sent(p.replica_id);
             let response = self.fetch_response(ErrorCode::None, records, None, None);
             self.out
                 .messages
