@@ -9,9 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests start for real. Installed only when missing.
-APT_PACKAGES=()
+APT_PACKAGES=(kcat)
 # Python packages the tests drive (pip). Installed only when missing.
-PIP_PACKAGES=()
+PIP_PACKAGES=(kafka-python==3.0.12 confluent-kafka==2.16.1)
 
 step() { printf '\n==> %s\n' "$*"; }
 
