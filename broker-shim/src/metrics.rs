@@ -34,7 +34,7 @@ pub fn publish_broker_metadata(g: &BrokerMetadataGauges) {
 
 /// Records the time from a batch's append on the leader to its apply on this broker.
 pub fn record_apply_lag(ms: f64) {
-    metrics::histogram!("metaquorum_broker_metadata_apply_lag_ms").record(ms);
+    metrics::histogram!(metaquorum_controller::metrics::APPLY_LAG_METRIC).record(ms);
 }
 
 /// Sets Kafka's broker state gauge (the numeric [`crate::BrokerState`]).

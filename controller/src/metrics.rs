@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -25,11 +25,28 @@ const HTTP_REQUEST_BYTES_MAX: usize = 8 * 1024;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// A broker's time from a batch's append on the leader to its apply (a histogram with
+/// [`APPLY_LAG_BUCKETS_MS`], so a benchmark can subtract two scrapes).
+pub const APPLY_LAG_METRIC: &str = "metaquorum_broker_metadata_apply_lag_ms";
+/// Bucket bounds of [`APPLY_LAG_METRIC`], in ms (batch timestamps have ms resolution).
+pub const APPLY_LAG_BUCKETS_MS: &[f64] = &[
+    0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0, 30.0, 50.0, 100.0, 250.0, 500.0,
+    1000.0, 5000.0,
+];
+
 /// Installs the process-wide recorder (once) and returns its handle.
 pub fn install() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(APPLY_LAG_METRIC.to_string()),
+                    APPLY_LAG_BUCKETS_MS,
+                )
+                .map_or_else(
+                    |_| PrometheusBuilder::new().build_recorder(),
+                    |b| b.build_recorder(),
+                );
             let handle = recorder.handle();
             // Another recorder may already be installed (tests in one process); keep ours
             // for rendering either way.

@@ -35,6 +35,10 @@ pub struct RaftConfig {
     pub batch_bytes_max: usize,
     /// Most bytes of proposals accepted but not yet committed; beyond it `propose` pushes back.
     pub pending_bytes_max: usize,
+    /// An observer flushes its copy of the log at most this often. Its durability counts for
+    /// nothing in the quorum: a crash loses at most this much, which it fetches again. (Voters
+    /// flush every append: their fetch offsets are promises.)
+    pub observer_flush_interval_ms: u64,
 }
 
 impl RaftConfig {
@@ -53,6 +57,7 @@ impl RaftConfig {
             batch_records_max: 10_000,
             batch_bytes_max: 8 * 1024 * 1024,
             pending_bytes_max: 64 * 1024 * 1024,
+            observer_flush_interval_ms: 1000,
         }
     }
 

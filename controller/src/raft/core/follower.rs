@@ -179,9 +179,14 @@ impl<S: LogStore> RaftCore<S> {
             self.set_high_watermark(hw);
         }
         if appended {
-            // A voter's next Fetch waits for the flush (handle_log_flushed).
-            self.out.flush = true;
-            if !self.is_voter() {
+            if self.is_voter() {
+                // The next Fetch waits for the flush (handle_log_flushed).
+                self.out.flush = true;
+            } else {
+                if self.now >= self.observer_flush_at_ms {
+                    self.out.flush = true;
+                    self.observer_flush_at_ms = self.now + self.cfg.observer_flush_interval_ms;
+                }
                 self.send_fetch();
             }
         } else if rejected {

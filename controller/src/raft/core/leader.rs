@@ -126,7 +126,7 @@ impl<S: LogStore> RaftCore<S> {
             .store
             .read(fetch_offset, max_bytes.min(self.cfg.fetch_bytes_max))
         {
-            Ok(r) => r,
+            Ok(r) => self.only_committed_for_observers(replica, r),
             Err(e) => {
                 tracing::error!(error = %e, fetch_offset, "reading the log for a fetch failed");
                 Vec::new()
@@ -154,6 +154,17 @@ impl<S: LogStore> RaftCore<S> {
         self.note_high_watermark_sent(replica);
         let response = self.fetch_response(ErrorCode::None, records, None, None);
         self.out.messages.push((replica, cid, response));
+    }
+
+    /// Observers are sent committed batches only (below the high watermark): they need nothing
+    /// else, their copy never has to be truncated, and each new batch costs the leader one
+    /// response per observer instead of two (records, then the high watermark).
+    fn only_committed_for_observers(&self, replica: NodeId, mut batches: Vec<Batch>) -> Vec<Batch> {
+        if !self.voters.contains(&replica) {
+            let hw = self.high_watermark;
+            batches.retain(|b| b.next_offset() <= hw);
+        }
+        batches
     }
 
     /// Records that `replica` is being told the current high watermark.
@@ -220,16 +231,30 @@ impl<S: LogStore> RaftCore<S> {
         let store_end = self.store.end_offset();
         let now = self.now;
         let hw = self.high_watermark;
+        let voters = &self.voters;
         let (ready, keep): (Vec<ParkedFetch>, Vec<ParkedFetch>) =
             l.parked.drain(..).partition(|p| {
-                store_end > p.fetch_offset || hw != p.high_watermark || now >= p.deadline
+                // An observer is sent committed records only: new records alone do not wake it.
+                (store_end > p.fetch_offset && voters.contains(&p.replica_id))
+                    || hw != p.high_watermark
+                    || now >= p.deadline
             });
         l.parked = keep;
+        // Many replicas wait at the same offset: read each position once per wake-up (the
+        // batches share their records).
+        let mut reads: Vec<((Offset, usize), Vec<Batch>)> = Vec::new();
         for p in ready {
             let records = if store_end > p.fetch_offset {
-                self.store
-                    .read(p.fetch_offset, p.max_bytes.min(self.cfg.fetch_bytes_max))
-                    .unwrap_or_default()
+                let key = (p.fetch_offset, p.max_bytes.min(self.cfg.fetch_bytes_max));
+                let read = match reads.iter().find(|(k, _)| *k == key) {
+                    Some((_, r)) => r.clone(),
+                    None => {
+                        let r = self.store.read(key.0, key.1).unwrap_or_default();
+                        reads.push((key, r.clone()));
+                        r
+                    }
+                };
+                self.only_committed_for_observers(p.replica_id, read)
             } else {
                 Vec::new()
             };

@@ -174,6 +174,8 @@ pub struct RaftCore<S: LogStore> {
     /// end is durable, so none is sent while this is set, whatever the role (a leader that
     /// steps down, a follower back from a failed pre-vote).
     unflushed_end: Option<Offset>,
+    /// When an observer flushes its log next (see `RaftConfig::observer_flush_interval_ms`).
+    observer_flush_at_ms: Millis,
     /// Last time the leader of this epoch was heard from (BeginQuorumEpoch or a successful
     /// fetch); `None` once it resigned or said it is not the leader. A follower refuses
     /// pre-votes while this is within the fetch timeout (KIP-996).
@@ -227,6 +229,7 @@ impl<S: LogStore> RaftCore<S> {
             role: Role::Resigned { deadline: now },
             election_retries: 0,
             unflushed_end: None,
+            observer_flush_at_ms: 0,
             leader_heard_ms: None,
             high_watermark,
             log_end,
