@@ -42,3 +42,6 @@ pub use events::MetadataEvent;
 pub use lifecycle::BrokerState;
 pub use publisher::{MetadataSubscription, MetadataUpdate, UpdateSource};
 pub use shim::{BrokerShim, ShimError, ShimOptions};
+
+#[cfg(test)]
+mod tests;

@@ -138,7 +138,10 @@ async fn real_kafka_clients_in_combined_mode() {
 // preferred-leader balancing gives it its leaderships back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_broker_is_fenced_then_leads_again_after_restart() {
-    let mut cluster = Cluster::start_with(3, 3, false, FAST);
+    // Small snapshots, so the restarted broker starts from its own.
+    let mut extra = FAST.to_vec();
+    extra.push("metadata.log.max.record.bytes.between.snapshots=512");
+    let mut cluster = Cluster::start_with(3, 3, false, &extra);
     let ids = broker_ids(&cluster);
     let bootstrap = cluster.bootstrap();
     wait_for_brokers(&bootstrap, &ids, Duration::from_secs(30)).await;
@@ -193,6 +196,16 @@ async fn killed_broker_is_fenced_then_leads_again_after_restart() {
         .all(|p| others.contains(&p.leader)));
 
     cluster.launch(victim);
+    let restarted = wait_for(
+        "the restarted broker to load its own snapshot",
+        Duration::from_secs(10),
+        || {
+            let out = cluster.output(victim);
+            async move { out.contains("loaded snapshot").then_some(out) }
+        },
+    )
+    .await;
+    assert!(restarted.contains("registered with controller"));
     wait_for(
         "the restarted broker to be unfenced, back in the ISRs and leading its preferred partitions",
         Duration::from_secs(30),
@@ -212,6 +225,38 @@ async fn killed_broker_is_fenced_then_leads_again_after_restart() {
         },
     )
     .await;
+}
+
+// A broker cut off for longer than its session (SIGSTOP) is fenced; back, it heartbeats with
+// the same registration and is unfenced once caught up, without registering again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_cut_off_is_fenced_and_unfenced_when_it_comes_back() {
+    let mut cluster = Cluster::start_with(3, 3, false, FAST);
+    let ids = broker_ids(&cluster);
+    let bootstrap = cluster.bootstrap();
+    wait_for_brokers(&bootstrap, &ids, Duration::from_secs(30)).await;
+    let victim = FIRST_BROKER_ID + 1;
+    let others: Vec<i32> = ids.iter().copied().filter(|i| *i != victim).collect();
+    let survivor = cluster
+        .brokers()
+        .into_iter()
+        .find(|(id, _)| *id != victim)
+        .map(|(_, a)| a)
+        .expect("a surviving broker");
+    cluster.pause(victim);
+    wait_for_brokers(&survivor, &others, Duration::from_secs(20)).await;
+    cluster.resume(victim);
+    wait_for_brokers(&survivor, &ids, Duration::from_secs(20)).await;
+    let out = cluster.output(victim);
+    assert_eq!(
+        out.matches("registered with controller").count(),
+        1,
+        "the broker registered again instead of heartbeating on:\n{out}"
+    );
+    assert!(
+        out.contains("RECOVERY -> RUNNING"),
+        "no way back to RUNNING:\n{out}"
+    );
 }
 
 // Clients see retriable errors at most while the active controller dies, and every topic
@@ -268,6 +313,8 @@ async fn killing_the_active_controller_loses_no_acknowledged_topic() {
     )
     .await;
     cluster.kill(leader_id);
+    // The new active controller keeps every broker's session (KAFKA-18138): none is fenced.
+    wait_for_brokers(&bootstrap, &ids, Duration::from_secs(10)).await;
     let output = loop_task.await.expect("create loop");
     eprintln!("{output}");
     let acknowledged: Vec<String> = std::fs::read_to_string(&out_file)

@@ -1,0 +1,292 @@
+//! Unit tests of the listener API: events told from the right broker's point of view, the
+//! whole-image diff agreeing with the log's deltas, and a lagging subscriber resynchronised
+//! instead of blocking or missing anything.
+
+use metaquorum_controller::metadata::image::{MetadataImage, MetadataProvenance};
+use metaquorum_controller::metadata::loader::MetadataLoader;
+use metaquorum_controller::metadata::record::*;
+use uuid::Uuid;
+
+use crate::events::diff_images;
+use crate::publisher::{MetadataPublisher, MetadataUpdate, UpdateSource, UPDATES_QUEUED_MAX};
+use crate::MetadataEvent;
+
+const TOPIC: u128 = 7;
+
+fn broker(id: i32, epoch: i64) -> MetadataRecord {
+    MetadataRecord::RegisterBroker(RegisterBrokerRecord {
+        broker_id: id,
+        is_migrating_zk_broker: false,
+        incarnation_id: Uuid::from_u128(100 + id as u128),
+        broker_epoch: epoch,
+        end_points: vec![],
+        features: vec![],
+        rack: None,
+        fenced: true,
+        in_controlled_shutdown: false,
+        log_dirs: vec![],
+    })
+}
+
+fn unfence(id: i32, epoch: i64, fenced: i8) -> MetadataRecord {
+    MetadataRecord::BrokerRegistrationChange(BrokerRegistrationChangeRecord {
+        broker_id: id,
+        broker_epoch: epoch,
+        fenced,
+        in_controlled_shutdown: 0,
+        log_dirs: vec![],
+    })
+}
+
+fn partition(id: i32, replicas: Vec<i32>, leader: i32) -> MetadataRecord {
+    MetadataRecord::Partition(PartitionRecord {
+        partition_id: id,
+        topic_id: Uuid::from_u128(TOPIC),
+        isr: replicas.clone(),
+        replicas,
+        removing_replicas: vec![],
+        adding_replicas: vec![],
+        leader,
+        leader_recovery_state: 0,
+        leader_epoch: 0,
+        partition_epoch: 0,
+        directories: vec![],
+        eligible_leader_replicas: None,
+        last_known_elr: None,
+    })
+}
+
+fn leader_change(id: i32, leader: i32, isr: Vec<i32>) -> MetadataRecord {
+    MetadataRecord::PartitionChange(PartitionChangeRecord {
+        partition_id: id,
+        topic_id: Uuid::from_u128(TOPIC),
+        isr: Some(isr),
+        leader,
+        replicas: None,
+        removing_replicas: None,
+        adding_replicas: None,
+        leader_recovery_state: -1,
+        directories: None,
+        eligible_leader_replicas: None,
+        last_known_elr: None,
+    })
+}
+
+/// Loads `batches` one after another, returning every published update.
+fn load(batches: Vec<Vec<MetadataRecord>>) -> Vec<MetadataUpdate> {
+    let mut loader = MetadataLoader::new();
+    let mut offset = 0;
+    let mut out = Vec::new();
+    for records in batches {
+        let mut previous = loader.image().clone();
+        let n = records.len() as i64;
+        for loaded in loader.handle_records(offset, 1, 1_000, &records).unwrap() {
+            let image = loaded.image;
+            out.push(MetadataUpdate {
+                previous: std::mem::replace(&mut previous, image.clone()),
+                image,
+                changes: loaded.changes,
+                source: UpdateSource::Log,
+            });
+        }
+        offset += n;
+    }
+    out
+}
+
+fn setup() -> Vec<Vec<MetadataRecord>> {
+    vec![
+        vec![
+            broker(1, 0),
+            broker(2, 1),
+            unfence(1, 0, -1),
+            unfence(2, 1, -1),
+        ],
+        vec![
+            MetadataRecord::Topic(TopicRecord {
+                name: "orders".into(),
+                topic_id: Uuid::from_u128(TOPIC),
+            }),
+            partition(0, vec![1, 2], 1),
+            partition(1, vec![2, 1], 2),
+        ],
+    ]
+}
+
+#[test]
+fn a_new_topic_is_told_with_this_brokers_leaderships_and_followerships() {
+    let updates = load(setup());
+    let events = updates[1].events(1);
+    assert!(events.contains(&MetadataEvent::TopicCreated {
+        name: "orders".into(),
+        id: Uuid::from_u128(TOPIC),
+        partitions: 2,
+    }));
+    assert!(events.contains(&MetadataEvent::LocalLeader {
+        topic: "orders".into(),
+        partition: 0,
+        leader_epoch: 0,
+        isr: vec![1, 2],
+    }));
+    assert!(events.contains(&MetadataEvent::LocalFollower {
+        topic: "orders".into(),
+        partition: 1,
+        leader: 2,
+        leader_epoch: 0,
+    }));
+    // Broker 3 holds no replica: it hears of the partitions, not of local changes.
+    assert!(!updates[1].events(3).iter().any(|e| matches!(
+        e,
+        MetadataEvent::LocalLeader { .. } | MetadataEvent::LocalFollower { .. }
+    )));
+    let first = updates[0].events(1);
+    assert!(first.contains(&MetadataEvent::BrokerRegistered { id: 2, epoch: 1 }));
+    assert!(first.contains(&MetadataEvent::BrokerUnfenced { id: 2 }));
+}
+
+#[test]
+fn fencing_moves_leadership_and_deletion_removes_local_replicas() {
+    let mut batches = setup();
+    batches.push(vec![unfence(1, 0, 1), leader_change(0, 2, vec![2])]);
+    batches.push(vec![MetadataRecord::RemoveTopic(RemoveTopicRecord {
+        topic_id: Uuid::from_u128(TOPIC),
+    })]);
+    let updates = load(batches);
+    let fenced = updates[2].events(2);
+    assert!(fenced.contains(&MetadataEvent::BrokerFenced { id: 1 }));
+    assert!(fenced.contains(&MetadataEvent::LocalLeader {
+        topic: "orders".into(),
+        partition: 0,
+        leader_epoch: 1,
+        isr: vec![2],
+    }));
+    let deleted = updates[3].events(1);
+    assert!(deleted.contains(&MetadataEvent::TopicDeleted {
+        name: "orders".into(),
+        id: Uuid::from_u128(TOPIC),
+    }));
+    for p in [0, 1] {
+        assert!(deleted.contains(&MetadataEvent::LocalReplicaRemoved {
+            topic: "orders".into(),
+            partition: p,
+        }));
+    }
+}
+
+#[test]
+fn configs_and_acls_are_told_with_their_new_state() {
+    let mut batches = setup();
+    let acl = Uuid::from_u128(99);
+    batches.push(vec![
+        MetadataRecord::Config(ConfigRecord {
+            resource_type: 2,
+            resource_name: "orders".into(),
+            name: "retention.ms".into(),
+            value: Some("1000".into()),
+        }),
+        MetadataRecord::AccessControlEntry(AccessControlEntryRecord {
+            id: acl,
+            resource_type: 2,
+            resource_name: "orders".into(),
+            pattern_type: 3,
+            principal: "User:alice".into(),
+            host: "*".into(),
+            operation: 3,
+            permission_type: 3,
+        }),
+    ]);
+    batches.push(vec![MetadataRecord::RemoveAccessControlEntry(
+        RemoveAccessControlEntryRecord { id: acl },
+    )]);
+    let updates = load(batches);
+    let events = updates[2].events(1);
+    assert!(events.iter().any(|e| matches!(e,
+        MetadataEvent::ConfigChanged { resource_type: 2, resource_name, configs }
+            if resource_name == "orders" && configs.get("retention.ms").map(String::as_str) == Some("1000"))));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, MetadataEvent::AclCreated { id, .. } if *id == acl)));
+    assert!(updates[3]
+        .events(1)
+        .iter()
+        .any(|e| matches!(e, MetadataEvent::AclDeleted { id, .. } if *id == acl)));
+}
+
+#[test]
+fn the_whole_image_diff_agrees_with_the_log_deltas() {
+    let updates = load(setup());
+    let last = updates.last().unwrap();
+    let diff = diff_images(&MetadataImage::empty(), &last.image);
+    assert_eq!(diff.created_topics.len(), 1);
+    assert_eq!(diff.changed_brokers.len(), 2);
+    assert_eq!(
+        diff.changed_partitions[&Uuid::from_u128(TOPIC)].len(),
+        2,
+        "{diff:?}"
+    );
+    // From one image to the next, the diff is exactly the delta's changes.
+    assert_eq!(diff_images(&last.previous, &last.image), last.changes);
+    assert!(diff_images(&last.image, &last.image).is_empty());
+}
+
+fn image_at(offset: i64) -> MetadataImage {
+    MetadataImage {
+        provenance: MetadataProvenance {
+            offset,
+            epoch: 1,
+            last_contained_timestamp_ms: offset,
+        },
+        ..MetadataImage::empty()
+    }
+}
+
+#[tokio::test]
+async fn a_subscriber_gets_every_update_in_order() {
+    let publisher = MetadataPublisher::new();
+    let mut sub = publisher.subscribe();
+    let mut previous = publisher.latest();
+    for o in 0..10 {
+        let image = image_at(o);
+        publisher.publish(MetadataUpdate {
+            previous: std::mem::replace(&mut previous, image.clone()),
+            image,
+            changes: Default::default(),
+            source: UpdateSource::Log,
+        });
+    }
+    for o in 0..10 {
+        let u = sub.next().await.unwrap();
+        assert_eq!((u.offset(), u.source), (o, UpdateSource::Log));
+    }
+}
+
+#[tokio::test]
+async fn a_lagging_subscriber_is_resynchronised_to_the_newest_image() {
+    let publisher = MetadataPublisher::new();
+    let mut sub = publisher.subscribe();
+    let mut previous = publisher.latest();
+    let total = UPDATES_QUEUED_MAX as i64 + 10;
+    for o in 0..total {
+        let image = image_at(o);
+        publisher.publish(MetadataUpdate {
+            previous: std::mem::replace(&mut previous, image.clone()),
+            image,
+            changes: Default::default(),
+            source: UpdateSource::Log,
+        });
+    }
+    let u = sub.next().await.unwrap();
+    assert_eq!(u.source, UpdateSource::Resync);
+    assert_eq!(u.offset(), total - 1);
+    assert_eq!(u.previous.provenance.offset, -1);
+    // Caught up: the next update is the next publish.
+    let image = image_at(total);
+    publisher.publish(MetadataUpdate {
+        previous: std::mem::replace(&mut previous, image.clone()),
+        image,
+        changes: Default::default(),
+        source: UpdateSource::Log,
+    });
+    let u = sub.next().await.unwrap();
+    assert_eq!((u.offset(), u.source), (total, UpdateSource::Log));
+}
