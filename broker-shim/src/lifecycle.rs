@@ -28,12 +28,15 @@ use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::metadata::version::METADATA_VERSIONS;
 use tokio::sync::watch;
 
-use crate::channel::ControllerChannel;
+use crate::channel::{ChannelError, ControllerChannel};
 use crate::follower::MetadataHealth;
 use crate::metrics::publish_broker_state;
 
 /// Heartbeat period while the broker is joining or leaving.
 pub const TRANSITION_HEARTBEAT_MS: u64 = 50;
+/// Heartbeats in a row without an active controller after which a controlled shutdown gives
+/// up (each waits `controller.quorum.request.timeout.ms`).
+const SHUTDOWN_UNANSWERED_MAX: u32 = 2;
 /// BrokerRegistration version sent.
 const REGISTRATION_VERSION: i16 = 3;
 /// BrokerHeartbeat version sent.
@@ -257,6 +260,8 @@ impl Lifecycle {
             Instant::now() + Duration::from_millis(self.settings.initial_registration_timeout_ms);
         self.register(Some(deadline)).await?;
         let wait = Duration::from_millis(self.settings.request_timeout_ms);
+        // Heartbeats in a row that found no active controller while shutting down.
+        let mut unanswered_while_stopping = 0;
         loop {
             let want_shut_down = *self.shutdown.borrow();
             if want_shut_down && *self.state.borrow() != BrokerState::ShuttingDown {
@@ -318,7 +323,22 @@ impl Lifecycle {
                     "broker {} heartbeat: unexpected answer {other:?}",
                     self.settings.broker_id
                 ),
-                Err(e) => tracing::info!("broker {} heartbeat: {e}", self.settings.broker_id),
+                Err(e) => {
+                    tracing::info!("broker {} heartbeat: {e}", self.settings.broker_id);
+                    if want_shut_down && matches!(e, ChannelError::NoController(_)) {
+                        unanswered_while_stopping += 1;
+                        if unanswered_while_stopping >= SHUTDOWN_UNANSWERED_MAX {
+                            // No quorum left to move leaderships (e.g. the last combined
+                            // node of a cluster being stopped): stop without it.
+                            tracing::warn!(
+                                "broker {}: no active controller; shutting down without a controlled shutdown",
+                                self.settings.broker_id
+                            );
+                            self.set_state(BrokerState::ShuttingDown);
+                            return Ok(());
+                        }
+                    }
+                }
             }
             let every = if *self.state.borrow() == BrokerState::Running {
                 self.settings.heartbeat_interval_ms

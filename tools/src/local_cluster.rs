@@ -251,12 +251,19 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
         }
     });
     println!("Stopping the nodes...");
-    // Brokers first, so their controlled shutdowns find a controller.
-    let (mut first, mut rest): (Vec<_>, Vec<_>) = children
+    // Brokers first, so their controlled shutdowns find a controller; combined nodes one at a
+    // time for the same reason (the last one finds no quorum and stops without).
+    let (mut first, rest): (Vec<_>, Vec<_>) = children
         .into_iter()
         .partition(|(name, _)| name.starts_with("broker"));
     stop_all(&mut first);
-    stop_all(&mut rest);
+    let (combined, mut controllers): (Vec<_>, Vec<_>) = rest
+        .into_iter()
+        .partition(|(name, _)| name.starts_with("combined"));
+    for node in combined {
+        stop_all(&mut [node]);
+    }
+    stop_all(&mut controllers);
     println!("Stopped. Data is kept in {}", dir.display());
     signalled.map(|_| ExitCode::SUCCESS)
 }
