@@ -114,28 +114,14 @@ impl BrokerMetadata {
         if batch.control || self.failed() {
             return;
         }
-        let committed = CommittedBatch {
-            base_offset: batch.base_offset,
-            epoch: batch.epoch,
-            append_timestamp_ms: if batch.timestamp_ms >= 0 {
-                batch.timestamp_ms
-            } else {
-                wall_ms
-            },
-            records: batch
-                .records
-                .iter()
-                .filter_map(|r| r.value.clone())
-                .collect(),
+        let committed = match CommittedBatch::from_log_batch(batch, wall_ms) {
+            Ok(c) => c,
+            Err(e) => {
+                self.apply_errors += 1;
+                self.fail(e);
+                return;
+            }
         };
-        if committed.records.len() != batch.records.len() {
-            self.apply_errors += 1;
-            self.fail(format!(
-                "batch at offset {} holds records without a value",
-                batch.base_offset
-            ));
-            return;
-        }
         if batch.timestamp_ms >= 0 {
             record_apply_lag((wall_ms - batch.timestamp_ms).max(0) as f64);
         }

@@ -15,16 +15,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::api_versions_response::{ApiVersion, ApiVersionsResponse};
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use metaquorum_controller::control::api::{describe_cluster_response, metadata_response};
 use metaquorum_controller::control::errors::ErrorCode;
 use metaquorum_controller::control::outcome::wire_message;
 use metaquorum_controller::control::{acls, configs};
 use metaquorum_controller::metadata::image::MetadataImage;
-use metaquorum_controller::net::server::{Handler, HandlerFuture, Reply};
-use metaquorum_controller::net::wire::{encode_response, encode_response_kind, RawRequest};
+use metaquorum_controller::net::server::{ApiTable, Handler, HandlerFuture, Reply};
+use metaquorum_controller::net::wire::{encode_response_kind, RawRequest};
 use metaquorum_controller::node::decode_state_machine_request;
 use tokio::sync::{watch, Mutex};
 
@@ -46,13 +44,11 @@ pub const BROKER_APIS: &[(ApiKey, i16, i16)] = &[
     (ApiKey::IncrementalAlterConfigs, 0, 1),
 ];
 
-/// The versions of `api` a broker serves.
-pub fn broker_versions(api: ApiKey) -> Option<(i16, i16)> {
-    BROKER_APIS
-        .iter()
-        .find(|(k, _, _)| *k == api)
-        .map(|(_, min, max)| (*min, (*max).min(api.valid_versions().max)))
-}
+/// Every API a broker serves its clients, in ApiVersions order.
+pub const BROKER_API_TABLE: ApiTable = ApiTable {
+    groups: &[BROKER_APIS],
+    served_by: "this broker",
+};
 
 /// Bits of the ACL operations a topic supports (READ 3, WRITE 4, CREATE 5, DELETE 6,
 /// ALTER 7, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11): what a broker without an
@@ -157,49 +153,16 @@ fn respond(bytes: Result<Bytes, metaquorum_controller::net::wire::WireError>) ->
     }
 }
 
-fn api_versions(error_code: i16) -> ApiVersionsResponse {
-    let keys = BROKER_APIS
-        .iter()
-        .filter_map(|(k, _, _)| {
-            broker_versions(*k).map(|(min, max)| {
-                ApiVersion::default()
-                    .with_api_key(*k as i16)
-                    .with_min_version(min)
-                    .with_max_version(max)
-            })
-        })
-        .collect();
-    ApiVersionsResponse::default()
-        .with_error_code(error_code)
-        .with_api_keys(keys)
-}
-
 /// Handles one client listener's requests.
 pub struct ClientListener(pub Arc<BrokerApis>);
 
 impl Handler for ClientListener {
     fn handle(&self, request: RawRequest, peer: SocketAddr) -> HandlerFuture {
+        if let Some(reply) = BROKER_API_TABLE.gate(&request, peer) {
+            return Box::pin(async move { reply });
+        }
         let api = request.api;
         let (version, cid) = (request.version, request.correlation_id);
-        let Some((min, max)) = broker_versions(api) else {
-            let why = format!("{peer} sent {api:?}, which this broker does not serve");
-            return Box::pin(async move { Reply::Close(why) });
-        };
-        if version < min || version > max {
-            if api == ApiKey::ApiVersions {
-                // KIP-511: answer with v0 and UNSUPPORTED_VERSION so the client can retry.
-                let r = api_versions(ResponseError::UnsupportedVersion.code());
-                let bytes = encode_response("ApiVersionsResponse", cid, 0, &r);
-                return Box::pin(async move { respond(bytes) });
-            }
-            let why =
-                format!("{peer} sent {api:?} v{version}, outside the supported {min}..={max}");
-            return Box::pin(async move { Reply::Close(why) });
-        }
-        if api == ApiKey::ApiVersions {
-            let bytes = encode_response("ApiVersionsResponse", cid, version, &api_versions(0));
-            return Box::pin(async move { respond(bytes) });
-        }
         let decoded = match decode_state_machine_request(request) {
             Ok(r) => r,
             Err(e) => {

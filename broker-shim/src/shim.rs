@@ -13,7 +13,8 @@ use metaquorum_controller::driver::{self, DriverConfig, DriverHandle};
 use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::net::server::{self, ServerLimits};
 use metaquorum_controller::node::{
-    open_metadata_log, peer_settings, raft_config, random_seed, voters, ControllerNode, NodeError,
+    open_metadata_log, peer_settings, raft_config, random_seed, serve_metrics, voters,
+    ControllerNode, NodeError,
 };
 use metaquorum_controller::snapshots::SnapshotPolicy;
 use metaquorum_controller::storage;
@@ -149,20 +150,7 @@ impl BrokerShim {
         } else {
             let broker = BrokerMetadata::new(publisher.clone(), Some(policy));
             let health = broker.health();
-            let metrics = match config.metrics_prometheus_listener {
-                Some(addr) => Some(
-                    metaquorum_controller::metrics::serve(
-                        addr,
-                        metaquorum_controller::metrics::install(),
-                    )
-                    .await
-                    .map_err(|e| NodeError::Bind {
-                        addr: addr.to_string(),
-                        source: e,
-                    })?,
-                ),
-                None => None,
-            };
+            let metrics = serve_metrics(config).await?;
             let (store, partition_dir) = open_metadata_log(config)?;
             let raft = raft_config(config, store.log().config().batch_bytes_max);
             let (driver, thread) = driver::start(

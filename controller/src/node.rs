@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::api_versions_response::{ApiVersion, ApiVersionsResponse};
 use kafka_protocol::messages::describe_quorum_response::{
     self as dq, DescribeQuorumResponse, ReplicaState,
 };
@@ -28,7 +27,7 @@ use crate::net::raft_wire::{
     decode_raft_request, encode_raft_response, raft_error_response, FETCH_VERSION_MIN,
     METADATA_TOPIC,
 };
-use crate::net::server::{self, Handler, HandlerFuture, Reply, ServerLimits};
+use crate::net::server::{self, ApiTable, Handler, HandlerFuture, Reply, ServerLimits};
 use crate::net::wire::{decode_body, encode_response, encode_response_kind, RawRequest, WireError};
 use crate::raft::segmented::SegmentedStore;
 use crate::raft::{NodeId, RaftConfig, RoleKind};
@@ -47,15 +46,14 @@ pub const CONTROLLER_APIS: &[(ApiKey, i16, i16)] = &[
 ];
 
 /// Every API a controller serves, in ApiVersions order.
-fn all_apis() -> impl Iterator<Item = &'static (ApiKey, i16, i16)> {
-    CONTROLLER_APIS.iter().chain(STATE_MACHINE_APIS.iter())
-}
+pub const CONTROLLER_API_TABLE: ApiTable = ApiTable {
+    groups: &[CONTROLLER_APIS, STATE_MACHINE_APIS],
+    served_by: "a controller",
+};
 
 /// The versions of `api` this node serves (capped by what the `kafka-protocol` crate knows).
 pub fn served_versions(api: ApiKey) -> Option<(i16, i16)> {
-    all_apis()
-        .find(|(k, _, _)| *k == api)
-        .map(|(_, min, max)| (*min, (*max).min(api.valid_versions().max)))
+    CONTROLLER_API_TABLE.versions(api)
 }
 
 /// Why a node could not start.
@@ -145,17 +143,7 @@ impl ControllerNode {
                 "no listener is named in controller.listener.names".into(),
             ));
         }
-        let metrics = match config.metrics_prometheus_listener {
-            Some(addr) => Some(
-                crate::metrics::serve(addr, crate::metrics::install())
-                    .await
-                    .map_err(|e| NodeError::Bind {
-                        addr: addr.to_string(),
-                        source: e,
-                    })?,
-            ),
-            None => None,
-        };
+        let metrics = serve_metrics(config).await?;
         let bootstrap_metadata_version = match storage::read_bootstrap_metadata_version(
             config.metadata_log_dir(),
         ) {
@@ -242,6 +230,20 @@ impl ControllerNode {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
     }
+}
+
+/// Serves `/metrics` on `metrics.prometheus.listener`, if set; returns the bound address.
+pub async fn serve_metrics(config: &Config) -> Result<Option<SocketAddr>, NodeError> {
+    let Some(addr) = config.metrics_prometheus_listener else {
+        return Ok(None);
+    };
+    crate::metrics::serve(addr, crate::metrics::install())
+        .await
+        .map(Some)
+        .map_err(|e| NodeError::Bind {
+            addr: addr.to_string(),
+            source: e,
+        })
 }
 
 /// Opens `<metadata.log.dir>/__cluster_metadata-0` with the configured segment size; returns
@@ -356,35 +358,11 @@ struct ControllerApis {
 
 impl Handler for ControllerApis {
     fn handle(&self, request: RawRequest, peer: SocketAddr) -> HandlerFuture {
-        let api = request.api;
-        let Some((min, max)) = served_versions(api) else {
-            let why = format!("{peer} sent {api:?}, which a controller does not serve");
-            return Box::pin(async move { Reply::Close(why) });
-        };
-        if request.version < min || request.version > max {
-            if api == ApiKey::ApiVersions {
-                // KIP-511: answer with v0 and UNSUPPORTED_VERSION so the client can retry.
-                let r = api_versions(ResponseError::UnsupportedVersion.code());
-                let bytes = encode_response("ApiVersionsResponse", request.correlation_id, 0, &r);
-                return Box::pin(async move { respond(bytes) });
-            }
-            let why = format!(
-                "{peer} sent {api:?} v{}, outside the supported {min}..={max}",
-                request.version
-            );
-            return Box::pin(async move { Reply::Close(why) });
+        if let Some(reply) = CONTROLLER_API_TABLE.gate(&request, peer) {
+            return Box::pin(async move { reply });
         }
+        let api = request.api;
         match api {
-            ApiKey::ApiVersions => {
-                let r = api_versions(0);
-                let bytes = encode_response(
-                    "ApiVersionsResponse",
-                    request.correlation_id,
-                    request.version,
-                    &r,
-                );
-                Box::pin(async move { respond(bytes) })
-            }
             ApiKey::DescribeQuorum => {
                 let driver = self.driver.clone();
                 let voters = self.voters.clone();
@@ -408,22 +386,6 @@ fn respond(bytes: Result<Bytes, WireError>) -> Reply {
         Ok(b) => Reply::Respond(b),
         Err(e) => Reply::Close(format!("cannot encode the response: {e}")),
     }
-}
-
-fn api_versions(error_code: i16) -> ApiVersionsResponse {
-    let keys = all_apis()
-        .filter_map(|(k, _, _)| {
-            served_versions(*k).map(|(min, max)| {
-                ApiVersion::default()
-                    .with_api_key(*k as i16)
-                    .with_min_version(min)
-                    .with_max_version(max)
-            })
-        })
-        .collect();
-    ApiVersionsResponse::default()
-        .with_error_code(error_code)
-        .with_api_keys(keys)
 }
 
 async fn raft_rpc(

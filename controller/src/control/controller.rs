@@ -586,30 +586,13 @@ impl StateMachine for QuorumController {
     fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_>) {
         self.applied = batch.next_offset();
         if !batch.control {
-            let committed = CommittedBatch {
-                base_offset: batch.base_offset,
-                epoch: batch.epoch,
-                append_timestamp_ms: if batch.timestamp_ms >= 0 {
-                    batch.timestamp_ms
-                } else {
-                    ctx.wall_ms()
-                },
-                records: batch
-                    .records
-                    .iter()
-                    .filter_map(|r| r.value.clone())
-                    .collect(),
+            let committed = match CommittedBatch::from_log_batch(batch, ctx.wall_ms()) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.metadata_errors += 1;
+                    self.fatal("applying committed records", e)
+                }
             };
-            if committed.records.len() != batch.records.len() {
-                self.metadata_errors += 1;
-                self.fatal(
-                    "applying committed records",
-                    format!(
-                        "batch at offset {} holds records without a value",
-                        batch.base_offset
-                    ),
-                );
-            }
             if !self.adopt_latest(batch) {
                 if let Err(e) = self.loader.handle_batch(&committed) {
                     self.metadata_errors += 1;

@@ -28,6 +28,35 @@ pub struct CommittedBatch {
     pub records: Vec<Bytes>,
 }
 
+impl CommittedBatch {
+    /// The metadata form of a committed (non-control) log batch; a batch not yet stamped
+    /// takes `wall_ms` as its append time. Every record must carry a value: a record without
+    /// one is an error naming the batch, never skipped.
+    pub fn from_log_batch(batch: &crate::raft::Batch, wall_ms: i64) -> Result<Self, String> {
+        let records: Vec<Bytes> = batch
+            .records
+            .iter()
+            .filter_map(|r| r.value.clone())
+            .collect();
+        if records.len() != batch.records.len() {
+            return Err(format!(
+                "batch at offset {} holds records without a value",
+                batch.base_offset
+            ));
+        }
+        Ok(CommittedBatch {
+            base_offset: batch.base_offset,
+            epoch: batch.epoch,
+            append_timestamp_ms: if batch.timestamp_ms >= 0 {
+                batch.timestamp_ms
+            } else {
+                wall_ms
+            },
+            records,
+        })
+    }
+}
+
 /// Why a batch or snapshot could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LoaderError {
