@@ -13,12 +13,11 @@ use metaquorum_controller::driver::{self, DriverConfig, DriverHandle};
 use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::net::server::{self, ServerLimits};
 use metaquorum_controller::node::{
-    open_metadata_log, peer_settings, raft_config, random_seed, serve_metrics, voters,
-    ControllerNode, NodeError,
+    bind_listener, open_metadata_log, peer_settings, raft_config, random_seed, serve_metrics,
+    voters, ControllerNode, NodeError,
 };
 use metaquorum_controller::snapshots::SnapshotPolicy;
 use metaquorum_controller::storage;
-use tokio::net::TcpListener;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
 
@@ -121,16 +120,7 @@ impl BrokerShim {
             if config.controller_listener_names.contains(&l.name) {
                 continue;
             }
-            let host = if l.host.is_empty() {
-                "0.0.0.0"
-            } else {
-                &l.host
-            };
-            let addr = format!("{host}:{}", l.port);
-            let listener = TcpListener::bind(&addr)
-                .await
-                .map_err(|e| NodeError::Bind { addr, source: e })?;
-            bound.push((l.name.clone(), listener));
+            bound.push((l.name.clone(), bind_listener(l).await?));
         }
         if bound.is_empty() {
             return Err(ShimError::Config(

@@ -127,16 +127,7 @@ impl ControllerNode {
         // Bind first: a node that cannot listen must not start voting.
         let mut bound = Vec::new();
         for l in config.controller_listeners() {
-            let host = if l.host.is_empty() {
-                "0.0.0.0"
-            } else {
-                &l.host
-            };
-            let addr = format!("{host}:{}", l.port);
-            let listener = TcpListener::bind(&addr)
-                .await
-                .map_err(|e| NodeError::Bind { addr, source: e })?;
-            bound.push(listener);
+            bound.push(bind_listener(l).await?);
         }
         if bound.is_empty() {
             return Err(NodeError::Config(
@@ -230,6 +221,19 @@ impl ControllerNode {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
     }
+}
+
+/// Binds a listener (`host` empty: every interface).
+pub async fn bind_listener(l: &crate::config::Listener) -> Result<TcpListener, NodeError> {
+    let host = if l.host.is_empty() {
+        "0.0.0.0"
+    } else {
+        &l.host
+    };
+    let addr = format!("{host}:{}", l.port);
+    TcpListener::bind(&addr)
+        .await
+        .map_err(|e| NodeError::Bind { addr, source: e })
 }
 
 /// Serves `/metrics` on `metrics.prometheus.listener`, if set; returns the bound address.
