@@ -471,7 +471,15 @@ pub fn decode_state_machine_request(request: RawRequest) -> Result<RequestKind, 
     let (api, version, mut b) = (request.api, request.version, request.body);
     let b = &mut b;
     Ok(match api {
-        ApiKey::Metadata => RequestKind::Metadata(decode_body("MetadataRequest", b, version)?),
+        ApiKey::Metadata => {
+            let mut r: kafka_protocol::messages::MetadataRequest =
+                decode_body("MetadataRequest", b, version)?;
+            // Metadata v0 has no null list: an empty one means every topic.
+            if version == 0 && r.topics.as_ref().is_some_and(|t| t.is_empty()) {
+                r.topics = None;
+            }
+            RequestKind::Metadata(r)
+        }
         ApiKey::CreateTopics => {
             RequestKind::CreateTopics(decode_body("CreateTopicsRequest", b, version)?)
         }

@@ -7,6 +7,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use kafka_protocol::messages::{ApiKey, MetadataRequest, MetadataResponse};
+use metaquorum_controller::net::client::KafkaClient;
 use metaquorum_tests::admin::{create_topic, Admin};
 use metaquorum_tests::cluster::{scrape, wait_for, Cluster, FIRST_BROKER_ID};
 use metaquorum_tests::kafka_tools::{kcat_metadata, run_python, ClusterView};
@@ -117,6 +119,23 @@ async fn drive_real_clients(cluster: &Cluster) {
             );
         }
     }
+    // Metadata v0 has no null topic list: an empty one asks for every topic.
+    let (_, addr) = &cluster.brokers()[0];
+    let mut c = KafkaClient::connect(addr, 5_000).await.expect("connect");
+    let r: MetadataResponse = c
+        .send_at(
+            ApiKey::Metadata,
+            0,
+            &MetadataRequest::default().with_topics(Some(vec![])),
+        )
+        .await
+        .expect("Metadata v0");
+    assert!(
+        r.topics
+            .iter()
+            .any(|t| t.name.as_ref().map(|n| n.0.as_str()) == Some("kcat-topic")),
+        "{r:?}"
+    );
     assert_broker_metrics(cluster);
 }
 

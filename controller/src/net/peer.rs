@@ -16,7 +16,7 @@ use tokio_util::codec::Framed;
 
 use super::frame::FrameCodec;
 use super::raft_wire::{decode_raft_response, encode_raft_request, SentRequest};
-use super::wire::response_correlation_id;
+use super::wire::{response_correlation_id, WireError};
 use crate::raft::{Message, NodeId};
 
 /// Messages queued to one peer at most.
@@ -200,6 +200,9 @@ fn handle_response<S: ResponseSink>(
     match decode_raft_response(sent, frame) {
         Ok(message) => sink.deliver(id, cid, message),
         // A response the core cannot use is as good as lost: it times the request out.
+        Err(e @ WireError::ErrorAnswer { .. }) => {
+            tracing::debug!("node {id}: {:?} refused: {e}", sent.api)
+        }
         Err(e) => tracing::warn!("node {id}: unusable {:?} response: {e}", sent.api),
     }
     Ok(())

@@ -330,7 +330,10 @@ pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, 
         ApiKey::Vote => {
             let r: vote_resp::VoteResponse = decode_response("VoteResponse", frame, sent.version)?;
             if r.error_code != 0 {
-                return Err(malformed("VoteResponse", format!("error {}", r.error_code)));
+                return Err(WireError::ErrorAnswer {
+                    what: "VoteResponse".into(),
+                    code: r.error_code,
+                });
             }
             let p = only_partition("VoteResponse", r.topics, |t| {
                 (t.topic_name.0.to_string(), t.partitions)
@@ -381,10 +384,10 @@ pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, 
             let r: fetch_resp::FetchResponse =
                 decode_response("FetchResponse", frame, sent.version)?;
             if r.error_code != 0 {
-                return Err(malformed(
-                    "FetchResponse",
-                    format!("error {}", r.error_code),
-                ));
+                return Err(WireError::ErrorAnswer {
+                    what: "FetchResponse".into(),
+                    code: r.error_code,
+                });
             }
             let p = only_partition("FetchResponse", r.responses, |t| {
                 (t.topic.0.to_string(), t.partitions)
@@ -417,10 +420,10 @@ pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, 
             let r: snap_resp::FetchSnapshotResponse =
                 decode_response("FetchSnapshotResponse", frame, sent.version)?;
             if r.error_code != 0 {
-                return Err(malformed(
-                    "FetchSnapshotResponse",
-                    format!("error {}", r.error_code),
-                ));
+                return Err(WireError::ErrorAnswer {
+                    what: "FetchSnapshotResponse".into(),
+                    code: r.error_code,
+                });
             }
             let p = only_partition("FetchSnapshotResponse", r.topics, |t| {
                 (t.name.0.to_string(), t.partitions)

@@ -39,6 +39,15 @@ pub enum WireError {
         /// Why it failed.
         reason: String,
     },
+    /// A well-formed response that carries a top-level error instead of an answer (e.g. a
+    /// peer whose driver is stopping): not a protocol fault.
+    #[error("{what} carries error code {code}")]
+    ErrorAnswer {
+        /// The response.
+        what: String,
+        /// Its top-level error code.
+        code: i16,
+    },
     /// A message could not be encoded.
     #[error("encoding {what}: {reason}")]
     Encode {
