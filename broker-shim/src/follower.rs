@@ -96,6 +96,21 @@ impl BrokerMetadata {
                 return Err(e);
             }
         };
+        self.publish_loaded(previous);
+        Ok(loaded.map_or(0, |id| id.end_offset))
+    }
+
+    /// Continues from `image`, an image of a snapshot someone else has just loaded (the
+    /// controller half of a combined node), and publishes it.
+    fn adopt_snapshot_image(&mut self, image: MetadataImage) {
+        let previous = std::mem::replace(&mut self.loader, MetadataLoader::from_image(image))
+            .image()
+            .clone();
+        self.publish_loaded(previous);
+    }
+
+    /// Publishes the image a snapshot load produced, as one update from `previous`.
+    fn publish_loaded(&mut self, previous: MetadataImage) {
         if let Some(s) = &mut self.snapshots {
             s.reset();
         }
@@ -106,7 +121,6 @@ impl BrokerMetadata {
             image,
             source: UpdateSource::Snapshot,
         });
-        Ok(loaded.map_or(0, |id| id.end_offset))
     }
 
     /// Replays one committed batch and publishes the images it produces.
@@ -149,11 +163,10 @@ impl BrokerMetadata {
         }
     }
 
-    fn maybe_publish_gauges(&mut self, now: Millis, wall_ms: i64, force: bool) {
-        if !force
-            && self
-                .published_at_ms
-                .is_some_and(|t| now.saturating_sub(t) < PUBLISH_EVERY_MS)
+    fn maybe_publish_gauges(&mut self, now: Millis, wall_ms: i64) {
+        if self
+            .published_at_ms
+            .is_some_and(|t| now.saturating_sub(t) < PUBLISH_EVERY_MS)
         {
             return;
         }
@@ -187,7 +200,7 @@ impl BrokerMetadata {
                 ctx.store_mut().log_mut(),
             );
         }
-        self.maybe_publish_gauges(ctx.now_ms(), ctx.wall_ms(), false);
+        self.maybe_publish_gauges(ctx.now_ms(), ctx.wall_ms());
     }
 
     fn on_tick(&mut self, ctx: &mut Ctx<'_>) -> Option<Millis> {
@@ -250,9 +263,11 @@ impl StateMachine for Combined {
     type Request = ControllerCall;
 
     fn load(&mut self, store: &SegmentedStore) -> Result<Offset, String> {
+        // The snapshot is read and decoded once: the broker half continues from the image
+        // the controller half loaded.
         let next = self.controller.load(store)?;
-        let broker_next = self.broker.load_snapshot(store)?;
-        debug_assert_eq!(next, broker_next, "both halves load the same snapshot");
+        self.broker
+            .adopt_snapshot_image(self.controller.image().clone());
         Ok(next)
     }
 

@@ -14,9 +14,8 @@ use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::net::server::{self, ServerLimits};
 use metaquorum_controller::node::{
     bind_listener, open_metadata_log, peer_settings, raft_config, random_seed, serve_metrics,
-    voters, ControllerNode, NodeError,
+    snapshot_policy, voters, ControllerNode, NodeError,
 };
-use metaquorum_controller::snapshots::SnapshotPolicy;
 use metaquorum_controller::storage;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
@@ -106,14 +105,6 @@ impl BrokerShim {
         let identity = storage::check_formatted(config).map_err(NodeError::from)?;
         let voters = voters(config)?;
         let publisher = MetadataPublisher::new();
-        let policy = SnapshotPolicy {
-            bytes_max: config.metadata_log_max_record_bytes_between_snapshots,
-            interval_ms: config.metadata_log_max_snapshot_interval_ms,
-            retention: metaquorum_log::Retention {
-                bytes_max: config.metadata_max_retention_bytes,
-                ms: config.metadata_max_retention_ms,
-            },
-        };
         // Client listeners are bound first: a broker that cannot listen must not register.
         let mut bound = Vec::new();
         for l in &config.listeners {
@@ -138,7 +129,7 @@ impl BrokerShim {
             let listeners = node.listeners.clone();
             (Raft::Combined(node), health, metrics, listeners)
         } else {
-            let broker = BrokerMetadata::new(publisher.clone(), Some(policy));
+            let broker = BrokerMetadata::new(publisher.clone(), Some(snapshot_policy(config)));
             let health = broker.health();
             let metrics = serve_metrics(config).await?;
             let (store, partition_dir) = open_metadata_log(config)?;
@@ -170,11 +161,15 @@ impl BrokerShim {
             )
         };
         let request_timeout_ms = config.controller_quorum_request_timeout_ms;
-        let forward = Arc::new(Mutex::new(ControllerChannel::new(
-            voters.clone(),
-            format!("broker-{}-forwarding", config.node_id),
-            request_timeout_ms,
-        )));
+        // One connection to the active controller per purpose, named in its client id.
+        let channel = |purpose: &str| {
+            ControllerChannel::new(
+                voters.clone(),
+                format!("broker-{}-{purpose}", config.node_id),
+                request_timeout_ms,
+            )
+        };
+        let forward = Arc::new(Mutex::new(channel("forwarding")));
         let (stop_listeners, stop_rx) = watch::channel(false);
         let mut listeners = Vec::new();
         for (name, l) in bound {
@@ -213,7 +208,6 @@ impl BrokerShim {
                 (l.name.clone(), host, l.port, protocol)
             })
             .collect();
-        let voters_for_isr = voters.clone();
         let (state_tx, state) = watch::channel(BrokerState::NotRunning);
         let (shutdown_request, shutdown_rx) = watch::channel(false);
         let lifecycle = Lifecycle::new(
@@ -227,11 +221,7 @@ impl BrokerShim {
                 initial_registration_timeout_ms: config.initial_broker_registration_timeout_ms,
                 request_timeout_ms,
             },
-            ControllerChannel::new(
-                voters.clone(),
-                format!("broker-{}-lifecycle", config.node_id),
-                request_timeout_ms,
-            ),
+            channel("lifecycle"),
             publisher.watch(),
             health,
             state_tx,
@@ -242,11 +232,7 @@ impl BrokerShim {
             tokio::spawn(
                 IsrExpander::new(
                     config.node_id,
-                    ControllerChannel::new(
-                        voters_for_isr,
-                        format!("broker-{}-alter-partition", config.node_id),
-                        request_timeout_ms,
-                    ),
+                    channel("alter-partition"),
                     publisher.watch(),
                 )
                 .run(),

@@ -31,6 +31,7 @@ use crate::net::server::{self, ApiTable, Handler, HandlerFuture, Reply, ServerLi
 use crate::net::wire::{decode_body, encode_response, encode_response_kind, RawRequest, WireError};
 use crate::raft::segmented::SegmentedStore;
 use crate::raft::{NodeId, RaftConfig, RoleKind};
+use crate::snapshots::SnapshotPolicy;
 use crate::storage;
 
 /// The APIs a controller serves itself (the Raft RPCs and the quorum's own), with the versions
@@ -151,12 +152,7 @@ impl ControllerNode {
             bootstrap_metadata_version,
             broker_session_timeout_ms: config.broker_session_timeout_ms,
             idle_interval_ms: config.metadata_max_idle_interval_ms,
-            snapshot_bytes_max: config.metadata_log_max_record_bytes_between_snapshots,
-            snapshot_interval_ms: config.metadata_log_max_snapshot_interval_ms,
-            retention: metaquorum_log::Retention {
-                bytes_max: config.metadata_max_retention_bytes,
-                ms: config.metadata_max_retention_ms,
-            },
+            snapshots: snapshot_policy(config),
             topic_defaults: TopicDefaults::default(),
             leader_balance_interval_ms: config.auto_leader_rebalance_enable.then(|| {
                 config
@@ -220,6 +216,19 @@ impl ControllerNode {
         if let Some(t) = self.driver_thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
+    }
+}
+
+/// When this node snapshots its image, and what retention keeps: the
+/// `metadata.log.max.*` and `metadata.max.retention.*` keys.
+pub fn snapshot_policy(config: &Config) -> SnapshotPolicy {
+    SnapshotPolicy {
+        bytes_max: config.metadata_log_max_record_bytes_between_snapshots,
+        interval_ms: config.metadata_log_max_snapshot_interval_ms,
+        retention: metaquorum_log::Retention {
+            bytes_max: config.metadata_max_retention_bytes,
+            ms: config.metadata_max_retention_ms,
+        },
     }
 }
 

@@ -31,6 +31,16 @@ async fn wait_for_brokers(bootstrap: &str, brokers: &[i32], within: Duration) ->
     .await
 }
 
+/// The client address of a broker other than `victim`, to watch the cluster through.
+fn other_broker(cluster: &Cluster, victim: i32) -> String {
+    cluster
+        .brokers()
+        .into_iter()
+        .find(|(id, _)| *id != victim)
+        .map(|(_, a)| a)
+        .expect("a surviving broker")
+}
+
 fn broker_ids(cluster: &Cluster) -> Vec<i32> {
     cluster.brokers().into_iter().map(|(id, _)| id).collect()
 }
@@ -187,12 +197,7 @@ async fn killed_broker_is_fenced_then_leads_again_after_restart() {
 
     cluster.kill(victim);
     let others: Vec<i32> = ids.iter().copied().filter(|i| *i != victim).collect();
-    let survivor = cluster
-        .brokers()
-        .into_iter()
-        .find(|(id, _)| *id != victim)
-        .map(|(_, a)| a)
-        .expect("a surviving broker");
+    let survivor = other_broker(&cluster, victim);
     let fenced = wait_for(
         "the killed broker to be fenced and its leaderships moved",
         Duration::from_secs(20),
@@ -256,12 +261,7 @@ async fn a_broker_cut_off_is_fenced_and_unfenced_when_it_comes_back() {
     wait_for_brokers(&bootstrap, &ids, Duration::from_secs(30)).await;
     let victim = FIRST_BROKER_ID + 1;
     let others: Vec<i32> = ids.iter().copied().filter(|i| *i != victim).collect();
-    let survivor = cluster
-        .brokers()
-        .into_iter()
-        .find(|(id, _)| *id != victim)
-        .map(|(_, a)| a)
-        .expect("a surviving broker");
+    let survivor = other_broker(&cluster, victim);
     cluster.pause(victim);
     wait_for_brokers(&survivor, &others, Duration::from_secs(20)).await;
     cluster.resume(victim);

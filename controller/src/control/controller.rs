@@ -16,7 +16,6 @@ use std::collections::{BTreeMap, VecDeque};
 
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use metaquorum_log::batch::RecordData;
-use metaquorum_log::Retention;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::oneshot;
@@ -63,12 +62,8 @@ pub struct ControllerSettings {
     pub broker_session_timeout_ms: u64,
     /// `metadata.max.idle.interval.ms`; 0 disables NoOp records.
     pub idle_interval_ms: u64,
-    /// `metadata.log.max.record.bytes.between.snapshots`.
-    pub snapshot_bytes_max: u64,
-    /// `metadata.log.max.snapshot.interval.ms`; 0 disables the time trigger.
-    pub snapshot_interval_ms: u64,
-    /// `metadata.max.retention.bytes` / `.ms`.
-    pub retention: Retention,
+    /// When snapshots are taken, and retention after them.
+    pub snapshots: SnapshotPolicy,
     /// Defaults for CreateTopics with -1.
     pub topic_defaults: TopicDefaults,
     /// `leader.imbalance.check.interval.seconds` in ms when `auto.leader.rebalance.enable`;
@@ -118,7 +113,8 @@ impl QuorumController {
     /// A controller that will load its state from the log.
     pub fn new(settings: ControllerSettings) -> Self {
         QuorumController {
-            settings: settings.clone(),
+            snapshots: Snapshotter::new(settings.snapshots),
+            settings,
             loader: MetadataLoader::new(),
             applied: 0,
             applied_timestamp_ms: -1,
@@ -126,11 +122,6 @@ impl QuorumController {
             waiting: VecDeque::new(),
             lifecycle: BrokerLifecycle::default(),
             rng: StdRng::from_os_rng(),
-            snapshots: Snapshotter::new(SnapshotPolicy {
-                bytes_max: settings.snapshot_bytes_max,
-                interval_ms: settings.snapshot_interval_ms,
-                retention: settings.retention,
-            }),
             new_active_controllers: 0,
             metadata_errors: 0,
             published_at_ms: None,

@@ -47,11 +47,7 @@ impl CommittedBatch {
         Ok(CommittedBatch {
             base_offset: batch.base_offset,
             epoch: batch.epoch,
-            append_timestamp_ms: if batch.timestamp_ms >= 0 {
-                batch.timestamp_ms
-            } else {
-                wall_ms
-            },
+            append_timestamp_ms: batch.timestamp_or(wall_ms),
             records,
         })
     }

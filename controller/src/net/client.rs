@@ -3,17 +3,20 @@
 
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, RequestKind, ResponseKind,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestKind, ResponseKind,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use super::frame::FrameCodec;
-use super::wire::{decode_response, decode_response_kind, encode_request, response_correlation_id};
+use super::wire::{
+    decode_response, decode_response_kind, encode_request, encode_request_kind,
+    response_correlation_id,
+};
 
 /// Why a client call failed.
 #[derive(Debug, thiserror::Error)]
@@ -148,19 +151,10 @@ impl KafkaClient {
         };
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1) & i32::MAX;
-        let mut out = BytesMut::with_capacity(256);
-        RequestHeader::default()
-            .with_request_api_key(api as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(id)
-            .with_client_id(Some(StrBytes::from_string(self.client_id.clone())))
-            .encode(&mut out, api.request_header_version(version))
-            .map_err(|e| io(format!("encoding the {api:?} header: {e}")))?;
-        request
-            .encode(&mut out, version)
-            .map_err(|e| io(format!("encoding {api:?} v{version}: {e}")))?;
+        let bytes = encode_request_kind(api, version, id, &self.client_id, request)
+            .map_err(|e| io(e.to_string()))?;
         self.framed
-            .send(out.freeze())
+            .send(bytes)
             .await
             .map_err(|e| io(e.to_string()))?;
         let mut frame = self.next_frame(id).await?;

@@ -93,11 +93,7 @@ pub fn encode_batches(batches: &[Batch], timestamp_ms: i64) -> Result<Bytes, Wir
         let spec = BatchSpec {
             base_offset: b.base_offset,
             epoch: b.epoch,
-            timestamp_ms: if b.timestamp_ms >= 0 {
-                b.timestamp_ms
-            } else {
-                timestamp_ms
-            },
+            timestamp_ms: b.timestamp_or(timestamp_ms),
             control: b.control,
         };
         encode_batch(&mut out, spec, &b.records).map_err(|e| WireError::Encode {

@@ -9,7 +9,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bytes::{Buf, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader, ResponseKind};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
 
 /// Why a request or response could not be read or written.
@@ -111,7 +111,16 @@ pub fn decode_body<T: Decodable>(
 
 /// Runs a crate decoder, turning errors and panics into [`WireError::Malformed`].
 fn decode_guarded<T: Decodable>(what: &str, buf: &mut Bytes, version: i16) -> Result<T, WireError> {
-    match catch_unwind(AssertUnwindSafe(|| T::decode(buf, version))) {
+    guarded(what, || T::decode(buf, version))
+}
+
+/// Runs `decode`, turning its error, or a panic on an impossible length, into
+/// [`WireError::Malformed`].
+fn guarded<T, E: std::fmt::Display>(
+    what: &str,
+    decode: impl FnOnce() -> Result<T, E>,
+) -> Result<T, WireError> {
+    match catch_unwind(AssertUnwindSafe(decode)) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(WireError::Malformed {
             what: what.to_string(),
@@ -172,6 +181,31 @@ pub fn encode_request<R: Encodable + HeaderVersion>(
     client_id: &str,
     request: &R,
 ) -> Result<Bytes, WireError> {
+    encode_request_with(api, version, correlation_id, client_id, |out| {
+        request.encode(out, version)
+    })
+}
+
+/// [`encode_request`] for a request of any API (a [`RequestKind`]), e.g. one a broker forwards.
+pub fn encode_request_kind(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    client_id: &str,
+    request: &RequestKind,
+) -> Result<Bytes, WireError> {
+    encode_request_with(api, version, correlation_id, client_id, |out| {
+        request.encode(out, version)
+    })
+}
+
+fn encode_request_with<E: std::fmt::Display>(
+    api: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    client_id: &str,
+    body: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+) -> Result<Bytes, WireError> {
     let mut out = BytesMut::with_capacity(128);
     let header = RequestHeader::default()
         .with_request_api_key(api as i16)
@@ -185,7 +219,7 @@ pub fn encode_request<R: Encodable + HeaderVersion>(
     header
         .encode(&mut out, api.request_header_version(version))
         .map_err(|e| err(&e))?;
-    request.encode(&mut out, version).map_err(|e| err(&e))?;
+    body(&mut out).map_err(|e| err(&e))?;
     Ok(out.freeze())
 }
 
@@ -214,25 +248,14 @@ pub fn decode_response_kind(
     version: i16,
     frame: &mut Bytes,
 ) -> Result<ResponseKind, WireError> {
-    let what = format!("{api:?} response");
     let _header: ResponseHeader = decode_guarded(
         "response header",
         frame,
         api.response_header_version(version),
     )?;
-    match catch_unwind(AssertUnwindSafe(|| {
+    guarded(&format!("{api:?} response"), || {
         ResponseKind::decode(api, frame, version)
-    })) {
-        Ok(Ok(r)) => Ok(r),
-        Ok(Err(e)) => Err(WireError::Malformed {
-            what,
-            reason: e.to_string(),
-        }),
-        Err(_) => Err(WireError::Malformed {
-            what,
-            reason: "a length in the message is impossible".to_string(),
-        }),
-    }
+    })
 }
 
 #[cfg(test)]

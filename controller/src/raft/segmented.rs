@@ -169,11 +169,7 @@ impl LogStore for SegmentedStore {
                     BatchSpec {
                         base_offset: batch.base_offset,
                         epoch: batch.epoch,
-                        timestamp_ms: if batch.timestamp_ms >= 0 {
-                            batch.timestamp_ms
-                        } else {
-                            wall_clock_ms()
-                        },
+                        timestamp_ms: batch.timestamp_or(wall_clock_ms()),
                         control: batch.control,
                     },
                     &batch.records,

@@ -67,6 +67,15 @@ impl Batch {
         }
     }
 
+    /// The leader's append time, or `fallback` for a batch not yet stamped.
+    pub fn timestamp_or(&self, fallback: i64) -> i64 {
+        if self.timestamp_ms >= 0 {
+            self.timestamp_ms
+        } else {
+            fallback
+        }
+    }
+
     /// The same batch with the leader's append time.
     pub fn with_timestamp_ms(mut self, timestamp_ms: i64) -> Self {
         self.timestamp_ms = timestamp_ms;
