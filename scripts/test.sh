@@ -52,6 +52,9 @@ timeout 300 cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 timeout 1800 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo check the fuzz targets (running them is opt-in: METAQUORUM_FUZZ_SECONDS)"
+timeout 1200 cargo check --manifest-path fuzz/Cargo.toml --locked --bins
+
 step "build the metaquorum binary (the multi-process tests run it)"
 timeout 1800 cargo build -p metaquorum-tools --locked
 

@@ -13,6 +13,7 @@
 //! does, because a replica that cannot write its log must not vote or lead.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -153,7 +154,8 @@ enum Event<R> {
         message: Message,
     },
     Flushed(Result<FlushDone, LogError>),
-    PeerUnreachable(NodeId),
+    /// A peer refused a connection, seen while this node was in the given epoch.
+    PeerUnreachable(NodeId, i32),
     Describe(oneshot::Sender<QuorumView>),
     StateMachine(R),
     Shutdown(oneshot::Sender<()>),
@@ -177,12 +179,15 @@ pub struct QuorumView {
 /// Sends events to the driver.
 pub struct DriverHandle<R> {
     tx: SyncSender<Event<R>>,
+    /// The core's epoch as of the driver's last turn, to stamp transport news with.
+    epoch: Arc<AtomicI32>,
 }
 
 impl<R> Clone for DriverHandle<R> {
     fn clone(&self) -> Self {
         DriverHandle {
             tx: self.tx.clone(),
+            epoch: Arc::clone(&self.epoch),
         }
     }
 }
@@ -243,7 +248,8 @@ impl<R: Send + 'static> ResponseSink for DriverHandle<R> {
     }
 
     fn unreachable(&self, from: NodeId) {
-        let _ = self.send(Event::PeerUnreachable(from));
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        let _ = self.send(Event::PeerUnreachable(from, epoch));
     }
 }
 
@@ -279,7 +285,11 @@ pub fn start<S: StateMachine>(
         });
     let applied = state_machine.load(&store)?;
     let (tx, rx) = mpsc::sync_channel(EVENT_QUEUE_MAX);
-    let handle = DriverHandle { tx };
+    let epoch = Arc::new(AtomicI32::new(persisted.map_or(0, |s| s.epoch)));
+    let handle = DriverHandle {
+        tx,
+        epoch: Arc::clone(&epoch),
+    };
     let me = config.raft.node_id;
     let mut peers = HashMap::new();
     {
@@ -314,6 +324,7 @@ pub fn start<S: StateMachine>(
     let core = RaftCore::new(config.raft, store, voters, persisted, 1, config.seed);
     let mut driver = Driver {
         core,
+        epoch,
         sm: state_machine,
         quorum_state,
         peers,
@@ -338,19 +349,10 @@ pub fn start<S: StateMachine>(
     Ok((handle, thread))
 }
 
-fn is_response(m: &Message) -> bool {
-    matches!(
-        m,
-        Message::VoteResponse { .. }
-            | Message::BeginQuorumEpochResponse { .. }
-            | Message::EndQuorumEpochResponse { .. }
-            | Message::FetchResponse { .. }
-            | Message::FetchSnapshotResponse { .. }
-    )
-}
-
 struct Driver<S: StateMachine> {
     core: RaftCore<SegmentedStore>,
+    /// Shared with the handles: the epoch transport news is stamped with.
+    epoch: Arc<AtomicI32>,
     sm: S,
     quorum_state: QuorumStateStore,
     peers: HashMap<NodeId, PeerClient>,
@@ -468,6 +470,7 @@ impl<S: StateMachine> Driver<S> {
             };
             self.sm_deadline = self.sm.tick(&mut ctx);
             self.perform_ready();
+            self.epoch.store(self.core.epoch(), Ordering::Relaxed);
             self.observe();
         }
     }
@@ -500,7 +503,7 @@ impl<S: StateMachine> Driver<S> {
                 }
             }
             Event::Flushed(Err(e)) => self.fatal("syncing the log", e),
-            Event::PeerUnreachable(from) => self.core.peer_unreachable(now, from),
+            Event::PeerUnreachable(from, epoch) => self.core.peer_unreachable(now, from, epoch),
             Event::Describe(reply) => {
                 let _ = reply.send(QuorumView {
                     info: self.core.describe_quorum(),
@@ -587,7 +590,7 @@ impl<S: StateMachine> Driver<S> {
                 }
             }
             for (to, cid, message) in ready.messages {
-                if is_response(&message) {
+                if !message.is_request() {
                     if let Some(reply) = self.replies.remove(&cid) {
                         let _ = reply.send(message);
                     }

@@ -309,6 +309,7 @@ pub fn peer_settings(config: &Config, cluster_id: &str) -> PeerSettings {
         client_id: format!("raft-client-{}", config.node_id),
         connect_timeout_ms: config.controller_quorum_request_timeout_ms,
         retry_backoff_ms: config.controller_quorum_retry_backoff_ms,
+        response_timeout_ms: raft_config(config, usize::MAX).fetch_request_timeout_ms(),
     }
 }
 

@@ -100,6 +100,10 @@ pub struct OpenReport {
     pub tail: TailRecovery,
     /// Leftover files removed (`.part`, `.tmp`, orphan indexes).
     pub removed_files: Vec<PathBuf>,
+    /// The log ended before (or diverged from) the newest snapshot, so it was emptied and
+    /// restarted at the snapshot's end: a crash fell between the two steps of a snapshot
+    /// install (the snapshot finished, the log not yet restarted).
+    pub truncated_to_snapshot: Option<SnapshotId>,
 }
 
 /// Result of an append.
@@ -298,19 +302,35 @@ impl Log {
             .sync_data()
             .map_err(io_err("fdatasync segment", &last.path))?;
         let end = last.next_offset;
-        Ok((
-            Log {
-                dir: dir.to_path_buf(),
-                config,
-                segments,
-                durable_end_offset: end,
-                generation: 0,
-                epochs,
-                snapshots,
-                _lock: lock,
-            },
-            report,
-        ))
+        let mut log = Log {
+            dir: dir.to_path_buf(),
+            config,
+            segments,
+            durable_end_offset: end,
+            generation: 0,
+            epochs,
+            snapshots,
+            _lock: lock,
+        };
+        report.truncated_to_snapshot = log.truncate_to_latest_snapshot()?;
+        Ok((log, report))
+    }
+
+    /// Recovery after a crash inside a snapshot install: a log that ends before the newest
+    /// snapshot, or whose last epoch is older than the snapshot's, cannot continue from it, so
+    /// it is emptied and restarted at the snapshot's end (Kafka's `truncateToLatestSnapshot`).
+    /// Returns the snapshot if it did so.
+    fn truncate_to_latest_snapshot(&mut self) -> Result<Option<SnapshotId>, LogError> {
+        let Some(latest) = self.latest_snapshot() else {
+            return Ok(None);
+        };
+        let behind = latest.end_offset > self.end_offset();
+        let older = self.last_epoch().is_some_and(|e| e < latest.epoch);
+        if !behind && !older {
+            return Ok(None);
+        }
+        self.truncate_fully_and_start_at(latest.end_offset)?;
+        Ok(Some(latest))
     }
 
     /// The directory of this log.

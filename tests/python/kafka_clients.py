@@ -7,7 +7,9 @@ Owns the client-compatibility checks that need kafka-python and confluent-kafka
   admin        topic / partition / ACL / config round trip through one library's
                admin client, plus the TOPIC_ALREADY_EXISTS (36) and
                INVALID_TOPIC_EXCEPTION (17) cases; after each change, checks that
-               EVERY broker in --brokers shows it within 1.0 s, asking each broker
+               EVERY broker in --brokers shows it (within a 30 s bound: a deadline
+               for the test, not a latency target; propagation latency is measured
+               by `metaquorum-brokerbench propagation`), asking each broker
                directly with a small raw-protocol client (Metadata v4 with
                allow_auto_topic_creation=false, DescribeConfigs v1, DescribeAcls v1).
   create-loop  creates P-0..P-(N-1) one at a time, appends each acknowledged name
@@ -25,7 +27,9 @@ import sys
 import threading
 import time
 
-VISIBILITY_S = 1.0
+# How long a change may take to show on every broker before the test fails. A bound that keeps
+# the test finite on a starved machine, not a latency target (that is a benchmark's job).
+VISIBILITY_S = 30.0
 RETRIABLE = {5: 'LEADER_NOT_AVAILABLE', 7: 'REQUEST_TIMED_OUT', 8: 'BROKER_NOT_AVAILABLE',
              13: 'NETWORK_EXCEPTION', 41: 'NOT_CONTROLLER',
              # librdkafka local errors

@@ -188,9 +188,9 @@ impl Harness {
                 // The transport of `node` found `peer` refusing connections (a dead process).
                 let (id, peer) = (id_arg(0)?, id_arg(1)?);
                 let now = self.now;
-                self.core_mut(id)
-                    .ok_or("node is down")?
-                    .peer_unreachable(now, peer);
+                let core = self.core_mut(id).ok_or("node is down")?;
+                let epoch = core.epoch();
+                core.peer_unreachable(now, peer, epoch);
                 self.drive(id);
             }
             "resign" => {

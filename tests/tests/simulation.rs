@@ -2,7 +2,8 @@
 //! faults drawn from each seed, invariants after every event, then a liveness phase.
 //!
 //! `SIM_SEED=<n>` replays one seed (add `SIM_TRACE=1` to print the last events on failure);
-//! `SIM_SEEDS=<n>` runs that many seeds (default 2,000), from `SIM_SEED_START` (default 0).
+//! `SIM_SEEDS=<n>` runs that many seeds (default 2,000), from `SIM_SEED_START` (default 0);
+//! `SIM_KEEP_GOING=1` runs them all and lists every failing seed instead of stopping at the first.
 
 use metaquorum_tests::sim::run_seed;
 
@@ -22,9 +23,15 @@ fn seeded_clusters_stay_safe_and_converge() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    let keep_going = std::env::var_os("SIM_KEEP_GOING").is_some();
+    let mut failed = Vec::new();
     for seed in first..first + seeds {
         let s = match std::panic::catch_unwind(|| run_seed(seed)) {
             Ok(s) => s,
+            Err(_) if keep_going => {
+                failed.push(seed);
+                continue;
+            }
             Err(_) => panic!("seed {seed} failed: replay with SIM_SEED={seed} SIM_TRACE=1"),
         };
         total.events += s.events;
@@ -34,6 +41,7 @@ fn seeded_clusters_stay_safe_and_converge() {
         total.committed_proposals += s.committed_proposals;
         total.snapshots_installed += s.snapshots_installed;
     }
+    assert!(failed.is_empty(), "failing seeds: {failed:?}");
     eprintln!("{seeds} seeds: {total:?}");
     // The runs did something: leaders were elected, proposals committed, nodes crashed and
     // snapshots were installed.

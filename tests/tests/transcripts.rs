@@ -5,9 +5,17 @@ use std::path::Path;
 
 use metaquorum_tests::transcript::run_transcript;
 
-/// The scenarios the consensus issue asks for (first election, pre-vote, Figure 8, divergence,
-/// check-quorum, graceful resign, snapshot install).
-const TRANSCRIPTS_MIN: usize = 7;
+/// Every transcript, by name: one deleted or renamed fails the test instead of going unnoticed.
+const TRANSCRIPTS: &[&str] = &[
+    "01_first_election.txt",
+    "02_prevote_refused.txt",
+    "03_figure8.txt",
+    "04_divergence.txt",
+    "05_check_quorum.txt",
+    "06_graceful_resign.txt",
+    "07_snapshot_install.txt",
+    "08_dead_leader_fast_failover.txt",
+];
 
 #[test]
 fn raft_transcripts() {
@@ -19,9 +27,16 @@ fn raft_transcripts() {
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
         .collect();
     files.sort();
-    assert!(
-        files.len() >= TRANSCRIPTS_MIN,
-        "expected the transcripts, found {files:?}"
+    let names: Vec<String> = files
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        TRANSCRIPTS,
+        "the transcripts in {} are not the listed ones",
+        dir.display()
     );
     let mut failures = Vec::new();
     for file in files {

@@ -5,6 +5,11 @@
 //! core's `u64` ids. A failed connection drops what was in flight: the core times those requests
 //! out and retries, so nothing here retries on its own. The queue to a peer is bounded; when it
 //! is full, a message is dropped with a log line, which the core also survives.
+//!
+//! A peer answers a connection's requests in order, so one request it never answers would hold
+//! back every later answer on the connection for good. As Kafka's `NetworkClient` does, a
+//! connection whose oldest request has waited longer than the response timeout is closed (and
+//! opened again at once).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -55,6 +60,9 @@ pub struct PeerSettings {
     pub connect_timeout_ms: u64,
     /// Pause after a failed connect (`controller.quorum.retry.backoff.ms`).
     pub retry_backoff_ms: u64,
+    /// A connection whose oldest request has waited this long is closed: the request timeout
+    /// plus the time a leader may hold a fetch (`RaftConfig::fetch_request_timeout_ms`).
+    pub response_timeout_ms: u64,
 }
 
 impl PeerClient {
@@ -125,13 +133,21 @@ async fn run<S: ResponseSink>(
         };
         let _ = stream.set_nodelay(true);
         let mut framed = Framed::new(stream, FrameCodec::new(PEER_FRAME_BYTES_MAX));
-        let mut pending: HashMap<i32, (u64, SentRequest)> = HashMap::new();
+        let mut pending: HashMap<i32, Pending> = HashMap::new();
         let mut next_kafka_id: i32 = 0;
+        let response_timeout = Duration::from_millis(settings.response_timeout_ms.max(1));
         let why = loop {
+            let oldest = pending.values().map(|p| p.sent_at).min();
             let outgoing = match first.take() {
                 Some(m) => Some(m),
                 None => {
                     tokio::select! {
+                        _ = sleep_until_timeout(oldest, response_timeout) => {
+                            break format!(
+                                "no response within {} ms",
+                                response_timeout.as_millis()
+                            );
+                        }
                         m = rx.recv() => match m {
                             Some(m) => Some(m),
                             None => return,
@@ -161,7 +177,14 @@ async fn run<S: ResponseSink>(
                     &settings.client_id,
                 ) {
                     Ok((sent, bytes)) => {
-                        pending.insert(kafka_id, (cid, sent));
+                        pending.insert(
+                            kafka_id,
+                            Pending {
+                                correlation_id: cid,
+                                sent,
+                                sent_at: tokio::time::Instant::now(),
+                            },
+                        );
                         if let Err(e) = framed.send(bytes).await {
                             break e.to_string();
                         }
@@ -187,14 +210,35 @@ async fn run<S: ResponseSink>(
     }
 }
 
+/// A request sent on a connection and not yet answered.
+struct Pending {
+    /// The core's correlation id.
+    correlation_id: u64,
+    sent: SentRequest,
+    sent_at: tokio::time::Instant,
+}
+
+/// Resolves when the oldest pending request (if any) has waited `timeout`.
+async fn sleep_until_timeout(oldest: Option<tokio::time::Instant>, timeout: Duration) {
+    match oldest {
+        Some(t) => tokio::time::sleep_until(t + timeout).await,
+        None => std::future::pending().await,
+    }
+}
+
 fn handle_response<S: ResponseSink>(
     id: NodeId,
     frame: bytes::Bytes,
-    pending: &mut HashMap<i32, (u64, SentRequest)>,
+    pending: &mut HashMap<i32, Pending>,
     sink: &S,
 ) -> Result<(), String> {
     let kafka_id = response_correlation_id(&frame).map_err(|e| e.to_string())?;
-    let Some((cid, sent)) = pending.remove(&kafka_id) else {
+    let Some(Pending {
+        correlation_id: cid,
+        sent,
+        ..
+    }) = pending.remove(&kafka_id)
+    else {
         return Err(format!("response with unknown correlation id {kafka_id}"));
     };
     match decode_raft_response(sent, frame) {
@@ -213,4 +257,63 @@ fn handle_response<S: ResponseSink>(
 async fn backoff_and_drain(rx: &mut mpsc::Receiver<(u64, Message)>, backoff_ms: u64) {
     tokio::time::sleep(Duration::from_millis(backoff_ms.max(1))).await;
     while rx.try_recv().is_ok() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    struct NoSink;
+    impl ResponseSink for NoSink {
+        fn deliver(&self, _from: NodeId, _correlation_id: u64, _message: Message) {}
+    }
+
+    #[tokio::test]
+    async fn a_connection_whose_request_goes_unanswered_is_closed_and_opened_again() {
+        // A peer answers a connection's requests in order: one request it never answers would
+        // hold back every later answer. The client gives up on the connection instead.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let settings = PeerSettings {
+            cluster_id: "c".into(),
+            client_id: "raft-client-1".into(),
+            connect_timeout_ms: 1_000,
+            retry_backoff_ms: 10,
+            response_timeout_ms: 100,
+        };
+        let client = PeerClient::spawn(2, addr, settings, std::sync::Arc::new(NoSink));
+        client.send(
+            7,
+            Message::FetchRequest {
+                replica_id: 1,
+                current_leader_epoch: 1,
+                fetch_offset: 0,
+                last_fetched_epoch: 0,
+                max_bytes: 1024,
+            },
+        );
+        let deadline = Duration::from_secs(10);
+        let (mut first, _) = tokio::time::timeout(deadline, listener.accept())
+            .await
+            .expect("the client connects")
+            .unwrap();
+        // Read the request and never answer: the client must close the connection...
+        let mut buf = vec![0u8; 4096];
+        let closed = tokio::time::timeout(deadline, async {
+            loop {
+                match first.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "the unanswered connection was not closed");
+        // ...and open a new one at once.
+        tokio::time::timeout(deadline, listener.accept())
+            .await
+            .expect("the client reconnects")
+            .unwrap();
+    }
 }

@@ -65,4 +65,12 @@ impl RaftConfig {
     pub fn check_quorum_timeout_ms(&self) -> u64 {
         self.fetch_timeout_ms + self.fetch_timeout_ms / 2
     }
+
+    /// How long a Fetch may go unanswered before it is sent again: the request timeout plus
+    /// the time the leader may hold it (long-poll). Sent again any sooner, it would only
+    /// replace the one the leader holds.
+    pub fn fetch_request_timeout_ms(&self) -> u64 {
+        self.request_timeout_ms
+            .saturating_add(self.fetch_max_wait_ms)
+    }
 }

@@ -184,4 +184,17 @@ impl Message {
             Message::FetchSnapshotResponse { .. } => "FetchSnapshotResponse",
         }
     }
+
+    /// Whether this is a request (sent on the sender's own connection, answered by the
+    /// receiver) rather than a response (which travels back on the requester's connection).
+    pub fn is_request(&self) -> bool {
+        matches!(
+            self,
+            Message::VoteRequest { .. }
+                | Message::BeginQuorumEpochRequest { .. }
+                | Message::EndQuorumEpochRequest { .. }
+                | Message::FetchRequest { .. }
+                | Message::FetchSnapshotRequest { .. }
+        )
+    }
 }

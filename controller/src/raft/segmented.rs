@@ -389,6 +389,51 @@ mod conformance {
     }
 
     #[test]
+    fn a_crash_inside_a_snapshot_install_leaves_the_log_at_the_snapshot() {
+        // Installing a received snapshot is two durable steps: finish the snapshot, then restart
+        // the log at its end. After a crash between them the log ends before the newest
+        // snapshot; recovery must restart it there, or the core starts with its high watermark
+        // (the snapshot's end) beyond its log end.
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = kafka_snapshot();
+        let id = SnapshotId {
+            end_offset: 20,
+            epoch: 4,
+        };
+        {
+            let (log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
+            let mut s = SegmentedStore::new(log);
+            s.apply(LogOp::Append(batch(0, 1, 3))).unwrap();
+            s.flush().unwrap();
+            // The first step of `LogOp::InstallSnapshot`, then the crash.
+            let mut w = s.log_mut().receive_snapshot(id).unwrap();
+            w.write_chunk(0, &bytes).unwrap();
+            s.log_mut().finish_snapshot(w).unwrap();
+        }
+        let (log, report) = Log::open(dir.path(), LogConfig::default()).unwrap();
+        assert_eq!(report.truncated_to_snapshot, Some(id));
+        let store = SegmentedStore::new(log);
+        assert_eq!(
+            (
+                store.log_start_offset(),
+                store.end_offset(),
+                store.last_epoch()
+            ),
+            (20, 20, 4)
+        );
+        let voters = std::collections::BTreeSet::from([1, 2, 3]);
+        let core =
+            crate::raft::RaftCore::new(crate::raft::RaftConfig::new(1), store, voters, None, 0, 1);
+        assert_eq!(core.high_watermark(), 20);
+        assert!(core.high_watermark() <= core.store().end_offset());
+        // A leader's own snapshot, below its log end, leaves the log alone.
+        drop(core);
+        let (log, report) = Log::open(dir.path(), LogConfig::default()).unwrap();
+        assert_eq!(report.truncated_to_snapshot, None);
+        assert_eq!(log.end_offset(), 20);
+    }
+
+    #[test]
     fn segmented_store_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {

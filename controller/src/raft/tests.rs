@@ -185,3 +185,273 @@ fn a_restarted_leader_resigns_and_a_restarted_voter_keeps_its_vote() {
         )]
     ));
 }
+
+/// A small hand-driven cluster for tests of message exchanges: every node's `Ready` is applied
+/// at once (flushes included), and messages move only when delivered.
+struct Cluster {
+    now: Millis,
+    cores: std::collections::BTreeMap<NodeId, RaftCore<MemStore>>,
+    queue: std::collections::VecDeque<(NodeId, NodeId, u64, Message)>,
+    /// Every message delivered: (from, to, correlation id, message).
+    delivered: Vec<(NodeId, NodeId, u64, Message)>,
+}
+
+impl Cluster {
+    /// `voters` voters and `observers` observers (ids after the voters); node 1 is elected.
+    fn new(voters: i32, observers: i32, cfg: &RaftConfig) -> Cluster {
+        let ids: BTreeSet<NodeId> = (1..=voters).collect();
+        let mut cores = std::collections::BTreeMap::new();
+        for id in 1..=voters + observers {
+            let mut c = cfg.clone();
+            c.node_id = id;
+            cores.insert(
+                id,
+                RaftCore::new(c, MemStore::new(), ids.clone(), None, 0, id as u64),
+            );
+        }
+        let mut cluster = Cluster {
+            now: 0,
+            cores,
+            queue: Default::default(),
+            delivered: Vec::new(),
+        };
+        cluster.now = 5_000;
+        cluster.tick(1);
+        cluster.deliver_all();
+        assert_eq!(cluster.cores[&1].role(), RoleKind::Leader);
+        cluster
+    }
+
+    /// Applies `id`'s Readys, queueing what it sends.
+    fn pump(&mut self, id: NodeId) {
+        let now = self.now;
+        let core = self.cores.get_mut(&id).expect("node");
+        loop {
+            let ready = core.ready();
+            if ready.is_empty() {
+                return;
+            }
+            for op in ready.log_ops {
+                core.store_mut().apply(op).unwrap();
+            }
+            for (to, cid, m) in ready.messages {
+                self.queue.push_back((id, to, cid, m));
+            }
+            if ready.flush {
+                core.store_mut().flush().unwrap();
+                core.handle_log_flushed(now);
+            }
+            core.advance();
+        }
+    }
+
+    fn tick(&mut self, id: NodeId) {
+        let now = self.now;
+        self.cores.get_mut(&id).expect("node").tick(now);
+        self.pump(id);
+    }
+
+    fn deliver(&mut self, from: NodeId, to: NodeId, cid: u64, m: Message) {
+        let now = self.now;
+        self.delivered.push((from, to, cid, m.clone()));
+        self.cores
+            .get_mut(&to)
+            .expect("node")
+            .step(now, from, cid, m);
+        self.pump(to);
+    }
+
+    /// The correlation id of the last fetch `from` delivered to `to`.
+    fn last_fetch(&self, from: NodeId, to: NodeId) -> u64 {
+        self.delivered
+            .iter()
+            .rev()
+            .find(|(f, t, _, m)| {
+                *f == from && *t == to && matches!(m, Message::FetchRequest { .. })
+            })
+            .map(|(_, _, cid, _)| *cid)
+            .expect("a fetch was delivered")
+    }
+
+    /// Delivers until nothing is queued (fetches the leader holds stay held).
+    fn deliver_all(&mut self) {
+        while let Some((from, to, cid, m)) = self.queue.pop_front() {
+            self.deliver(from, to, cid, m);
+        }
+    }
+
+    /// Takes the queued messages from `from`.
+    fn take_from(&mut self, from: NodeId) -> Vec<(NodeId, u64, Message)> {
+        let (mine, rest) = std::mem::take(&mut self.queue)
+            .into_iter()
+            .partition(|(f, ..)| *f == from);
+        self.queue = rest;
+        mine.into_iter()
+            .map(|(_, to, cid, m)| (to, cid, m))
+            .collect()
+    }
+}
+
+fn cluster_config() -> RaftConfig {
+    let mut cfg = RaftConfig::new(0);
+    cfg.election_timeout_ms = 100;
+    cfg.fetch_timeout_ms = 10_000;
+    cfg.request_timeout_ms = 50;
+    cfg.fetch_max_wait_ms = 500;
+    cfg.retry_backoff_ms = 10;
+    cfg
+}
+
+#[test]
+fn a_fetch_replaced_while_held_is_still_answered() {
+    // A follower that sends a new fetch while its last is held (long-poll) must get an answer to
+    // the old one: the leader's connection answers in request order, so a request left
+    // unanswered holds back every later answer to that follower until leadership changes.
+    let mut c = Cluster::new(3, 0, &cluster_config());
+    let held = c.last_fetch(2, 1);
+    assert!(c.queue.is_empty(), "the follower's fetch is held");
+    let epoch = c.cores[&1].epoch();
+    let end = c.cores[&1].log_end_offset();
+    let again = Message::FetchRequest {
+        replica_id: 2,
+        current_leader_epoch: epoch,
+        fetch_offset: end,
+        last_fetched_epoch: epoch,
+        max_bytes: 1 << 20,
+    };
+    c.deliver(2, 1, held + 1_000, again);
+    let answers = c.take_from(1);
+    assert!(
+        matches!(
+            answers.as_slice(),
+            [(2, cid, Message::FetchResponse { error: ErrorCode::None, records, .. })]
+                if *cid == held && records.is_empty()
+        ),
+        "the replaced fetch is answered at once, the new one held: {answers:?}"
+    );
+}
+
+#[test]
+fn a_follower_acts_only_on_the_answer_to_the_fetch_in_flight() {
+    // The answer to a fetch the follower gave up on must not make it fetch again: the leader
+    // answers a replaced fetch at once, so each such answer would bring another fetch, forever.
+    let cfg = cluster_config();
+    let mut c = Cluster::new(3, 0, &cfg);
+    let first = c.last_fetch(2, 1);
+    // Before the long-poll ends, no resend: it would only replace the held fetch.
+    c.now += cfg.request_timeout_ms + 1;
+    c.tick(2);
+    assert!(c.take_from(2).is_empty(), "no resend within the long-poll");
+    c.now += cfg.fetch_max_wait_ms;
+    c.tick(2);
+    let sent = c.take_from(2);
+    assert!(
+        matches!(sent.as_slice(), [(1, cid, Message::FetchRequest { .. })] if *cid != first),
+        "{sent:?}"
+    );
+    let epoch = c.cores[&1].epoch();
+    let late = Message::FetchResponse {
+        error: ErrorCode::None,
+        leader_epoch: epoch,
+        leader_id: Some(1),
+        high_watermark: 1,
+        log_start_offset: 0,
+        records: Vec::new(),
+        diverging_epoch: None,
+        snapshot_id: None,
+    };
+    c.deliver(1, 2, first, late);
+    assert!(
+        c.take_from(2).is_empty(),
+        "an answer to a replaced fetch changes nothing"
+    );
+}
+
+#[test]
+fn an_observer_told_to_back_off_fetches_again_with_unflushed_records() {
+    // An observer flushes at most once a second and fetches without waiting for its flush. After
+    // an error answer it must fetch again after the backoff even with records unflushed, and
+    // never name a deadline in the past (the driver would spin a core until the fetch timeout).
+    let mut cfg = cluster_config();
+    cfg.observer_flush_interval_ms = 60_000;
+    let mut c = Cluster::new(1, 1, &cfg);
+    c.tick(2);
+    c.deliver_all();
+    // Two committed batches reach the observer; the second is not flushed (interval).
+    for v in 0..2 {
+        c.cores
+            .get_mut(&1)
+            .unwrap()
+            .propose(vec![record(10 + v)])
+            .unwrap();
+        c.pump(1);
+        c.deliver_all();
+    }
+    assert_eq!(c.cores[&2].role(), RoleKind::Follower);
+    assert!(c.cores[&2].store().durable_end_offset() < c.cores[&2].store().end_offset());
+    // The leader resigns: the observer's held fetch is answered NOT_LEADER_OR_FOLLOWER.
+    c.cores.get_mut(&1).unwrap().resign();
+    c.pump(1);
+    c.deliver_all();
+    let after_error = c.now;
+    assert!(c.cores[&2].next_deadline() > after_error);
+    c.now = c.cores[&2].next_deadline();
+    c.tick(2);
+    let sent = c.take_from(2);
+    assert!(
+        matches!(sent.as_slice(), [(1, _, Message::FetchRequest { .. })]),
+        "the observer fetches again after the backoff: {sent:?}"
+    );
+    assert!(
+        c.cores[&2].next_deadline() > c.now,
+        "a tick leaves no deadline in the past"
+    );
+}
+
+#[test]
+fn a_refused_connection_seen_in_an_earlier_epoch_is_no_news_about_this_leader() {
+    let mut c = Cluster::new(3, 0, &cluster_config());
+    let epoch = c.cores[&2].epoch();
+    let now = c.now;
+    // Seen before this epoch began: it may have been this same leader's previous life.
+    c.cores
+        .get_mut(&2)
+        .unwrap()
+        .peer_unreachable(now, 1, epoch - 1);
+    c.tick(2);
+    assert_eq!(c.cores[&2].role(), RoleKind::Follower);
+    // Seen in this epoch: node 2, the lowest id left, asks for pre-votes at once.
+    c.cores.get_mut(&2).unwrap().peer_unreachable(now, 1, epoch);
+    c.tick(2);
+    assert_eq!(c.cores[&2].role(), RoleKind::Prospective);
+    // Node 3, second in line, waits `retry.backoff.ms` before it asks.
+    c.cores.get_mut(&3).unwrap().peer_unreachable(now, 1, epoch);
+    c.tick(3);
+    assert_eq!(c.cores[&3].role(), RoleKind::Follower);
+    c.now += cluster_config().retry_backoff_ms;
+    c.tick(3);
+    assert_eq!(c.cores[&3].role(), RoleKind::Prospective);
+}
+
+#[test]
+fn role_changes_follow_kafkas_table() {
+    use crate::raft::core::legal_transition;
+    use RoleKind::*;
+    // Raft §5.2: a leader is only ever a candidate that won, in the same epoch.
+    for from in [Unattached, Voted, Prospective, Follower, Resigned, Leader] {
+        assert!(!legal_transition(from, Leader, false), "{from:?} -> Leader");
+        assert!(!legal_transition(from, Leader, true), "{from:?} -> Leader");
+    }
+    assert!(legal_transition(Candidate, Leader, false));
+    // KIP-996: a candidate's epoch is entered through a pre-vote only.
+    assert!(legal_transition(Prospective, Candidate, true));
+    assert!(!legal_transition(Follower, Candidate, true));
+    assert!(!legal_transition(Prospective, Candidate, false));
+    // A leader of an epoch steps down by resigning, never by following someone in it.
+    assert!(!legal_transition(Leader, Follower, false));
+    assert!(legal_transition(Leader, Follower, true));
+    assert!(legal_transition(Leader, Resigned, false));
+    // A vote is cast only by a node without one in the epoch.
+    assert!(!legal_transition(Follower, Voted, false));
+    assert!(!legal_transition(Voted, Voted, false));
+}

@@ -335,17 +335,12 @@ impl<S: LogStore> RaftCore<S> {
                     .is_some_and(|t| self.now < t + self.cfg.fetch_timeout_ms),
                 _ => false,
             };
-            // Two prospectives asking each other at once (both saw the leader die) would both
-            // win and split the real vote: between prospectives only the more up-to-date log,
-            // or on a tie the lower id, gets the grant.
-            let preferred = !matches!(self.role, Role::Prospective(_))
-                || (last_offset_epoch, last_offset, std::cmp::Reverse(candidate))
-                    > (
-                        self.last_epoch,
-                        self.log_end,
-                        std::cmp::Reverse(self.cfg.node_id),
-                    );
-            let granted = log_ok && !leader_alive && preferred;
+            // Any up-to-date prospective is granted, as in Kafka, even by a prospective: refusing
+            // one (say the higher id of two with equal logs) can leave no prospective with a
+            // majority when the network is cut in part. Two prospectives that saw the leader die
+            // at the same moment are kept from splitting the real vote by time instead: a
+            // refused connection starts the lower ids' elections first (`peer_unreachable`).
+            let granted = log_ok && !leader_alive;
             return Message::VoteResponse {
                 error: ErrorCode::None,
                 leader_epoch: self.epoch,

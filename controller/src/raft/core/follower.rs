@@ -102,19 +102,36 @@ impl<S: LogStore> RaftCore<S> {
             || Some(from) != self.leader_id
             || epoch != self.epoch
         {
-            return; // stale, duplicated, or from someone else
+            return; // stale, or from someone else
         }
-        f.in_flight = None;
+        let in_flight = f.in_flight.is_some_and(|(c, _)| c == cid);
+        if in_flight {
+            f.in_flight = None;
+        }
         if error != ErrorCode::None {
-            // The leader we follow says it is not leading (it resigned): stop counting it as
-            // alive, and ask again after a backoff.
-            f.refetch_at = Some(self.now + self.cfg.retry_backoff_ms);
-            self.leader_heard_ms = None;
+            if in_flight {
+                // The leader we follow says it is not leading (it resigned): stop counting it
+                // as alive, and ask again after a backoff.
+                f.refetch_at = Some(self.now + self.cfg.retry_backoff_ms);
+                self.leader_heard_ms = None;
+            }
             return;
         }
         f.fetch_deadline = self.now + self.cfg.fetch_timeout_ms;
-        f.refetch_at = None;
         self.leader_heard_ms = Some(self.now);
+        if !in_flight {
+            // The answer to a fetch this follower has since sent again (or a duplicate): it
+            // shows the leader alive and carries a good high watermark, but it asks for no new
+            // fetch. Acting on it would send one fetch per such answer, and a leader answers a
+            // replaced fetch at once: the two would ping-pong for ever. Whatever else it
+            // carries, the answer to the fetch in flight, at the same position, carries too.
+            let hw = high_watermark.min(self.log_end);
+            if hw > self.high_watermark {
+                self.set_high_watermark(hw);
+            }
+            return;
+        }
+        f.refetch_at = None;
         self.election_retries = 0;
         if let Some(id) = snapshot_id {
             f.snapshot = Some(SnapshotFetch { id, position: 0 });
@@ -227,7 +244,7 @@ impl<S: LogStore> RaftCore<S> {
         let Role::Follower(f) = &mut self.role else {
             return;
         };
-        if !Self::is_current_response(cid, f.cid_floor, next_cid) || epoch != self.epoch {
+        if !Self::answers_in_flight(f, cid, next_cid) || epoch != self.epoch {
             return;
         }
         // A late answer to a snapshot request after the download ended: not ours to act on.
@@ -296,5 +313,12 @@ impl<S: LogStore> RaftCore<S> {
     /// at the current position (ids from `floor`).
     pub(super) fn is_current_response(cid: u64, floor: u64, next: u64) -> bool {
         cid >> 32 == next >> 32 && cid >= floor && cid < next
+    }
+
+    /// Whether a response answers the one request the follower has in flight, sent at the
+    /// current position (a snapshot download acts on nothing else).
+    pub(super) fn answers_in_flight(f: &FollowerState, cid: u64, next: u64) -> bool {
+        f.in_flight.is_some_and(|(c, _)| c == cid)
+            && Self::is_current_response(cid, f.cid_floor, next)
     }
 }

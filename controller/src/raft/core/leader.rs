@@ -107,13 +107,27 @@ impl<S: LogStore> RaftCore<S> {
         let now = self.now;
         let log_end = self.log_end;
         let is_voter = self.voters.contains(&replica);
+        let mut replaced = Vec::new();
         if let Role::Leader(l) = &mut self.role {
             let r = l.replicas.entry(replica).or_default();
             r.end_offset = Some(fetch_offset);
             if fetch_offset >= log_end {
                 r.last_caught_up_ms = Some(now);
             }
-            l.parked.retain(|p| p.replica_id != replica);
+            // A replica that sends a new fetch has given up on the one held for it. That one is
+            // still answered (with nothing): a request left unanswered would hold back every
+            // later answer on the replica's connection, which answers in request order.
+            let (old, keep) = std::mem::take(&mut l.parked)
+                .into_iter()
+                .partition(|p| p.replica_id == replica);
+            l.parked = keep;
+            replaced = old;
+        }
+        for p in replaced {
+            let response = self.fetch_response(ErrorCode::None, Vec::new(), None, None);
+            self.out
+                .messages
+                .push((p.replica_id, p.correlation_id, response));
         }
         let hw_known = match &self.role {
             Role::Leader(l) => l.replicas.get(&replica).and_then(|r| r.high_watermark_sent),
@@ -212,7 +226,7 @@ impl<S: LogStore> RaftCore<S> {
             error,
             leader_epoch: self.epoch,
             leader_id: self.leader_id,
-            high_watermark: self.high_watermark,
+            high_watermark: self.reported_high_watermark(),
             log_start_offset: self.store.log_start_offset(),
             records,
             diverging_epoch,

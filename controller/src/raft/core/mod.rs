@@ -290,6 +290,17 @@ impl<S: LogStore> RaftCore<S> {
         self.high_watermark
     }
 
+    /// The high watermark this node tells others (Fetch responses, DescribeQuorum), -1 for
+    /// unknown. A new leader knows only what it learned as a follower, possibly less than its
+    /// predecessor told others, so it reports none until its own epoch commits (Kafka's
+    /// `LeaderState`): what a quorum reports never goes back across a leader change.
+    pub fn reported_high_watermark(&self) -> Offset {
+        match &self.role {
+            Role::Leader(l) if self.high_watermark <= l.epoch_start_offset => -1,
+            _ => self.high_watermark,
+        }
+    }
+
     /// The log end offset, counting operations not yet applied.
     pub fn log_end_offset(&self) -> Offset {
         self.log_end
@@ -332,7 +343,9 @@ impl<S: LogStore> RaftCore<S> {
                     *election_deadline
                 } else {
                     // An observer looks for the leader now, then again after each timeout.
-                    discovery.map_or(self.now, |(_, sent)| sent + self.cfg.request_timeout_ms)
+                    discovery.map_or(self.now, |(_, sent)| {
+                        sent + self.cfg.fetch_request_timeout_ms()
+                    })
                 }
             }
             Role::Voted { election_deadline } => *election_deadline,
@@ -370,14 +383,31 @@ impl<S: LogStore> RaftCore<S> {
                 l.check_quorum_deadline.min(parked).min(begin)
             }
             Role::Follower(f) => {
-                let resend = f
-                    .in_flight
-                    .map_or(Millis::MAX, |(_, t)| t + self.cfg.request_timeout_ms);
-                let refetch = f.refetch_at.unwrap_or(Millis::MAX);
-                f.fetch_deadline.min(resend).min(refetch)
+                if self.unflushed_end.is_some() {
+                    if self.is_voter() {
+                        // A voter fetches again once its flush is reported
+                        // (`handle_log_flushed`); no timer of its own is due before.
+                        return f.fetch_deadline;
+                    }
+                    // An observer flushes on a timer of its own, fetching meanwhile.
+                    return f
+                        .fetch_deadline
+                        .min(self.follower_fetch_due(f))
+                        .min(self.observer_flush_at_ms);
+                }
+                f.fetch_deadline.min(self.follower_fetch_due(f))
             }
             Role::Resigned { deadline } => *deadline,
         }
+    }
+
+    /// When a follower fetches next: its outstanding request timed out, or the backoff after an
+    /// error answer ended.
+    fn follower_fetch_due(&self, f: &FollowerState) -> Millis {
+        let resend = f.in_flight.map_or(Millis::MAX, |(_, t)| {
+            t + self.cfg.fetch_request_timeout_ms()
+        });
+        resend.min(f.refetch_at.unwrap_or(Millis::MAX))
     }
 
     /// DescribeQuorum, answered from this node's view (complete only on the leader).
@@ -421,7 +451,7 @@ impl<S: LogStore> RaftCore<S> {
         QuorumInfo {
             leader_id: self.leader_id,
             leader_epoch: self.epoch,
-            high_watermark: self.high_watermark,
+            high_watermark: self.reported_high_watermark(),
             voters,
             observers,
         }
@@ -448,7 +478,7 @@ impl<S: LogStore> RaftCore<S> {
     pub fn tick(&mut self, now: Millis) {
         self.now = self.now.max(now);
         let now = self.now;
-        let timeout = self.cfg.request_timeout_ms;
+        let timeout = self.cfg.fetch_request_timeout_ms();
         let voter = self.is_voter();
         enum Due {
             Nothing,
@@ -484,12 +514,12 @@ impl<S: LogStore> RaftCore<S> {
             }
             Role::Leader(_) => Due::Leader,
             Role::Follower(f) => {
+                // A voter's next fetch waits for its flush (its fetch offset says what it holds
+                // durably); an observer's does not.
+                let may_fetch = self.unflushed_end.is_none() || !voter;
                 if now >= f.fetch_deadline {
                     Due::LostLeader
-                } else if self.unflushed_end.is_none()
-                    && (f.in_flight.is_some_and(|(_, sent)| now >= sent + timeout)
-                        || f.refetch_at.is_some_and(|t| now >= t))
-                {
+                } else if may_fetch && now >= self.follower_fetch_due(f) {
                     Due::Refetch
                 } else {
                     Due::Nothing
@@ -509,9 +539,18 @@ impl<S: LogStore> RaftCore<S> {
             Due::LostLeader => {
                 // An observer that lost its leader looks for it again (same epoch, leader kept).
                 let role = self.new_unattached();
-                self.role = role;
+                self.transition(self.epoch, self.leader_id, self.voted_id, role);
                 self.send_discovery_fetch();
             }
+        }
+        // An observer flushes on a timer of its own, whatever else was due.
+        if !voter
+            && matches!(self.role, Role::Follower(_))
+            && self.unflushed_end.is_some()
+            && now >= self.observer_flush_at_ms
+        {
+            self.out.flush = true;
+            self.observer_flush_at_ms = now + self.cfg.observer_flush_interval_ms;
         }
     }
 
@@ -561,22 +600,42 @@ impl<S: LogStore> RaftCore<S> {
 
     /// The transport found `peer` gone: a connection to it was refused, so no process listens
     /// on its port. A follower of `peer` stops waiting out `fetch.timeout.ms` and asks for
-    /// pre-votes at once; the other voters, told the same by their own transports, grant them.
-    /// A refusal is far stronger evidence than silence (a slow or cut-off leader still accepts
-    /// connections), so pre-vote still protects a live leader from disruption (KIP-996).
-    pub fn peer_unreachable(&mut self, now: Millis, peer: NodeId) {
+    /// pre-votes almost at once; the other voters, told the same by their own transports, grant
+    /// them. A refusal is far stronger evidence than silence (a slow or cut-off leader still
+    /// accepts connections), so pre-vote still protects a live leader from disruption (KIP-996).
+    ///
+    /// Every follower of the dead leader learns of it within a few milliseconds, so they stagger
+    /// their starts: the voter with the lowest id (the dead leader aside) starts at once, the
+    /// next after `retry.backoff.ms`, and so on, so that one election is usually over before
+    /// the next would start and the real vote is not split.
+    ///
+    /// `observed_epoch` is this node's epoch when the transport saw the refusal: news from an
+    /// earlier epoch says nothing about the leader of this one (it may be the same node, back).
+    pub fn peer_unreachable(&mut self, now: Millis, peer: NodeId, observed_epoch: Epoch) {
         self.now = self.now.max(now);
-        if self.leader_id != Some(peer) || peer == self.cfg.node_id {
+        let me = self.cfg.node_id;
+        if self.leader_id != Some(peer) || peer == me || observed_epoch != self.epoch {
             return;
         }
+        // Observers do not vote: they look for the new leader at once.
+        let rank = if self.is_voter() {
+            self.voters
+                .iter()
+                .filter(|v| **v != peer && **v < me)
+                .count() as u64
+        } else {
+            0
+        };
+        let start = self.now + rank.saturating_mul(self.cfg.retry_backoff_ms);
         if let Role::Follower(f) = &mut self.role {
             tracing::info!(
                 leader = peer,
                 epoch = self.epoch,
-                "the leader refuses connections; starting an election now"
+                "the leader refuses connections; starting an election in {} ms",
+                start - self.now
             );
             self.leader_heard_ms = None;
-            f.fetch_deadline = self.now;
+            f.fetch_deadline = f.fetch_deadline.min(start);
         }
     }
 
@@ -787,8 +846,11 @@ impl<S: LogStore> RaftCore<S> {
     }
 
     /// Every role change goes through here. It checks the change is legal (epochs never go
-    /// back; within an epoch the leader, once known, and the vote, once cast, never change) and
-    /// queues the election state for persistence before any message of this `Ready` leaves.
+    /// back; within an epoch the leader, once known, and the vote, once cast, never change; the
+    /// role moves only along [`legal_transition`]) and queues the election state for
+    /// persistence before any message of this `Ready` leaves. The checks stay on in release
+    /// builds: a core that breaks them would break Raft's safety, and stopping is the only
+    /// safe answer (Kafka's `QuorumState` throws).
     fn transition(
         &mut self,
         epoch: Epoch,
@@ -796,21 +858,33 @@ impl<S: LogStore> RaftCore<S> {
         voted_id: Option<NodeId>,
         role: Role,
     ) {
-        debug_assert!(
+        let (from, to) = (self.role.kind(), role.kind());
+        assert!(
             epoch >= self.epoch,
-            "epoch going back: {} -> {epoch}",
+            "node {}: epoch going back: {} -> {epoch} ({from:?} -> {to:?})",
+            self.cfg.node_id,
             self.epoch
         );
         if epoch == self.epoch {
-            debug_assert!(
+            assert!(
                 self.leader_id.is_none() || leader_id == self.leader_id,
-                "leader changed within epoch {epoch}"
+                "node {}: leader changed within epoch {epoch}: {:?} -> {leader_id:?}",
+                self.cfg.node_id,
+                self.leader_id
             );
-            debug_assert!(
+            assert!(
                 self.voted_id.is_none() || voted_id == self.voted_id,
-                "vote changed within epoch {epoch}"
+                "node {}: vote changed within epoch {epoch}: {:?} -> {voted_id:?}",
+                self.cfg.node_id,
+                self.voted_id
             );
         }
+        assert!(
+            legal_transition(from, to, epoch > self.epoch),
+            "node {}: illegal transition {from:?} -> {to:?} (epoch {} -> {epoch})",
+            self.cfg.node_id,
+            self.epoch
+        );
         let was_leader = matches!(self.role, Role::Leader(_));
         let becomes_leader = matches!(role, Role::Leader(_));
         let mut parked = Vec::new();
@@ -877,5 +951,35 @@ impl<S: LogStore> RaftCore<S> {
         let c = self.next_correlation_id;
         self.next_correlation_id += 1;
         c
+    }
+}
+
+/// The role changes Raft allows (Kafka's `QuorumState.transitionTo*`). A newer epoch may be
+/// entered as Unattached or Follower from any role, and as Candidate only from Prospective;
+/// within an epoch, roles move as elections go.
+pub(crate) fn legal_transition(from: RoleKind, to: RoleKind, new_epoch: bool) -> bool {
+    use RoleKind::*;
+    if new_epoch {
+        return match to {
+            Unattached | Follower => true,
+            Candidate => from == Prospective,
+            _ => false,
+        };
+    }
+    match (from, to) {
+        // Election timeouts, and a follower (or resigned leader) that lost its leader.
+        (Unattached | Voted | Follower | Resigned, Prospective) => true,
+        // A vote granted.
+        (Unattached | Prospective, Voted) => true,
+        // A leader of the epoch learned.
+        (Unattached | Voted | Prospective | Candidate, Follower) => true,
+        // An election round lost.
+        (Prospective | Candidate, Unattached | Voted) => true,
+        (Prospective, Resigned) => true,
+        // An observer that lost its leader looks for it again.
+        (Follower, Unattached) => true,
+        (Candidate, Leader) => true,
+        (Leader, Resigned) => true,
+        _ => false,
     }
 }

@@ -1,16 +1,27 @@
 //! A deterministic, seeded simulator of whole KRaft clusters built from the sans-IO core: voters
-//! and observers, each a [`RaftCore`] over a [`MemStore`], joined by a simulated network, all in
-//! one thread over virtual time. Faults are drawn from the seed: partitions (symmetric, one-way, a
-//! node that sees only one peer), crash-restart losing unflushed data, message drop, duplication,
-//! reordering and delay, slow disks. After every event the safety invariants are checked; a
-//! violation panics with the seed so `SIM_SEED=<n>` replays it.
+//! and observers, each a [`RaftCore`] over a [`MemStore`], joined by a model of the real
+//! transport ([`net`]), all in one thread over virtual time.
+//!
+//! Faults are drawn from the seed, swarm-style: each run enables its own subset of fault kinds
+//! with its own weights (partitions that drop or reject, one-way and star-shaped cuts, crashes
+//! losing unflushed data, crashes aimed at the leader, connection resets, slow disks; message
+//! loss, duplication and reordering in datagram mode). A run is a history of cycles: chaos, then
+//! a *hold* (a random topology kept still, in which progress is required whenever some voter can
+//! reach every live voter, a majority, with the best log), then a full heal in which the cluster
+//! must converge. After every event the safety invariants are checked; a violation panics with
+//! the seed so `SIM_SEED=<n>` replays it.
+
+mod net;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use net::{Block, Transport};
+use net::{Conn, ConnRef};
+
 use bytes::{Bytes, BytesMut};
 use metaquorum_controller::raft::{
-    Batch, ElectionState, Epoch, LogOp, LogStore, MemFlush, MemStore, Message, Millis, NodeId,
-    Offset, ProposalOutcome, RaftConfig, RaftCore, RoleKind, SnapshotId,
+    Batch, ElectionState, Epoch, ErrorCode, LogOp, LogStore, MemFlush, MemStore, Message, Millis,
+    NodeId, Offset, ProposalOutcome, RaftConfig, RaftCore, RoleKind, SnapshotId,
 };
 use metaquorum_log::batch::RecordData;
 
@@ -56,12 +67,56 @@ impl SimRng {
     }
 }
 
+/// The kinds of fault the simulator injects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Cut one node off from every other.
+    PartitionAway,
+    /// Block one direction of one link.
+    OneWay,
+    /// A node that sees only one peer.
+    SeesOnlyOne,
+    /// Remove every partition.
+    Heal,
+    /// Crash a random node, or restart it if it is down.
+    CrashOrRestart,
+    /// Restart the most recently crashed node.
+    Restart,
+    /// Make a node's disk (and sends) slow, or fast again.
+    Slow,
+    /// Reset one connection (both ends see it close).
+    ResetConnection,
+    /// Crash the leader.
+    CrashLeader,
+}
+
+impl FaultKind {
+    /// Every kind, in weight order.
+    pub const ALL: [FaultKind; 9] = [
+        FaultKind::PartitionAway,
+        FaultKind::OneWay,
+        FaultKind::SeesOnlyOne,
+        FaultKind::Heal,
+        FaultKind::CrashOrRestart,
+        FaultKind::Restart,
+        FaultKind::Slow,
+        FaultKind::ResetConnection,
+        FaultKind::CrashLeader,
+    ];
+}
+
 /// How hostile the run is.
 #[derive(Debug, Clone)]
 pub struct Faults {
-    /// Probability a message is lost.
+    /// Relative weight of each of [`FaultKind::ALL`]; zero leaves the kind out of this run
+    /// (swarm testing: a run without, say, heals or restarts reaches schedules that they would
+    /// otherwise cut short).
+    pub weights: [u32; 9],
+    /// Probability that a partition rejects (resets, refuses) rather than drops.
+    pub reject: f64,
+    /// Probability a message is lost (datagram transport).
     pub drop: f64,
-    /// Probability a message is delivered twice.
+    /// Probability a message is delivered twice (datagram transport).
     pub duplicate: f64,
     /// Network delay range, ms (random delays reorder messages).
     pub delay_ms: (u64, u64),
@@ -75,6 +130,8 @@ impl Faults {
     /// No faults at all: a perfect network and instant disks.
     pub fn none() -> Self {
         Faults {
+            weights: [0; 9],
+            reject: 0.0,
             drop: 0.0,
             duplicate: 0.0,
             delay_ms: (1, 2),
@@ -85,7 +142,16 @@ impl Faults {
 
     /// Faults drawn from the seed, from mild to harsh.
     pub fn from_seed(rng: &mut SimRng) -> Self {
+        let mut weights = [0u32; 9];
+        for w in &mut weights {
+            *w = [0, 1, 3, 10][rng.range(0, 4) as usize];
+        }
+        if weights.iter().all(|w| *w == 0) {
+            weights[rng.range(0, 9) as usize] = 1;
+        }
         Faults {
+            weights,
+            reject: [0.0, 0.5, 1.0][rng.range(0, 3) as usize],
             drop: [0.0, 0.01, 0.05, 0.15][rng.range(0, 4) as usize],
             duplicate: [0.0, 0.02, 0.1][rng.range(0, 3) as usize],
             delay_ms: [(1, 3), (1, 20), (5, 80)][rng.range(0, 3) as usize],
@@ -118,6 +184,12 @@ pub struct SimConfig {
     /// Probability that a newly elected leader crashes within a few ms (before or while it
     /// replicates its first records).
     pub crash_new_leader: f64,
+    /// How messages travel.
+    pub transport: Transport,
+    /// A client closes a connection whose request waited this long (`None`: never).
+    pub peer_request_timeout_ms: Option<Millis>,
+    /// Fault/hold/heal cycles in the run.
+    pub cycles: u32,
 }
 
 impl SimConfig {
@@ -132,7 +204,9 @@ impl SimConfig {
         raft.request_timeout_ms = 100;
         raft.retry_backoff_ms = 10;
         raft.election_backoff_max_ms = 150;
-        raft.fetch_max_wait_ms = 50;
+        // Sometimes longer than the request timeout, which the config accepts: a follower then
+        // sends a new fetch while the leader still holds the last.
+        raft.fetch_max_wait_ms = [50, 50, 150][rng.range(0, 3) as usize];
         // One batch per fetch sometimes: old-epoch records then arrive before the new leader's
         // LeaderChange, the schedule of the Raft paper's Figure 8.
         raft.fetch_bytes_max = [1, 300, 2048][rng.range(0, 3) as usize];
@@ -143,11 +217,18 @@ impl SimConfig {
             observers,
             seed,
             faults: Faults::from_seed(&mut rng),
-            raft,
             snapshot_every: [0, 20, 60][rng.range(0, 3) as usize],
             propose_interval_ms: [5, 20][rng.range(0, 2) as usize],
             crash_after_vote: [0.0, 0.0, 0.1, 0.5][rng.range(0, 4) as usize],
             crash_new_leader: [0.0, 0.0, 0.2, 0.6][rng.range(0, 4) as usize],
+            transport: if rng.chance(0.75) {
+                Transport::Tcp
+            } else {
+                Transport::Datagram
+            },
+            peer_request_timeout_ms: Some(raft.fetch_request_timeout_ms()),
+            cycles: rng.range(1, 4) as u32,
+            raft,
         }
     }
 }
@@ -157,11 +238,30 @@ enum Event {
     Deliver {
         from: NodeId,
         to: NodeId,
-        /// The receiver's incarnation when sent: connections die with the process, so a
-        /// message to an earlier run of the receiver is lost.
+        /// Datagram transport: the receiver's incarnation when sent (connections die with the
+        /// process, so a message to an earlier run of the receiver is lost).
         to_incarnation: u32,
         cid: u64,
         message: Message,
+        /// Tcp transport: the connection it travels on.
+        conn: Option<ConnRef>,
+    },
+    /// A node's transport found `peer` refusing connections.
+    Unreachable {
+        node: NodeId,
+        incarnation: u32,
+        peer: NodeId,
+        /// The node's epoch when its transport saw the refusal.
+        epoch: Epoch,
+    },
+    /// A client's request timeout for request `cid` on a connection.
+    ConnTimeout {
+        conn: ConnRef,
+        cid: u64,
+    },
+    /// A server may read the next request waiting on a connection.
+    ServerRead {
+        conn: ConnRef,
     },
     FlushDone {
         node: NodeId,
@@ -202,6 +302,8 @@ struct Node {
     verified: Offset,
     /// Prefix of the reference held durably (for the majority check).
     held: Offset,
+    /// (role, epoch, leader, hw) last traced.
+    shown: Option<(RoleKind, Epoch, Option<NodeId>, Offset)>,
 }
 
 /// A simulated cluster.
@@ -215,12 +317,22 @@ pub struct Sim {
     events: BTreeMap<(Millis, u64), Event>,
     nodes: BTreeMap<NodeId, Node>,
     voters: BTreeSet<NodeId>,
-    /// Links that drop everything: (from, to).
-    blocked: BTreeSet<(NodeId, NodeId)>,
+    /// Blocked links: (from, to).
+    blocked: BTreeMap<(NodeId, NodeId), Block>,
+    /// Open connections, by (client, server) (Tcp transport).
+    conns: BTreeMap<(NodeId, NodeId), Conn>,
+    next_gen: u64,
     faults_on: bool,
+    /// The topology is held still: no faults, crashes or restarts.
+    holding: bool,
+    /// Crashed nodes, most recent last.
+    crashed: Vec<NodeId>,
     /// The committed log, as first learned from a node's high watermark.
     committed: Vec<Entry>,
-    leaders: BTreeMap<Epoch, NodeId>,
+    /// The highest high watermark a leader reported, by epoch.
+    reported_hw: BTreeMap<Epoch, Offset>,
+    /// The leader of each epoch, and when it was elected.
+    leaders: BTreeMap<Epoch, (NodeId, Millis)>,
     next_value: u64,
     /// Proposals accepted and not yet resolved: (node, incarnation, proposal id) -> the value
     /// of their last record.
@@ -229,6 +341,8 @@ pub struct Sim {
     pub stats: SimStats,
     /// Trace of events, kept when `trace` is on (for replaying a failing seed).
     pub trace: Option<Vec<String>>,
+    /// `SIM_TRACE=all`: print the trace as it happens, failure or not.
+    trace_all: bool,
 }
 
 /// What a run did.
@@ -246,6 +360,10 @@ pub struct SimStats {
     pub elections: u64,
     /// Snapshots installed from a leader.
     pub snapshots_installed: u64,
+    /// Holds in which some voter could win, all of which made progress.
+    pub star_holds: u64,
+    /// The longest such a hold waited for progress, ms.
+    pub star_progress_ms_max: Millis,
 }
 
 /// Encodes committed entries as a snapshot's bytes: (epoch i32, control u8, len u32, value)*.
@@ -328,14 +446,20 @@ impl Sim {
             events: BTreeMap::new(),
             nodes: BTreeMap::new(),
             voters: (1..=cfg.voters as NodeId).collect(),
-            blocked: BTreeSet::new(),
+            blocked: BTreeMap::new(),
+            conns: BTreeMap::new(),
+            next_gen: 0,
             faults_on: true,
+            holding: false,
+            crashed: Vec::new(),
             committed: Vec::new(),
             leaders: BTreeMap::new(),
+            reported_hw: BTreeMap::new(),
             next_value: 0,
             pending: BTreeMap::new(),
             stats: SimStats::default(),
             trace: std::env::var_os("SIM_TRACE").map(|_| Vec::new()),
+            trace_all: std::env::var("SIM_TRACE").is_ok_and(|v| v == "all"),
             cfg,
         };
         let total = (sim.cfg.voters + sim.cfg.observers) as NodeId;
@@ -355,6 +479,7 @@ impl Sim {
                     hw: 0,
                     verified: 0,
                     held: 0,
+                    shown: None,
                 },
             );
         }
@@ -372,7 +497,11 @@ impl Sim {
 
     fn fail(&self, what: String) -> ! {
         if let Some(trace) = &self.trace {
-            for line in trace.iter().rev().take(60).rev() {
+            let lines = std::env::var("SIM_TRACE_LINES")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(60);
+            for line in trace.iter().rev().take(lines).rev() {
                 eprintln!("  {line}");
             }
         }
@@ -381,7 +510,11 @@ impl Sim {
 
     fn note(&mut self, line: impl FnOnce() -> String) {
         if let Some(t) = &mut self.trace {
-            t.push(format!("{:>6} {}", self.now, line()));
+            let line = format!("{:>6} {}", self.now, line());
+            if self.trace_all {
+                eprintln!("{line}");
+            }
+            t.push(line);
         }
     }
 
@@ -424,7 +557,19 @@ impl Sim {
         node.flush_again = false;
         node.down_store = Some(store);
         self.stats.crashes += 1;
+        self.crashed.retain(|c| *c != id);
+        self.crashed.push(id);
         self.note(|| format!("crash {id}"));
+        self.close_conns_of(id);
+    }
+
+    /// Restarts a crashed node.
+    fn restart(&mut self, id: NodeId) {
+        if self.nodes[&id].core.is_none() {
+            self.crashed.retain(|c| *c != id);
+            self.note(|| format!("restart {id}"));
+            self.start(id);
+        }
     }
 
     /// Runs events until `until` (virtual ms) or until `stop` holds.
@@ -453,22 +598,39 @@ impl Sim {
                 to_incarnation,
                 cid,
                 message,
+                conn,
+            } => {
+                let message = match conn {
+                    Some(c) => match self.arrive_tcp(c, to, cid, message) {
+                        Some(m) => m,
+                        None => return,
+                    },
+                    None if self.nodes[&to].incarnation != to_incarnation => return,
+                    None => message,
+                };
+                self.step(from, to, cid, message);
+            }
+            Event::ServerRead { conn } => {
+                if let Some((cid, message)) = self.read_next(conn) {
+                    self.step(conn.client, conn.server, cid, message);
+                }
+            }
+            Event::ConnTimeout { conn, cid } => self.request_timed_out(conn, cid),
+            Event::Unreachable {
+                node,
+                incarnation,
+                peer,
+                epoch,
             } => {
                 let now = self.now;
-                let name = message.name();
-                let Some(node) = self.nodes.get_mut(&to) else {
-                    return;
-                };
-                if node.incarnation != to_incarnation {
+                let n = self.nodes.get_mut(&node).expect("node");
+                if n.incarnation != incarnation {
                     return;
                 }
-                let Some(core) = node.core.as_mut() else {
-                    return;
-                };
-                core.step(now, from, cid, message);
-                self.stats.delivered += 1;
-                self.note(|| format!("{from}->{to} {name} #{cid}"));
-                self.drive(to);
+                let Some(core) = n.core.as_mut() else { return };
+                core.peer_unreachable(now, peer, epoch);
+                self.note(|| format!("{node}: {peer} unreachable"));
+                self.drive(node);
             }
             Event::FlushDone {
                 node: id,
@@ -505,9 +667,22 @@ impl Sim {
                 };
                 core.tick(now);
                 self.drive(id);
+                // A tick does what is due: a deadline left in the past would have the driver
+                // call again at once, spinning a core.
+                if let Some(core) = self.nodes[&id].core.as_ref() {
+                    let next = core.next_deadline();
+                    if next <= now {
+                        let msg = format!(
+                            "node {id} ({:?}) names a deadline of {next} ms after its tick at {now} ms: its driver would spin",
+                            core.role()
+                        );
+                        self.fail(msg);
+                    }
+                }
             }
             Event::Crash { node, incarnation } => {
                 if self.faults_on
+                    && !self.holding
                     && self.nodes[&node].incarnation == incarnation
                     && self.nodes[&node].core.is_some()
                 {
@@ -517,9 +692,8 @@ impl Sim {
                 }
             }
             Event::Restart { node } => {
-                if self.nodes[&node].core.is_none() {
-                    self.note(|| format!("restart {node}"));
-                    self.start(node);
+                if !self.holding {
+                    self.restart(node);
                 }
             }
             Event::Propose => {
@@ -529,7 +703,9 @@ impl Sim {
             }
             Event::Fault => {
                 if self.faults_on {
-                    self.inject_fault();
+                    if !self.holding {
+                        self.inject_fault();
+                    }
                     let i = self.cfg.faults.fault_interval_ms;
                     let t = self.now + self.rng.range(i / 2, i * 3 / 2);
                     self.schedule(t, Event::Fault);
@@ -543,9 +719,11 @@ impl Sim {
             .nodes
             .values()
             .filter(|n| {
-                n.core
-                    .as_ref()
-                    .is_some_and(|c| c.role() == RoleKind::Leader)
+                n.core.as_ref().is_some_and(|c| {
+                    // Clients wait for answers: a leader holds a bounded uncommitted tail.
+                    c.role() == RoleKind::Leader
+                        && c.log_end_offset() - c.high_watermark() < UNCOMMITTED_MAX
+                })
             })
             .map(|n| n.id)
             .collect();
@@ -574,69 +752,134 @@ impl Sim {
         self.drive(id);
     }
 
+    /// Steps one message into its receiver's core.
+    fn step(&mut self, from: NodeId, to: NodeId, cid: u64, message: Message) {
+        let now = self.now;
+        if self.nodes.get(&to).is_none_or(|n| n.core.is_none()) {
+            return;
+        }
+        if self.trace.is_some() {
+            let line = crate::transcript::describe(&message);
+            self.note(|| format!("{from}->{to} #{:x} {line}", cid & 0xffff_ffff));
+        }
+        let core = self
+            .nodes
+            .get_mut(&to)
+            .and_then(|n| n.core.as_mut())
+            .expect("up");
+        core.step(now, from, cid, message);
+        self.stats.delivered += 1;
+        self.drive(to);
+    }
+
+    /// The current leader of the highest epoch, if any.
+    fn leader(&self) -> Option<NodeId> {
+        self.nodes
+            .values()
+            .filter_map(|n| n.core.as_ref().map(|c| (c.epoch(), c.role(), n.id)))
+            .filter(|(_, r, _)| *r == RoleKind::Leader)
+            .max_by_key(|(epoch, _, _)| *epoch)
+            .map(|(_, _, id)| id)
+    }
+
+    /// Blocks `from -> to`, dropping or rejecting.
+    fn block_link(&mut self, from: NodeId, to: NodeId, block: Block) {
+        self.blocked.insert((from, to), block);
+        if block == Block::Reject && self.cfg.transport == Transport::Tcp {
+            self.reset_between(from, to);
+        }
+    }
+
+    fn random_block(&mut self) -> Block {
+        if self.rng.chance(self.cfg.faults.reject) {
+            Block::Reject
+        } else {
+            Block::Drop
+        }
+    }
+
     fn inject_fault(&mut self) {
         let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
         let pick = |rng: &mut SimRng| ids[rng.range(0, ids.len() as u64) as usize];
-        let kind = self.rng.range(0, 8);
+        let weights = self.cfg.faults.weights;
+        let total: u64 = weights.iter().map(|w| *w as u64).sum();
+        let mut roll = self.rng.range(0, total);
+        let mut kind = FaultKind::Heal;
+        for (k, w) in FaultKind::ALL.iter().zip(weights) {
+            if roll < w as u64 {
+                kind = *k;
+                break;
+            }
+            roll -= w as u64;
+        }
         match kind {
-            0 => {
+            FaultKind::PartitionAway => {
                 let x = pick(&mut self.rng);
+                let block = self.random_block();
                 for &y in &ids {
                     if y != x {
-                        self.blocked.insert((x, y));
-                        self.blocked.insert((y, x));
+                        self.block_link(x, y, block);
+                        self.block_link(y, x, block);
                     }
                 }
-                self.note(|| format!("partition {x} away"));
+                self.note(|| format!("partition {x} away ({block:?})"));
             }
-            1 => {
+            FaultKind::OneWay => {
                 let (a, b) = (pick(&mut self.rng), pick(&mut self.rng));
                 if a != b {
-                    self.blocked.insert((a, b));
-                    self.note(|| format!("one-way block {a}->{b}"));
+                    let block = self.random_block();
+                    self.block_link(a, b, block);
+                    self.note(|| format!("one-way block {a}->{b} ({block:?})"));
                 }
             }
-            2 => {
+            FaultKind::SeesOnlyOne => {
                 let (x, y) = (pick(&mut self.rng), pick(&mut self.rng));
+                let block = self.random_block();
                 for &z in &ids {
                     if z != x && z != y {
-                        self.blocked.insert((x, z));
-                        self.blocked.insert((z, x));
+                        self.block_link(x, z, block);
+                        self.block_link(z, x, block);
                     }
                 }
-                self.note(|| format!("{x} sees only {y}"));
+                self.note(|| format!("{x} sees only {y} ({block:?})"));
             }
-            3 | 4 => {
+            FaultKind::Heal => {
                 self.blocked.clear();
                 self.note(|| "heal".to_string());
             }
-            5 => {
+            FaultKind::CrashOrRestart => {
                 let x = pick(&mut self.rng);
                 if self.nodes[&x].core.is_some() {
                     self.crash(x);
                 } else {
-                    self.note(|| format!("restart {x}"));
-                    self.start(x);
+                    self.restart(x);
                 }
             }
-            6 => {
-                let down: Vec<NodeId> = self
-                    .nodes
-                    .values()
-                    .filter(|n| n.core.is_none())
-                    .map(|n| n.id)
-                    .collect();
-                if let Some(&x) = down.first() {
-                    self.note(|| format!("restart {x}"));
-                    self.start(x);
+            FaultKind::Restart => {
+                // The most recently crashed first: a crashed leader comes back to a cluster
+                // that moved on without it.
+                if let Some(&x) = self.crashed.last() {
+                    self.restart(x);
                 }
             }
-            _ => {
+            FaultKind::Slow => {
                 let x = pick(&mut self.rng);
                 let node = self.nodes.get_mut(&x).expect("node");
                 node.slow = !node.slow;
                 let slow = node.slow;
                 self.note(|| format!("node {x} slow={slow}"));
+            }
+            FaultKind::ResetConnection => {
+                let keys: Vec<(NodeId, NodeId)> = self.conns.keys().copied().collect();
+                if !keys.is_empty() {
+                    let (c, sv) = keys[self.rng.range(0, keys.len() as u64) as usize];
+                    self.close_conn(c, sv, "reset by a fault");
+                }
+            }
+            FaultKind::CrashLeader => {
+                if let Some(l) = self.leader() {
+                    self.crash(l);
+                }
             }
         }
     }
@@ -645,12 +888,21 @@ impl Sim {
         if from == to {
             return;
         }
-        let f = if self.faults_on {
+        if self.cfg.transport == Transport::Tcp {
+            self.send_tcp(from, to, cid, message);
+            return;
+        }
+        let mut f = if self.faults_on {
             self.cfg.faults.clone()
         } else {
             Faults::none()
         };
-        if self.faults_on && self.blocked.contains(&(from, to)) {
+        if self.holding {
+            // A hold keeps the network as it is: partitions and delays stay, random loss stops.
+            f.drop = 0.0;
+            f.duplicate = 0.0;
+        }
+        if self.block(from, to).is_some() {
             return;
         }
         if self.rng.chance(f.drop) {
@@ -669,6 +921,7 @@ impl Sim {
                 to_incarnation,
                 cid,
                 message: message.clone(),
+                conn: None,
             };
             self.schedule(t, event);
         }
@@ -720,6 +973,28 @@ impl Sim {
             }
             // 1. The log operations, written but not durable.
             for op in ready.log_ops {
+                if let Some(trace) = &mut self.trace {
+                    let what = match &op {
+                        LogOp::Append(b) => {
+                            format!("append {}..{}@{}", b.base_offset, b.next_offset(), b.epoch)
+                        }
+                        LogOp::Truncate(o) => format!("truncate to {o}"),
+                        LogOp::SnapshotChunk { id, position, .. } => {
+                            format!(
+                                "snapshot {}-{} chunk at {position}",
+                                id.end_offset, id.epoch
+                            )
+                        }
+                        LogOp::InstallSnapshot(s) => {
+                            format!("install snapshot {}-{}", s.end_offset, s.epoch)
+                        }
+                    };
+                    let line = format!("{:>6} {id}: {what}", self.now);
+                    if self.trace_all {
+                        eprintln!("{line}");
+                    }
+                    trace.push(line);
+                }
                 match &op {
                     LogOp::Truncate(t) => {
                         node.verified = node.verified.min(*t);
@@ -765,6 +1040,15 @@ impl Sim {
             for (to, cid, message) in ready.messages {
                 if let Some(why) = unpersisted_claim(&message, to, id, persisted) {
                     self.fail(format!("node {id} sends {} to {to} before persisting it: {why} (persisted {persisted:?})", message.name()));
+                }
+                if let Message::FetchResponse {
+                    leader_epoch,
+                    high_watermark,
+                    error: ErrorCode::None,
+                    ..
+                } = &message
+                {
+                    self.check_reported_high_watermark(id, *leader_epoch, *high_watermark);
                 }
                 self.send(id, to, cid, message);
             }
@@ -812,6 +1096,18 @@ impl Sim {
         }
         self.maybe_snapshot(id);
         self.check_node(id);
+        if self.trace.is_some() {
+            let shown = self.nodes[&id]
+                .core
+                .as_ref()
+                .map(|c| (c.role(), c.epoch(), c.leader_id(), c.high_watermark()));
+            if let Some((role, epoch, leader, hw)) = shown {
+                if shown != self.nodes[&id].shown {
+                    self.nodes.get_mut(&id).expect("node").shown = shown;
+                    self.note(|| format!("{id}: {role:?} epoch {epoch} leader {leader:?} hw {hw}"));
+                }
+            }
+        }
         self.check_majority();
         // The next tick.
         let now = self.now;
@@ -859,6 +1155,28 @@ impl Sim {
         store.delete_before_latest_snapshot(3);
     }
 
+    /// The high watermark a leader reports (-1: not known yet) never goes below what a leader
+    /// of an earlier epoch reported: what a quorum tells its followers and clients never goes
+    /// back across a leader change.
+    fn check_reported_high_watermark(&mut self, id: NodeId, epoch: Epoch, hw: Offset) {
+        if hw < 0 {
+            return;
+        }
+        let earlier = self
+            .reported_hw
+            .range(..epoch)
+            .map(|(_, h)| *h)
+            .max()
+            .unwrap_or(-1);
+        if hw < earlier {
+            self.fail(format!(
+                "node {id} reports high watermark {hw} in epoch {epoch}, below the {earlier} reported in an earlier epoch"
+            ));
+        }
+        let e = self.reported_hw.entry(epoch).or_insert(hw);
+        *e = (*e).max(hw);
+    }
+
     /// Per-node invariants: one leader per epoch, the high watermark never goes back, and the
     /// node's entries below its high watermark are exactly the committed log.
     fn check_node(&mut self, id: NodeId) {
@@ -868,12 +1186,12 @@ impl Sim {
         if core.role() == RoleKind::Leader {
             let epoch = core.epoch();
             match self.leaders.get(&epoch) {
-                Some(&l) if l != id => {
+                Some(&(l, _)) if l != id => {
                     self.fail(format!("two leaders in epoch {epoch}: {l} and {id}"))
                 }
                 Some(_) => {}
                 None => {
-                    self.leaders.insert(epoch, id);
+                    self.leaders.insert(epoch, (id, self.now));
                     self.stats.elections += 1;
                     self.note(|| format!("{id} leads epoch {epoch}"));
                     if self.faults_on && self.rng.chance(self.cfg.crash_new_leader) {
@@ -1008,10 +1326,151 @@ impl Sim {
         for n in self.nodes.values_mut() {
             n.slow = false;
         }
+        self.crashed.clear();
         for id in down {
             self.start(id);
         }
         self.note(|| "liveness phase: all healed".to_string());
+    }
+
+    /// Starts injecting faults again after a heal.
+    pub fn resume_faults(&mut self) {
+        self.faults_on = true;
+        if self.cfg.faults.fault_interval_ms != u64::MAX {
+            let t = self.now + self.rng.range(1, self.cfg.faults.fault_interval_ms);
+            self.schedule(t, Event::Fault);
+        }
+        self.note(|| "faults resume".to_string());
+    }
+
+    /// Holds a random topology still for `ms`: crashes the leader half the time (faults aimed
+    /// at the leader), sometimes one more voter, cuts random links (dropping or rejecting),
+    /// makes every disk fast, then lets no fault, crash or restart happen. If some live voter reaches every live voter, they
+    /// are a majority, and its log is at least as up to date as each of theirs, Raft promises
+    /// progress: the committed log must grow before the hold ends.
+    pub fn hold(&mut self, ms: Millis) {
+        if self.rng.chance(0.5) {
+            if let Some(l) = self.leader() {
+                self.crash(l);
+            }
+        }
+        if self.rng.chance(0.3) {
+            let voters: Vec<NodeId> = self.voters.iter().copied().collect();
+            let x = voters[self.rng.range(0, voters.len() as u64) as usize];
+            self.crash(x);
+        }
+        let cut = [0.0, 0.15, 0.3][self.rng.range(0, 3) as usize];
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        for (i, &a) in ids.iter().enumerate() {
+            for &b in &ids[i + 1..] {
+                if self.rng.chance(cut) {
+                    let block = self.random_block();
+                    self.block_link(a, b, block);
+                    self.block_link(b, a, block);
+                }
+            }
+        }
+        // Raft is live only with timely processes: no disk in the hold is slower than the
+        // timeouts.
+        for n in self.nodes.values_mut() {
+            n.slow = false;
+        }
+        self.holding = true;
+        let star = self.viable_star();
+        let before = self.committed.len();
+        let blocked: Vec<String> = self
+            .blocked
+            .iter()
+            .map(|((a, b), k)| format!("{a}->{b} {k:?}"))
+            .collect();
+        self.note(|| {
+            format!(
+                "hold for {ms} ms; blocked: {}; a voter that can win: {star:?}",
+                blocked.join(", ")
+            )
+        });
+        let until = self.now + ms;
+        let start = self.now;
+        let mut progress_ms = None;
+        if star.is_some() {
+            let progressed =
+                self.run_until(until, |s| s.committed.len() > before || s.settled_leader());
+            if progressed {
+                let took = self.now - start;
+                progress_ms = Some(took);
+                self.stats.star_holds += 1;
+                self.stats.star_progress_ms_max = self.stats.star_progress_ms_max.max(took);
+                if std::env::var_os("SIM_HOLD_STATS").is_some() {
+                    eprintln!(
+                        "hold seed={} progress after {took} ms {:?}",
+                        self.cfg.seed, self.cfg.transport
+                    );
+                }
+            }
+        }
+        self.run_until(until, |_| false);
+        self.holding = false;
+        if let Some(v) = star {
+            let took = progress_ms.unwrap_or(ms);
+            // Over connections a dead leader is noticed at once (refused) or after the fetch
+            // timeout (dropped): an election is due within a few rounds. Datagram loss and
+            // reordering before the hold may leave longer tails.
+            let bound = match self.cfg.transport {
+                Transport::Tcp => HOLD_PROGRESS_TCP_MS,
+                Transport::Datagram => ms,
+            };
+            if took >= bound {
+                let msg = format!(
+                    "liveness: voter {v} reaches every live voter with the best log, yet in {took} ms nothing committed and no leader settled (bound {bound} ms): {}",
+                    self.describe()
+                );
+                self.fail(msg);
+            }
+        }
+    }
+
+    /// Whether a live node leads the highest live epoch and has led it for a check-quorum
+    /// window (so a majority follows it: it may still be catching them up).
+    fn settled_leader(&self) -> bool {
+        let max_epoch = self
+            .nodes
+            .values()
+            .filter_map(|n| n.core.as_ref().map(|c| c.epoch()))
+            .max();
+        let Some(l) = self.leader() else { return false };
+        let epoch = self.nodes[&l].core.as_ref().map(|c| c.epoch());
+        epoch == max_epoch
+            && epoch
+                .and_then(|e| self.leaders.get(&e))
+                .is_some_and(|(_, since)| {
+                    self.now >= since + self.cfg.raft.check_quorum_timeout_ms()
+                })
+    }
+
+    /// A live voter that reaches every live voter (a majority) in both directions and whose log
+    /// is at least as up to date as each of theirs.
+    fn viable_star(&self) -> Option<NodeId> {
+        let live: Vec<(NodeId, (Epoch, Offset))> = self
+            .voters
+            .iter()
+            .filter_map(|id| {
+                let c = self.nodes[id].core.as_ref()?;
+                Some((*id, (c.store().last_epoch(), c.store().end_offset())))
+            })
+            .collect();
+        if live.len() < self.voters.len() / 2 + 1 {
+            return None;
+        }
+        live.iter()
+            .find(|(v, log)| {
+                live.iter().all(|(u, other)| {
+                    u == v
+                        || (self.block(*v, *u).is_none()
+                            && self.block(*u, *v).is_none()
+                            && log >= other)
+                })
+            })
+            .map(|(v, _)| *v)
     }
 
     /// Whether every live node has a high watermark of at least `offset` and one leader leads
@@ -1054,6 +1513,11 @@ impl Sim {
                 ),
                 None => format!("{}: down", n.id),
             })
+            .chain(
+                self.stuck_connections(1_000)
+                    .into_iter()
+                    .map(|c| format!("stuck connection {c}")),
+            )
             .collect::<Vec<_>>()
             .join("; ")
     }
@@ -1111,24 +1575,42 @@ fn unpersisted_claim(m: &Message, to: NodeId, me: NodeId, p: ElectionState) -> O
     }
 }
 
-/// Runs one seed: a safety phase with faults, then a liveness phase in which the healed cluster
-/// must elect a leader and commit on every node. Panics with the seed on any violation.
+/// Records a leader may hold uncommitted before the clients wait (they wait for answers, so
+/// the offered load never outruns replication for good).
+const UNCOMMITTED_MAX: Offset = 100;
+
+/// How long a hold lasts.
+const HOLD_MS: Millis = 4_000;
+/// Over the Tcp transport, a hold with a voter that can win must progress within this long.
+const HOLD_PROGRESS_TCP_MS: Millis = 3_000;
+/// How long a healed cluster has to converge.
+const LIVENESS_MS: Millis = 20_000;
+
+/// Runs one seed: cycles of chaos, a hold and a full heal after which the cluster must elect a
+/// leader and commit on every node. Panics with the seed on any violation.
 pub fn run_seed(seed: u64) -> SimStats {
     let cfg = SimConfig::from_seed(seed);
+    let cycles = cfg.cycles;
     let mut sim = Sim::new(cfg);
-    const SAFETY_MS: Millis = 4_000;
-    const LIVENESS_MS: Millis = 20_000;
-    sim.run_until(SAFETY_MS, |_| false);
-    sim.heal_all();
-    // Liveness: the committed log must grow past where it is now, on every node.
-    let target = sim.committed_len() as Offset + 1;
-    let deadline = sim.now() + LIVENESS_MS;
-    if !sim.run_until(deadline, |s| s.converged(target)) {
-        let msg = format!(
-            "liveness: no convergence within {LIVENESS_MS} ms after healing: {}",
-            sim.describe()
-        );
-        sim.fail(msg);
+    for cycle in 0..cycles {
+        if cycle > 0 {
+            sim.resume_faults();
+        }
+        let chaos = sim.rng.range(1_000, 4_000);
+        let until = sim.now() + chaos;
+        sim.run_until(until, |_| false);
+        sim.hold(HOLD_MS);
+        sim.heal_all();
+        // Liveness: the committed log must grow past where it is now, on every node.
+        let target = sim.committed_len() as Offset + 1;
+        let deadline = sim.now() + LIVENESS_MS;
+        if !sim.run_until(deadline, |s| s.converged(target)) {
+            let msg = format!(
+                "liveness: no convergence within {LIVENESS_MS} ms after healing: {}",
+                sim.describe()
+            );
+            sim.fail(msg);
+        }
     }
     sim.stats.clone()
 }
