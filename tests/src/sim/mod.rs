@@ -184,6 +184,12 @@ pub struct SimConfig {
     /// Probability that a newly elected leader crashes within a few ms (before or while it
     /// replicates its first records).
     pub crash_new_leader: f64,
+    /// Probability that a leader crashes within one flush of appending a batch of records
+    /// (the batch reached some followers, or none, but not durably a majority).
+    pub crash_after_append: f64,
+    /// Probability that a leader crashes right after sending a batch of an earlier epoch (the
+    /// Raft paper's Figure 8: counting such a batch's replicas to commit it is the classic bug).
+    pub crash_after_old_epoch_send: f64,
     /// How messages travel.
     pub transport: Transport,
     /// A client closes a connection whose request waited this long (`None`: never).
@@ -221,6 +227,8 @@ impl SimConfig {
             propose_interval_ms: [5, 20][rng.range(0, 2) as usize],
             crash_after_vote: [0.0, 0.0, 0.1, 0.5][rng.range(0, 4) as usize],
             crash_new_leader: [0.0, 0.0, 0.2, 0.6][rng.range(0, 4) as usize],
+            crash_after_append: [0.0, 0.0, 0.05, 0.2][rng.range(0, 4) as usize],
+            crash_after_old_epoch_send: [0.0, 0.3, 0.9][rng.range(0, 3) as usize],
             transport: if rng.chance(0.75) {
                 Transport::Tcp
             } else {
@@ -971,6 +979,10 @@ impl Sim {
             if ready.is_empty() {
                 break;
             }
+            let leading = core.role() == RoleKind::Leader;
+            let epoch = core.epoch();
+            let incarnation = node.incarnation;
+            let targeting = self.faults_on && !self.holding;
             // 1. The log operations, written but not durable.
             for op in ready.log_ops {
                 if let Some(trace) = &mut self.trace {
@@ -1004,6 +1016,17 @@ impl Sim {
                         node.verified = 0;
                         node.held = 0;
                         self.stats.snapshots_installed += 1;
+                    }
+                    LogOp::Append(b)
+                        if leading
+                            && !b.control
+                            && targeting
+                            && self.rng.chance(self.cfg.crash_after_append) =>
+                    {
+                        let flush_max = self.cfg.faults.flush_ms.1;
+                        let t = self.now + self.rng.range(0, flush_max + 1);
+                        crash_at =
+                            Some(crash_at.map_or((t, incarnation), |c| c.min((t, incarnation))));
                     }
                     _ => {}
                 }
@@ -1045,10 +1068,20 @@ impl Sim {
                     leader_epoch,
                     high_watermark,
                     error: ErrorCode::None,
+                    records,
                     ..
                 } = &message
                 {
                     self.check_reported_high_watermark(id, *leader_epoch, *high_watermark);
+                    if leading
+                        && targeting
+                        && records.iter().any(|b| b.epoch < epoch)
+                        && self.rng.chance(self.cfg.crash_after_old_epoch_send)
+                    {
+                        let t = self.now + self.rng.range(0, 4);
+                        crash_at =
+                            Some(crash_at.map_or((t, incarnation), |c| c.min((t, incarnation))));
+                    }
                 }
                 self.send(id, to, cid, message);
             }
