@@ -68,42 +68,34 @@ struct History {
     retention: Vec<(String, i64)>,
 }
 
-/// Creates a topic, an ACL and a config through the active controller; every acknowledged
-/// operation goes into the history, unknown outcomes do not (they may or may not be applied).
+/// Creates a topic, an ACL and a config (and deletes every fourth topic) through the active
+/// controller. Each write is retried until the active controller answers (an unknown outcome,
+/// say across a failover, is tried again), so every one of them is acknowledged and goes into
+/// the history: the checks then cover topics, ACLs and configs alike.
 async fn write_round(admin: &Admin, i: usize, history: &mut History) {
     let topic = format!("topic-{i}");
-    // Retried until answered: an unknown first attempt may have created it already.
-    let mut answered = None;
-    for _ in 0..200 {
-        if let Attempt::Answered(r) = admin.attempt(&create_topic(&topic, 3, 3, &[])).await {
-            answered = Some(r);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let r = answered.expect("CreateTopics answered");
-
+    // An unknown first attempt may have created the topic already: TOPIC_ALREADY_EXISTS.
+    let r = admin.call(&create_topic(&topic, 3, 3, &[]), WITHIN).await;
     let code = r.topics[0].error_code;
     assert!(code == 0 || code == 36, "CreateTopics {topic}: {r:?}");
     history.topics.insert(topic.clone());
-    if let Attempt::Answered(r) = admin
-        .attempt(&CreateAclsRequest::default().with_creations(vec![acl_for(&format!("user-{i}"))]))
-        .await
-    {
-        assert_eq!(r.results[0].error_code, 0, "{r:?}");
-        history.acls.insert(format!("User:user-{i}"));
-    }
-    if let Attempt::Answered(r) = admin.attempt(&set_retention(&topic, 1000 + i as i64)).await {
-        assert_eq!(r.responses[0].error_code, 0, "{r:?}");
-        history.retention.push((topic.clone(), 1000 + i as i64));
-    }
+    // Creating an ACL that exists and setting a config again are no-ops: retried safely.
+    let acl = CreateAclsRequest::default().with_creations(vec![acl_for(&format!("user-{i}"))]);
+    let r = admin.call(&acl, WITHIN).await;
+    assert_eq!(r.results[0].error_code, 0, "{r:?}");
+    history.acls.insert(format!("User:user-{i}"));
+    let r = admin
+        .call(&set_retention(&topic, 1000 + i as i64), WITHIN)
+        .await;
+    assert_eq!(r.responses[0].error_code, 0, "{r:?}");
+    history.retention.push((topic.clone(), 1000 + i as i64));
     if i % 4 == 3 {
-        if let Attempt::Answered(r) = admin.attempt(&delete_topic(&topic)).await {
-            assert_eq!(r.responses[0].error_code, 0, "{r:?}");
-            history.deleted.insert(topic.clone());
-
-            history.retention.retain(|(t, _)| *t != topic);
-        }
+        // An unknown first attempt may have deleted it already: UNKNOWN_TOPIC_OR_PARTITION.
+        let r = admin.call(&delete_topic(&topic), WITHIN).await;
+        let code = r.responses[0].error_code;
+        assert!(code == 0 || code == 3, "DeleteTopics {topic}: {r:?}");
+        history.deleted.insert(topic.clone());
+        history.retention.retain(|(t, _)| *t != topic);
     }
 }
 
@@ -238,10 +230,6 @@ async fn acknowledged_metadata_survives_leader_follower_and_full_restarts() {
     }
     wait_for_agreed_leader(&admin.addrs, WITHIN).await;
     check_history(&admin, &history).await;
-    assert!(
-        history.topics.len() >= 36 && !history.deleted.is_empty(),
-        "{history:?}"
-    );
     // The restarts loaded snapshots.
     let loaded = (1..=3).any(|id| cluster.output(id).contains("loaded snapshot"));
     assert!(loaded, "no node loaded a snapshot on restart");
@@ -692,11 +680,13 @@ async fn the_admin_tools_drive_a_real_quorum() {
         "orders",
     ]);
     assert!(ok, "{out}{err}");
-    let (_, out, _) = run(&["acls", "list", "--topic", "orders"]);
+    let (ok, out, err) = run(&["acls", "list", "--topic", "orders"]);
+    assert!(ok, "{out}{err}");
     assert!(!out.contains("User:alice"), "{out}");
     let (ok, out, err) = run(&["topics", "delete", "--topic", "orders"]);
     assert!(ok, "{out}{err}");
-    let (_, out, _) = run(&["topics", "list"]);
+    let (ok, out, err) = run(&["topics", "list"]);
+    assert!(ok, "{out}{err}");
     assert!(!out.lines().any(|l| l == "orders"), "{out}");
     // The log holds it all, decoded like kafka-dump-log --cluster-metadata-decoder.
     let dir = cluster.nodes[(leader - 1) as usize]

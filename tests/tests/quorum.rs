@@ -148,14 +148,38 @@ async fn a_frozen_leader_is_replaced_and_rejoins_without_disturbing_the_new_one(
     }
 }
 
-fn send_raw(addr: &str, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(bytes)?;
+/// Sends raw bytes and reads until the server closes the connection; what it sent before.
+/// Panics if the server neither closes nor sends anything more within 10 s: a bad request
+/// must close its connection, not hang it.
+fn send_raw_expect_close(addr: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    s.write_all(bytes).expect("write");
     let mut out = Vec::new();
-    // The server answers or closes; either ends the read.
-    let _ = s.read_to_end(&mut out);
-    Ok(out)
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return out,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            // A reset is a close too.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return out,
+            Err(e) => panic!("the server neither answered nor closed the connection: {e}"),
+        }
+    }
+}
+
+/// Sends one request frame and reads one response frame (size prefix included).
+fn request_frame(addr: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    s.write_all(bytes).expect("write");
+    let mut size = [0u8; 4];
+    s.read_exact(&mut size).expect("a response size");
+    let mut body = vec![0u8; i32::from_be_bytes(size).max(0) as usize];
+    s.read_exact(&mut body).expect("a response body");
+    [size.to_vec(), body].concat()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,10 +188,10 @@ async fn garbage_oversized_and_unsupported_requests_close_only_their_connection(
     let addr = cluster.nodes[0].addr();
     wait_for_agreed_leader(std::slice::from_ref(&addr), ELECTION_WITHIN).await;
     // Oversized: a size prefix of 2 GiB - 1 is refused before anything is buffered.
-    let out = send_raw(&addr, &[0x7f, 0xff, 0xff, 0xff, 1, 2, 3]).unwrap();
+    let out = send_raw_expect_close(&addr, &[0x7f, 0xff, 0xff, 0xff, 1, 2, 3]);
     assert!(out.is_empty(), "no response to an oversized frame");
     // Garbage: an unknown API key.
-    let out = send_raw(&addr, &[0, 0, 0, 8, 0x7f, 0x7f, 0, 0, 0, 0, 0, 1]).unwrap();
+    let out = send_raw_expect_close(&addr, &[0, 0, 0, 8, 0x7f, 0x7f, 0, 0, 0, 0, 0, 1]);
     assert!(out.is_empty());
     // A Vote request claiming 2^31-1 topics in 12 bytes: malformed, no allocation, no crash.
     let mut frame = vec![];
@@ -179,7 +203,7 @@ async fn garbage_oversized_and_unsupported_requests_close_only_their_connection(
     frame.extend_from_slice(&i32::MAX.to_be_bytes()); // topics count
     let mut msg = (frame.len() as i32).to_be_bytes().to_vec();
     msg.extend_from_slice(&frame);
-    let out = send_raw(&addr, &msg).unwrap();
+    let out = send_raw_expect_close(&addr, &msg);
     assert!(out.is_empty());
     // ApiVersions at an unknown version: UNSUPPORTED_VERSION (35) in a v0 response (KIP-511).
     let mut frame = vec![];
@@ -190,7 +214,7 @@ async fn garbage_oversized_and_unsupported_requests_close_only_their_connection(
     frame.push(0); // header v2: no tagged fields
     let mut msg = (frame.len() as i32).to_be_bytes().to_vec();
     msg.extend_from_slice(&frame);
-    let out = send_raw(&addr, &msg).unwrap();
+    let out = request_frame(&addr, &msg);
     assert!(out.len() >= 10, "a response arrives: {out:?}");
     assert_eq!(&out[4..8], &5i32.to_be_bytes(), "correlation id echoed");
     assert_eq!(&out[8..10], &35i16.to_be_bytes(), "UNSUPPORTED_VERSION");

@@ -2,7 +2,7 @@
 //! faults drawn from each seed, invariants after every event, then a liveness phase.
 //!
 //! `SIM_SEED=<n>` replays one seed (add `SIM_TRACE=1` to print the last events on failure);
-//! `SIM_SEEDS=<n>` runs that many seeds (default 2,000), from `SIM_SEED_START` (default 0);
+//! `SIM_SEEDS=<n>` runs that many seeds (default 1,000), from `SIM_SEED_START` (default 0);
 //! `SIM_KEEP_GOING=1` runs them all and lists every failing seed instead of stopping at the first.
 
 use metaquorum_tests::sim::run_seed;
@@ -17,7 +17,7 @@ fn seeded_clusters_stay_safe_and_converge() {
     let seeds: u64 = std::env::var("SIM_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(2_000);
+        .unwrap_or(1_000);
     let mut total = metaquorum_tests::sim::SimStats::default();
     let first: u64 = std::env::var("SIM_SEED_START")
         .ok()

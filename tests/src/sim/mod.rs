@@ -333,10 +333,16 @@ pub struct Sim {
     faults_on: bool,
     /// The topology is held still: no faults, crashes or restarts.
     holding: bool,
+    /// A chain of fault events is scheduled.
+    fault_chain: bool,
     /// Crashed nodes, most recent last.
     crashed: Vec<NodeId>,
     /// The committed log, as first learned from a node's high watermark.
     committed: Vec<Entry>,
+    /// Values in the committed log (data records): each commits at most once.
+    committed_values: BTreeSet<Bytes>,
+    /// Last values of proposals reported `NotAppended`: none may ever commit.
+    not_appended: BTreeSet<Bytes>,
     /// The highest high watermark a leader reported, by epoch.
     reported_hw: BTreeMap<Epoch, Offset>,
     /// The leader of each epoch, and when it was elected.
@@ -459,10 +465,13 @@ impl Sim {
             next_gen: 0,
             faults_on: true,
             holding: false,
+            fault_chain: false,
             crashed: Vec::new(),
             committed: Vec::new(),
             leaders: BTreeMap::new(),
             reported_hw: BTreeMap::new(),
+            committed_values: BTreeSet::new(),
+            not_appended: BTreeSet::new(),
             next_value: 0,
             pending: BTreeMap::new(),
             stats: SimStats::default(),
@@ -499,6 +508,7 @@ impl Sim {
         if sim.cfg.faults.fault_interval_ms != u64::MAX {
             let t = sim.rng.range(1, sim.cfg.faults.fault_interval_ms * 2);
             sim.schedule(t, Event::Fault);
+            sim.fault_chain = true;
         }
         sim
     }
@@ -717,6 +727,8 @@ impl Sim {
                     let i = self.cfg.faults.fault_interval_ms;
                     let t = self.now + self.rng.range(i / 2, i * 3 / 2);
                     self.schedule(t, Event::Fault);
+                } else {
+                    self.fault_chain = false;
                 }
             }
         }
@@ -852,7 +864,7 @@ impl Sim {
                 self.note(|| format!("{x} sees only {y} ({block:?})"));
             }
             FaultKind::Heal => {
-                self.blocked.clear();
+                self.heal_links();
                 self.note(|| "heal".to_string());
             }
             FaultKind::CrashOrRestart => {
@@ -980,6 +992,7 @@ impl Sim {
                 break;
             }
             let leading = core.role() == RoleKind::Leader;
+            let voter = self.voters.contains(&id);
             let epoch = core.epoch();
             let incarnation = node.incarnation;
             let targeting = self.faults_on && !self.holding;
@@ -1008,6 +1021,15 @@ impl Sim {
                     trace.push(line);
                 }
                 match &op {
+                    LogOp::Truncate(_) if !voter => {
+                        // Observers are sent committed records only: nothing to take back.
+                        let msg = format!("observer {id} truncates its log: {op:?}");
+                        self.fail(msg);
+                    }
+                    LogOp::InstallSnapshot(_) if leading => {
+                        let msg = format!("leader {id} installs a snapshot: {op:?}");
+                        self.fail(msg);
+                    }
                     LogOp::Truncate(t) => {
                         node.verified = node.verified.min(*t);
                         node.held = node.held.min(*t);
@@ -1108,6 +1130,16 @@ impl Sim {
                         pid.0
                     ));
                 };
+                if outcome == ProposalOutcome::NotAppended {
+                    // Certainly not committed: it must never be, now or later.
+                    if self.committed_values.contains(&value) {
+                        self.fail(format!(
+                            "proposal {} reported NotAppended, but {value:?} is committed",
+                            pid.0
+                        ));
+                    }
+                    self.not_appended.insert(value.clone());
+                }
                 if let ProposalOutcome::Committed { last_offset } = outcome {
                     self.stats.committed_proposals += 1;
                     let found = self
@@ -1262,7 +1294,20 @@ impl Sim {
         let len = self.committed.len() as Offset;
         if hw > len {
             match entries_of(core.store(), len, hw) {
-                Some(new) => self.committed.extend(new),
+                Some(new) => {
+                    for e in new.iter().filter(|e| !e.control) {
+                        if self.not_appended.contains(&e.value) {
+                            self.fail(format!(
+                                "{:?} commits, though its proposal was reported NotAppended",
+                                e.value
+                            ));
+                        }
+                        if !self.committed_values.insert(e.value.clone()) {
+                            self.fail(format!("{:?} committed twice", e.value));
+                        }
+                    }
+                    self.committed.extend(new)
+                }
                 None => self.fail(format!(
                     "node {id}: high watermark {hw} but entries from {len} are missing"
                 )),
@@ -1348,8 +1393,8 @@ impl Sim {
 
     /// Ends the faults: heals the network, restarts crashed nodes, fixes slow disks.
     pub fn heal_all(&mut self) {
+        self.heal_links();
         self.faults_on = false;
-        self.blocked.clear();
         let down: Vec<NodeId> = self
             .nodes
             .values()
@@ -1366,10 +1411,75 @@ impl Sim {
         self.note(|| "liveness phase: all healed".to_string());
     }
 
+    /// Stability (KIP-996, check-quorum): with a leader whose majority stays connected, one
+    /// follower's links go down and up (dropping or rejecting) every few hundred ms for `ms`;
+    /// no other fault happens. The epoch must not change: pre-vote keeps the flapping follower
+    /// from disrupting a leader the others still hear from.
+    pub fn flap_one_follower(&mut self, ms: Millis) {
+        let Some(leader) = self.leader() else { return };
+        let epoch = self.nodes[&leader].core.as_ref().map_or(0, |c| c.epoch());
+        let followers: Vec<NodeId> = self
+            .voters
+            .iter()
+            .copied()
+            .filter(|v| *v != leader)
+            .collect();
+        // The flapping node must be a minority: with it cut, the leader keeps a majority.
+        if self.voters.len() < 3 || followers.is_empty() {
+            return;
+        }
+        let x = followers[self.rng.range(0, followers.len() as u64) as usize];
+        self.faults_on = true;
+        self.holding = true;
+        for n in self.nodes.values_mut() {
+            n.slow = false;
+        }
+        self.note(|| {
+            format!("stability: {x} flaps for {ms} ms under leader {leader} (epoch {epoch})")
+        });
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        let end = self.now + ms;
+        let mut cut = false;
+        while self.now < end {
+            cut = !cut;
+            if cut {
+                let block = self.random_block();
+                for &y in &ids {
+                    if y != x {
+                        self.block_link(x, y, block);
+                        self.block_link(y, x, block);
+                    }
+                }
+            } else {
+                self.heal_links();
+            }
+            let next = (self.now + self.rng.range(100, 600)).min(end);
+            self.run_until(next, |_| false);
+        }
+        self.heal_links();
+        self.holding = false;
+        self.faults_on = false;
+        let max_epoch = self
+            .nodes
+            .values()
+            .filter_map(|n| n.core.as_ref().map(|c| c.epoch()))
+            .max()
+            .unwrap_or(0);
+        if max_epoch != epoch {
+            let msg = format!(
+                "stability: the epoch moved from {epoch} to {max_epoch} while only follower {x} flapped: {}",
+                self.describe()
+            );
+            self.fail(msg);
+        }
+    }
+
     /// Starts injecting faults again after a heal.
     pub fn resume_faults(&mut self) {
         self.faults_on = true;
-        if self.cfg.faults.fault_interval_ms != u64::MAX {
+        // One chain of fault events at a time: one still pending carries on.
+        if self.cfg.faults.fault_interval_ms != u64::MAX && !self.fault_chain {
+            self.fault_chain = true;
             let t = self.now + self.rng.range(1, self.cfg.faults.fault_interval_ms);
             self.schedule(t, Event::Fault);
         }
@@ -1612,6 +1722,9 @@ fn unpersisted_claim(m: &Message, to: NodeId, me: NodeId, p: ElectionState) -> O
 /// the offered load never outruns replication for good).
 const UNCOMMITTED_MAX: Offset = 100;
 
+/// How long one follower's links flap in a stability check.
+const FLAP_MS: Millis = 2_000;
+
 /// How long a hold lasts.
 const HOLD_MS: Millis = 4_000;
 /// Over the Tcp transport, a hold with a voter that can win must progress within this long.
@@ -1643,6 +1756,9 @@ pub fn run_seed(seed: u64) -> SimStats {
                 sim.describe()
             );
             sim.fail(msg);
+        }
+        if sim.rng.chance(0.3) {
+            sim.flap_one_follower(FLAP_MS);
         }
     }
     sim.stats.clone()

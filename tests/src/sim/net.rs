@@ -10,8 +10,9 @@
 //!   later answer on that connection (as the real server's `FuturesOrdered` does);
 //! - a crashed process refuses connections: the peers that had one, or try to open one, are told
 //!   (`peer_unreachable`), as the real peer task tells its driver;
-//! - a partition either drops packets silently (DROP: requests vanish, connections hang) or
-//!   resets connections and refuses new ones (REJECT, as `iptables -j REJECT --reject-with
+//! - a partition either drops packets silently (DROP: what is sent waits, as TCP retransmits,
+//!   and arrives in order once the partition heals, unless a side closes the connection first)
+//!   or resets connections and refuses new ones (REJECT, as `iptables -j REJECT --reject-with
 //!   tcp-reset` does: indistinguishable from a dead process at the other end);
 //! - a client may close a connection whose oldest request has waited longer than its request
 //!   timeout, dropping whatever was in flight on it.
@@ -64,6 +65,10 @@ pub(super) struct Conn {
     pub unread: VecDeque<(u64, Message)>,
     /// Client side: requests sent and not yet answered, by correlation id, with the send time.
     pub outstanding: BTreeMap<u64, Millis>,
+    /// Requests sent into a DROP partition: TCP delivers them, in order, once it heals.
+    pub stalled_to_server: VecDeque<(u64, Message)>,
+    /// Answers sent into a DROP partition.
+    pub stalled_to_client: VecDeque<(u64, Message)>,
 }
 
 /// A connection named in an event.
@@ -186,18 +191,21 @@ impl Sim {
                     held: BTreeMap::new(),
                     unread: VecDeque::new(),
                     outstanding: BTreeMap::new(),
+                    stalled_to_server: VecDeque::new(),
+                    stalled_to_client: VecDeque::new(),
                 },
             );
         }
         let now = self.now;
-        let dropped = self.block(client, server) == Some(Block::Drop);
+        let blocked = self.block(client, server) == Some(Block::Drop);
         let d = self.delay() + self.slow_extra(client);
         let timeout = self.cfg.peer_request_timeout_ms;
         let conn = self.conns.get_mut(&(client, server)).expect("just opened");
         let gen = conn.gen;
         conn.outstanding.insert(cid, now);
+        let stalled = blocked || !conn.stalled_to_server.is_empty();
         let at = (now + d).max(conn.last_to_server);
-        if !dropped {
+        if !stalled {
             conn.last_to_server = at;
         }
         if let Some(t) = timeout {
@@ -213,7 +221,9 @@ impl Sim {
                 },
             );
         }
-        if dropped {
+        if stalled {
+            let conn = self.conns.get_mut(&(client, server)).expect("open");
+            conn.stalled_to_server.push_back((cid, message));
             return;
         }
         self.schedule(
@@ -269,7 +279,7 @@ impl Sim {
     /// server read on.
     fn release_answers(&mut self, client: NodeId, server: NodeId) {
         let now = self.now;
-        let dropped = self.block(server, client) == Some(Block::Drop);
+        let blocked = self.block(server, client) == Some(Block::Drop);
         loop {
             let d = self.delay() + self.slow_extra(server);
             let Some(conn) = self.conns.get_mut(&(client, server)) else {
@@ -283,13 +293,8 @@ impl Sim {
             };
             conn.awaiting.pop_front();
             let gen = conn.gen;
-            if dropped {
-                self.note(|| {
-                    format!(
-                        "{server}->{client} #{:x}: answer dropped by a partition",
-                        head & 0xffff_ffff
-                    )
-                });
+            if blocked || !conn.stalled_to_client.is_empty() {
+                conn.stalled_to_client.push_back((head, message));
                 continue;
             }
             let at = (now + d).max(conn.last_to_client);
@@ -325,6 +330,48 @@ impl Sim {
                     },
                 },
             );
+        }
+    }
+
+    /// Removes every partition. What was sent into a DROP partition travels on, in order, on
+    /// the connections that are still open (TCP retransmits it).
+    pub(super) fn heal_links(&mut self) {
+        self.blocked.clear();
+        let keys: Vec<(NodeId, NodeId)> = self.conns.keys().copied().collect();
+        for (client, server) in keys {
+            loop {
+                let d = self.delay();
+                let now = self.now;
+                let conn = self.conns.get_mut(&(client, server)).expect("open");
+                let gen = conn.gen;
+                let (from, to, cid, message, at) =
+                    if let Some((cid, m)) = conn.stalled_to_server.pop_front() {
+                        let at = (now + d).max(conn.last_to_server);
+                        conn.last_to_server = at;
+                        (client, server, cid, m, at)
+                    } else if let Some((cid, m)) = conn.stalled_to_client.pop_front() {
+                        let at = (now + d).max(conn.last_to_client);
+                        conn.last_to_client = at;
+                        (server, client, cid, m, at)
+                    } else {
+                        break;
+                    };
+                self.schedule(
+                    at,
+                    Event::Deliver {
+                        from,
+                        to,
+                        to_incarnation: 0,
+                        cid,
+                        message,
+                        conn: Some(ConnRef {
+                            client,
+                            server,
+                            gen,
+                        }),
+                    },
+                );
+            }
         }
     }
 

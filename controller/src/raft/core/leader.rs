@@ -117,11 +117,13 @@ impl<S: LogStore> RaftCore<S> {
             // A replica that sends a new fetch has given up on the one held for it. That one is
             // still answered (with nothing): a request left unanswered would hold back every
             // later answer on the replica's connection, which answers in request order.
-            let (old, keep) = std::mem::take(&mut l.parked)
-                .into_iter()
-                .partition(|p| p.replica_id == replica);
-            l.parked = keep;
-            replaced = old;
+            if l.parked.iter().any(|p| p.replica_id == replica) {
+                let (old, keep) = std::mem::take(&mut l.parked)
+                    .into_iter()
+                    .partition(|p| p.replica_id == replica);
+                l.parked = keep;
+                replaced = old;
+            }
         }
         for p in replaced {
             let response = self.fetch_response(ErrorCode::None, Vec::new(), None, None);
