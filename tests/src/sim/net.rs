@@ -226,19 +226,26 @@ impl Sim {
             conn.stalled_to_server.push_back((cid, message));
             return;
         }
+        let c = ConnRef {
+            client,
+            server,
+            gen,
+        };
+        self.schedule_on(c, at, server, cid, message);
+    }
+
+    /// Schedules a message's arrival at `to`, the client or the server end of connection `c`.
+    fn schedule_on(&mut self, c: ConnRef, at: Millis, to: NodeId, cid: u64, message: Message) {
+        let from = if to == c.server { c.client } else { c.server };
         self.schedule(
             at,
             Event::Deliver {
-                from: client,
-                to: server,
+                from,
+                to,
                 to_incarnation: 0,
                 cid,
                 message,
-                conn: Some(ConnRef {
-                    client,
-                    server,
-                    gen,
-                }),
+                conn: Some(c),
             },
         );
     }
@@ -299,21 +306,12 @@ impl Sim {
             }
             let at = (now + d).max(conn.last_to_client);
             conn.last_to_client = at;
-            self.schedule(
-                at,
-                Event::Deliver {
-                    from: server,
-                    to: client,
-                    to_incarnation: 0,
-                    cid: head,
-                    message,
-                    conn: Some(ConnRef {
-                        client,
-                        server,
-                        gen,
-                    }),
-                },
-            );
+            let c = ConnRef {
+                client,
+                server,
+                gen,
+            };
+            self.schedule_on(c, at, client, head, message);
         }
         let Some(conn) = self.conns.get(&(client, server)) else {
             return;
@@ -344,33 +342,24 @@ impl Sim {
                 let now = self.now;
                 let conn = self.conns.get_mut(&(client, server)).expect("open");
                 let gen = conn.gen;
-                let (from, to, cid, message, at) =
+                let (to, cid, message, at) =
                     if let Some((cid, m)) = conn.stalled_to_server.pop_front() {
                         let at = (now + d).max(conn.last_to_server);
                         conn.last_to_server = at;
-                        (client, server, cid, m, at)
+                        (server, cid, m, at)
                     } else if let Some((cid, m)) = conn.stalled_to_client.pop_front() {
                         let at = (now + d).max(conn.last_to_client);
                         conn.last_to_client = at;
-                        (server, client, cid, m, at)
+                        (client, cid, m, at)
                     } else {
                         break;
                     };
-                self.schedule(
-                    at,
-                    Event::Deliver {
-                        from,
-                        to,
-                        to_incarnation: 0,
-                        cid,
-                        message,
-                        conn: Some(ConnRef {
-                            client,
-                            server,
-                            gen,
-                        }),
-                    },
-                );
+                let c = ConnRef {
+                    client,
+                    server,
+                    gen,
+                };
+                self.schedule_on(c, at, to, cid, message);
             }
         }
     }
