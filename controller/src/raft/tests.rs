@@ -455,3 +455,62 @@ fn role_changes_follow_kafkas_table() {
     assert!(!legal_transition(Follower, Voted, false));
     assert!(!legal_transition(Voted, Voted, false));
 }
+
+#[test]
+fn an_answer_to_a_replaced_fetch_commits_nothing_it_does_not_confirm() {
+    // A follower may act on the answer to a fetch it has since sent again only as news from the
+    // leader. If that answer says the follower's log diverges, none of its high watermark may
+    // count: the diverging suffix must be truncated before anything in it is committed.
+    let cfg = cluster_config();
+    let mut c = Cluster::new(3, 0, &cfg);
+    c.cores
+        .get_mut(&1)
+        .unwrap()
+        .propose(vec![record(8)])
+        .unwrap();
+    c.pump(1);
+    // Only follower 2 gets the new record; the high watermark it learns stays behind it.
+    let to_2: Vec<_> = c
+        .take_from(1)
+        .into_iter()
+        .filter(|(to, ..)| *to == 2)
+        .collect();
+    for (_, cid, m) in to_2 {
+        c.deliver(1, 2, cid, m);
+    }
+    let end = c.cores[&2].log_end_offset();
+    let hw = c.cores[&2].high_watermark();
+    assert!(
+        hw < end,
+        "follower 2 holds an uncommitted record ({hw} < {end})"
+    );
+    let first = c.take_from(2);
+    let [(1, first, Message::FetchRequest { .. })] = first.as_slice() else {
+        panic!("follower 2 fetches on: {first:?}");
+    };
+    let first = *first;
+    // The fetch goes unanswered long enough to be sent again.
+    c.now += cfg.fetch_request_timeout_ms() + 1;
+    c.tick(2);
+    assert_eq!(c.take_from(2).len(), 1, "the fetch is sent again");
+    let epoch = c.cores[&2].epoch();
+    let diverging = Message::FetchResponse {
+        error: ErrorCode::None,
+        leader_epoch: epoch,
+        leader_id: Some(1),
+        high_watermark: end,
+        log_start_offset: 0,
+        records: Vec::new(),
+        diverging_epoch: Some(EpochEndOffset {
+            epoch: 0,
+            end_offset: hw,
+        }),
+        snapshot_id: None,
+    };
+    c.deliver(1, 2, first, diverging);
+    assert_eq!(
+        c.cores[&2].high_watermark(),
+        hw,
+        "a diverging answer committed the suffix it disowns"
+    );
+}

@@ -121,13 +121,17 @@ impl<S: LogStore> RaftCore<S> {
         self.leader_heard_ms = Some(self.now);
         if !in_flight {
             // The answer to a fetch this follower has since sent again (or a duplicate): it
-            // shows the leader alive and carries a good high watermark, but it asks for no new
-            // fetch. Acting on it would send one fetch per such answer, and a leader answers a
-            // replaced fetch at once: the two would ping-pong for ever. Whatever else it
-            // carries, the answer to the fetch in flight, at the same position, carries too.
-            let hw = high_watermark.min(self.log_end);
-            if hw > self.high_watermark {
-                self.set_high_watermark(hw);
+            // shows the leader alive, but it asks for no new fetch. Acting on it would send one
+            // fetch per such answer, and a leader answers a replaced fetch at once: the two
+            // would ping-pong for ever. Whatever else it carries, the answer to the fetch in
+            // flight, at the same position, carries too. Its high watermark is taken only when
+            // it confirms this log (no divergence, no snapshot): a diverging log must be
+            // truncated before any of it counts as committed.
+            if diverging.is_none() && snapshot_id.is_none() {
+                let hw = high_watermark.min(self.log_end);
+                if hw > self.high_watermark {
+                    self.set_high_watermark(hw);
+                }
             }
             return;
         }
