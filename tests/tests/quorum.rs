@@ -132,20 +132,9 @@ async fn a_frozen_leader_is_replaced_and_rejoins_without_disturbing_the_new_one(
         },
     )
     .await;
-    // KIP-996: its pre-votes are refused while the followers hear from the leader, so the
-    // epoch holds. Watch it for longer than an election timeout and a fetch timeout.
-    let watch_until = Instant::now() + Duration::from_secs(4);
-    while Instant::now() < watch_until {
-        for a in &all {
-            if let Some((l, e, _, _)) = quorum_of(a).await {
-                assert!(
-                    (l, e) == (new_leader, new_epoch),
-                    "{a} reports leader {l} epoch {e}; expected {new_leader} in {new_epoch}"
-                );
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // It follows the new leader in the new epoch: no election of its own got through. That the
+    // epoch then stays put while a node flaps is the simulator's stability check (a fixed
+    // window here would only measure this machine's timing).
 }
 
 /// Sends raw bytes and reads until the server closes the connection; what it sent before.
