@@ -262,31 +262,51 @@ async fn a_subscriber_gets_every_update_in_order() {
 
 #[tokio::test]
 async fn a_lagging_subscriber_is_resynchronised_to_the_newest_image() {
+    // Every update registers one more broker, so the images differ all the way: the resync must
+    // carry the whole difference from the last image the subscriber saw, not just the tail.
+    let total = UPDATES_QUEUED_MAX as i32 + 10;
+    let updates = load(
+        (1..=total + 1)
+            .map(|id| vec![broker(id, id as i64)])
+            .collect(),
+    );
+    assert_eq!(updates.len(), total as usize + 1);
     let publisher = MetadataPublisher::new();
     let mut sub = publisher.subscribe();
-    let mut previous = publisher.latest();
-    let total = UPDATES_QUEUED_MAX as i64 + 10;
-    for o in 0..total {
-        let image = image_at(o);
-        publisher.publish(MetadataUpdate {
-            previous: std::mem::replace(&mut previous, image.clone()),
-            image,
-            changes: Default::default(),
-            source: UpdateSource::Log,
-        });
+    let first_seen = publisher.latest();
+    let mut updates = updates.into_iter();
+    for u in updates.by_ref().take(total as usize) {
+        publisher.publish(u);
     }
     let u = sub.next().await.unwrap();
     assert_eq!(u.source, UpdateSource::Resync);
-    assert_eq!(u.offset(), total - 1);
-    assert_eq!(u.previous.provenance.offset, -1);
-    // Caught up: the next update is the next publish.
-    let image = image_at(total);
-    publisher.publish(MetadataUpdate {
-        previous: std::mem::replace(&mut previous, image.clone()),
-        image,
-        changes: Default::default(),
-        source: UpdateSource::Log,
-    });
+    assert_eq!(u.previous.provenance.offset, first_seen.provenance.offset);
+    assert_eq!(u.offset(), publisher.latest().provenance.offset);
+    assert_eq!(u.image.fenced_broker_count(), total as usize);
+    assert_eq!(u.changes, diff_images(&first_seen, &u.image));
+    let registered: Vec<i32> = u
+        .events(1)
+        .into_iter()
+        .filter_map(|e| match e {
+            MetadataEvent::BrokerRegistered { id, .. } => Some(id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        registered,
+        (1..=total).collect::<Vec<_>>(),
+        "every broker, first to last"
+    );
+    // Caught up: the next update is the next publish, told as the log told it.
+    let next = updates.next().unwrap();
+    let next_offset = next.offset();
+    publisher.publish(next);
     let u = sub.next().await.unwrap();
-    assert_eq!((u.offset(), u.source), (total, UpdateSource::Log));
+    assert_eq!((u.offset(), u.source), (next_offset, UpdateSource::Log));
+    let registered: Vec<_> = u
+        .events(1)
+        .into_iter()
+        .filter(|e| matches!(e, MetadataEvent::BrokerRegistered { .. }))
+        .collect();
+    assert_eq!(registered.len(), 1, "{registered:?}");
 }
