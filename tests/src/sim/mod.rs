@@ -111,7 +111,7 @@ pub struct Faults {
     /// Relative weight of each of [`FaultKind::ALL`]; zero leaves the kind out of this run
     /// (swarm testing: a run without, say, heals or restarts reaches schedules that they would
     /// otherwise cut short).
-    pub weights: [u32; 9],
+    pub weights: [u32; FaultKind::ALL.len()],
     /// Probability that a partition rejects (resets, refuses) rather than drops.
     pub reject: f64,
     /// Probability a message is lost (datagram transport).
@@ -130,7 +130,7 @@ impl Faults {
     /// No faults at all: a perfect network and instant disks.
     pub fn none() -> Self {
         Faults {
-            weights: [0; 9],
+            weights: [0; FaultKind::ALL.len()],
             reject: 0.0,
             drop: 0.0,
             duplicate: 0.0,
@@ -142,12 +142,12 @@ impl Faults {
 
     /// Faults drawn from the seed, from mild to harsh.
     pub fn from_seed(rng: &mut SimRng) -> Self {
-        let mut weights = [0u32; 9];
+        let mut weights = [0u32; FaultKind::ALL.len()];
         for w in &mut weights {
             *w = [0, 1, 3, 10][rng.range(0, 4) as usize];
         }
         if weights.iter().all(|w| *w == 0) {
-            weights[rng.range(0, 9) as usize] = 1;
+            weights[rng.range(0, weights.len() as u64) as usize] = 1;
         }
         Faults {
             weights,
@@ -928,9 +928,8 @@ impl Sim {
         if self.rng.chance(f.drop) {
             return;
         }
-        let slow = self.nodes.get(&from).is_some_and(|n| n.slow) && self.faults_on;
         let to_incarnation = self.nodes.get(&to).map_or(0, |n| n.incarnation);
-        let extra = if slow { 30 } else { 0 };
+        let extra = self.slow_extra(from);
         // A duplicate is a second copy with its own delay: the copies may arrive in either order.
         let copies = if self.rng.chance(f.duplicate) { 2 } else { 1 };
         for _ in 0..copies {
@@ -1391,6 +1390,13 @@ impl Sim {
         self.committed.len()
     }
 
+    /// Makes every node's disk (and sends) fast again.
+    fn make_disks_fast(&mut self) {
+        for n in self.nodes.values_mut() {
+            n.slow = false;
+        }
+    }
+
     /// Ends the faults: heals the network, restarts crashed nodes, fixes slow disks.
     pub fn heal_all(&mut self) {
         self.heal_links();
@@ -1401,9 +1407,7 @@ impl Sim {
             .filter(|n| n.core.is_none())
             .map(|n| n.id)
             .collect();
-        for n in self.nodes.values_mut() {
-            n.slow = false;
-        }
+        self.make_disks_fast();
         self.crashed.clear();
         for id in down {
             self.start(id);
@@ -1425,15 +1429,13 @@ impl Sim {
             .filter(|v| *v != leader)
             .collect();
         // The flapping node must be a minority: with it cut, the leader keeps a majority.
-        if self.voters.len() < 3 || followers.is_empty() {
+        if self.voters.len() < 3 {
             return;
         }
         let x = followers[self.rng.range(0, followers.len() as u64) as usize];
         self.faults_on = true;
         self.holding = true;
-        for n in self.nodes.values_mut() {
-            n.slow = false;
-        }
+        self.make_disks_fast();
         self.note(|| {
             format!("stability: {x} flaps for {ms} ms under leader {leader} (epoch {epoch})")
         });
@@ -1515,9 +1517,7 @@ impl Sim {
         }
         // Raft is live only with timely processes: no disk in the hold is slower than the
         // timeouts.
-        for n in self.nodes.values_mut() {
-            n.slow = false;
-        }
+        self.make_disks_fast();
         self.holding = true;
         let star = self.viable_star();
         let before = self.committed.len();

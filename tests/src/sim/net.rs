@@ -431,7 +431,8 @@ impl Sim {
             .collect()
     }
 
-    fn slow_extra(&self, id: NodeId) -> Millis {
+    /// Extra send delay of a node made slow by a fault.
+    pub(super) fn slow_extra(&self, id: NodeId) -> Millis {
         if self.faults_on && self.nodes.get(&id).is_some_and(|n| n.slow) {
             30
         } else {
