@@ -3,7 +3,7 @@
 //! broker ([`MetadataPublisher`]), takes its own snapshots so a restart does not refetch the
 //! log, and keeps the `kafka_server_brokermetadatametrics_*` gauges.
 //!
-//! A broker-only node runs it as the driver's state machine over an observer core; a combined
+//! A broker-only node runs it as the node's state machine over an observer core; a combined
 //! node runs it beside the controller's ([`Combined`]), fed the same committed batches, as
 //! Kafka's broker and controller share one Raft client.
 //!
@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 
 use metaquorum_controller::control::api::ControllerCall;
 use metaquorum_controller::control::controller::QuorumController;
-use metaquorum_controller::driver::{Ctx, StateMachine};
 use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::metadata::loader::{CommittedBatch, MetadataLoader};
+use metaquorum_controller::node::{Ctx, StateMachine};
 use metaquorum_controller::raft::segmented::SegmentedStore;
 use metaquorum_controller::raft::{Batch, Millis, Offset, ProposalId, ProposalOutcome};
 use metaquorum_controller::snapshots::{load_latest, SnapshotPolicy, Snapshotter};
@@ -222,7 +222,7 @@ impl BrokerMetadata {
 }
 
 impl StateMachine for BrokerMetadata {
-    /// An observer takes no requests through the driver: the shim reads the published image.
+    /// An observer takes no requests through the node: the shim reads the published image.
     type Request = Infallible;
 
     fn load(&mut self, store: &SegmentedStore) -> Result<Offset, String> {
@@ -246,7 +246,7 @@ impl StateMachine for BrokerMetadata {
 }
 
 /// Combined mode (`process.roles=broker,controller`): the controller's state machine and the
-/// broker's, fed the same committed batches by one driver. Requests go to the controller.
+/// broker's, fed the same committed batches by one node. Requests go to the controller.
 pub struct Combined {
     controller: QuorumController,
     broker: BrokerMetadata,

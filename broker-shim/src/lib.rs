@@ -14,7 +14,7 @@
 //!   that falls far behind gets one resync update instead of blocking the broker.
 //!   `examples/print_changes.rs` prints every change as it arrives.
 //! - **Combined mode** (`process.roles=broker,controller`): the broker's metadata is fed by the
-//!   controller's Raft driver ([`follower::Combined`]).
+//!   controller's node ([`follower::Combined`]).
 //!
 //! ```no_run
 //! # async fn demo(config: metaquorum_controller::config::Config) -> Result<(), Box<dyn std::error::Error>> {

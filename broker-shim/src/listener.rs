@@ -23,7 +23,7 @@ use metaquorum_controller::control::{acls, configs};
 use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::net::server::{ApiTable, Handler, HandlerFuture, Reply};
 use metaquorum_controller::net::wire::{encode_response_kind, RawRequest};
-use metaquorum_controller::node::decode_state_machine_request;
+use metaquorum_controller::server::decode::decode_state_machine_request;
 use tokio::sync::{watch, Mutex};
 
 use crate::channel::{forwarding_error, ControllerChannel};

@@ -1,9 +1,9 @@
-//! The listener API's plumbing: [`MetadataPublisher`] hands every new image from the driver
+//! The listener API's plumbing: [`MetadataPublisher`] hands every new image from the node
 //! thread to the host broker without ever blocking it; [`MetadataSubscription`] is what the
 //! host holds to receive [`MetadataUpdate`]s in order.
 //!
 //! Updates go through a bounded broadcast channel. A subscriber that falls more than
-//! [`UPDATES_QUEUED_MAX`] updates behind is not allowed to slow the driver down: its next
+//! [`UPDATES_QUEUED_MAX`] updates behind is not allowed to slow the node down: its next
 //! update is a *resync* from the last image it saw to the newest one, with every difference
 //! computed (the same shape as loading a snapshot), so nothing is ever silently missed.
 

@@ -1,7 +1,7 @@
 //! [`BrokerShim`]: a broker's membership in a metaquorum cluster, assembled. `start` reads the
 //! node's configuration and, by `process.roles`, either follows the metadata log as a Raft
 //! observer with its own log directory and snapshots (`broker`), or shares the controller's
-//! Raft driver (`broker,controller`, combined mode). Either way it then binds the client
+//! Raft shell (`broker,controller`, combined mode). Either way it then binds the client
 //! listeners, serves `/metrics` and runs the lifecycle with the active controller.
 
 use std::net::SocketAddr;
@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use metaquorum_controller::config::Config;
-use metaquorum_controller::driver::{self, DriverConfig, DriverHandle};
 use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::net::server::{self, ServerLimits};
-use metaquorum_controller::node::{
+use metaquorum_controller::server::setup::{
     bind_listener, open_metadata_log, peer_settings, raft_config, random_seed, serve_metrics,
-    snapshot_policy, voters, ControllerNode, NodeError,
+    snapshot_policy, voters, StartError,
 };
+use metaquorum_controller::server::ControllerServer;
+use metaquorum_controller::shell::{self, ShellConfig, ShellHandle};
 use metaquorum_controller::storage;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
@@ -50,9 +51,9 @@ impl Default for ShimOptions {
 /// Why a broker could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ShimError {
-    /// Storage, log, listener or driver trouble (shared with controllers).
+    /// Storage, log, listener or shell trouble (shared with controllers).
     #[error(transparent)]
-    Node(#[from] NodeError),
+    Node(#[from] StartError),
     /// The configuration cannot run a broker.
     #[error("configuration: {0}")]
     Config(String),
@@ -62,11 +63,11 @@ pub enum ShimError {
 enum Raft {
     /// A broker-only node: an observer core of its own.
     Observer {
-        driver: DriverHandle<std::convert::Infallible>,
+        shell: ShellHandle<std::convert::Infallible>,
         thread: Option<std::thread::JoinHandle<()>>,
     },
-    /// A combined node: the controller's driver.
-    Combined(ControllerNode),
+    /// A combined node: the controller's shell.
+    Combined(ControllerServer),
 }
 
 /// A running broker shim; see the module documentation.
@@ -102,7 +103,7 @@ impl BrokerShim {
                 config.process_roles
             )));
         }
-        let identity = storage::check_formatted(config).map_err(NodeError::from)?;
+        let identity = storage::check_formatted(config).map_err(StartError::from)?;
         let voters = voters(config)?;
         let publisher = MetadataPublisher::new();
         // Client listeners are bound first: a broker that cannot listen must not register.
@@ -121,7 +122,7 @@ impl BrokerShim {
         let (raft, health, metrics, controller_listeners) = if config.process_roles.controller {
             let broker = BrokerMetadata::new(publisher.clone(), None);
             let health = broker.health();
-            let node = ControllerNode::start_with(config, move |controller| {
+            let node = ControllerServer::start_with(config, move |controller| {
                 Combined::new(controller, broker)
             })
             .await?;
@@ -134,8 +135,8 @@ impl BrokerShim {
             let metrics = serve_metrics(config).await?;
             let (store, partition_dir) = open_metadata_log(config)?;
             let raft = raft_config(config, store.log().config().batch_bytes_max);
-            let (driver, thread) = driver::start(
-                DriverConfig {
+            let (shell, thread) = shell::start(
+                ShellConfig {
                     raft,
                     voters: voters
                         .iter()
@@ -149,10 +150,10 @@ impl BrokerShim {
                 broker,
                 tokio::runtime::Handle::current(),
             )
-            .map_err(NodeError::Driver)?;
+            .map_err(StartError::Node)?;
             (
                 Raft::Observer {
-                    driver,
+                    shell,
                     thread: Some(thread),
                 },
                 health,
@@ -173,7 +174,7 @@ impl BrokerShim {
         let (stop_listeners, stop_rx) = watch::channel(false);
         let mut listeners = Vec::new();
         for (name, l) in bound {
-            let addr = l.local_addr().map_err(|e| NodeError::Bind {
+            let addr = l.local_addr().map_err(|e| StartError::Bind {
                 addr: name.clone(),
                 source: e,
             })?;
@@ -328,8 +329,8 @@ impl BrokerShim {
         }
         let _ = self.stop_listeners.send(true);
         match self.raft.take() {
-            Some(Raft::Observer { driver, thread }) => {
-                driver.shutdown().await;
+            Some(Raft::Observer { shell, thread }) => {
+                shell.shutdown().await;
                 if let Some(t) = thread {
                     let _ = tokio::task::spawn_blocking(move || t.join()).await;
                 }

@@ -1,18 +1,20 @@
 //! metaquorum-controller: what a controller node is made of: the typed configuration
 //! ([`config`]), storage formatting and checks ([`storage`]), metadata records, the image, its
 //! replay and loader ([`metadata`]), the active controller's rules ([`control`]), the KRaft
-//! consensus core ([`raft`]), its driver ([`driver`]), snapshots of the image ([`snapshots`]), the Kafka wire protocol ([`net`]), metrics
-//! ([`metrics`]) and the assembled node ([`node`]).
+//! consensus core ([`raft`]), the deterministic node around it ([`node`]) and the shell that
+//! runs it ([`shell`]), snapshots of the image ([`snapshots`]), the Kafka wire protocol
+//! ([`net`]), metrics ([`metrics`]) and the assembled controller server ([`server`]).
 
 pub mod alloc;
 pub mod config;
 pub mod control;
-pub mod driver;
 pub mod metadata;
 pub mod metrics;
 pub mod net;
 pub mod node;
 pub mod raft;
+pub mod server;
+pub mod shell;
 pub mod snapshots;
 pub mod storage;
 

@@ -22,19 +22,26 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 
 use bytes::Bytes;
+use metaquorum_controller::node::{Effect, NodeConfig};
 use metaquorum_controller::raft::{
-    ElectionState, LogOp, LogStore, MemStore, Message, Millis, NodeId, Offset, ProposalOutcome,
-    RaftConfig, RaftCore, RoleKind, SnapshotId,
+    ElectionState, LogOp, LogStore, MemFlush, MemStore, Message, Millis, NodeId, Offset,
+    ProposalOutcome, RaftConfig, RoleKind, SnapshotId,
 };
 use metaquorum_log::batch::RecordData;
 
 use crate::sim::{encode_snapshot, entries_of};
+use crate::values::ValueLog;
+
+/// The real node, over the in-memory store.
+type Replica = metaquorum_controller::node::Node<ValueLog, MemStore>;
 
 struct HNode {
-    core: Option<RaftCore<MemStore>>,
+    node: Option<Replica>,
     down_store: Option<MemStore>,
     persisted: Option<ElectionState>,
     auto_flush: bool,
+    /// A flush the node began while auto-flush was off, waiting for `flush`.
+    held_flush: Option<MemFlush>,
     /// (role, epoch, leader, hw) last printed.
     shown: Option<(RoleKind, i32, Option<NodeId>, Offset)>,
 }
@@ -112,10 +119,11 @@ impl Harness {
                     self.nodes.insert(
                         id,
                         HNode {
-                            core: None,
+                            node: None,
                             down_store: Some(MemStore::new()),
                             persisted: None,
                             auto_flush: true,
+                            held_flush: None,
                             shown: None,
                         },
                     );
@@ -140,9 +148,9 @@ impl Harness {
                 };
                 for id in targets {
                     let now = self.now;
-                    if let Some(core) = self.core_mut(id) {
-                        core.tick(now);
-                        self.drive(id);
+                    if let Some(node) = self.node_mut(id) {
+                        let effects = node.tick(now);
+                        self.perform(id, effects);
                     }
                 }
             }
@@ -177,37 +185,40 @@ impl Harness {
                         value: Some(Bytes::from(v.to_string())),
                     })
                     .collect();
-                let core = self.core_mut(id).ok_or("node is down")?;
-                match core.propose(records) {
-                    Ok(p) => writeln!(self.out, "{id}: proposal {} accepted", p.0).unwrap(),
-                    Err(e) => writeln!(self.out, "{id}: proposal refused: {e}").unwrap(),
+                let now = self.now;
+                let node = self.node_mut(id).ok_or("node is down")?;
+                node.request(now, records);
+                match node.state_machine().last_proposal.clone() {
+                    Some(Ok(p)) => writeln!(self.out, "{id}: proposal {} accepted", p.0).unwrap(),
+                    Some(Err(e)) => writeln!(self.out, "{id}: proposal refused: {e}").unwrap(),
+                    None => return Err("the state machine made no proposal".into()),
                 }
-                self.drive(id);
+                self.ready(id);
             }
             "unreachable" => {
                 // The transport of `node` found `peer` refusing connections (a dead process).
                 let (id, peer) = (id_arg(0)?, id_arg(1)?);
                 let now = self.now;
-                let core = self.core_mut(id).ok_or("node is down")?;
-                let epoch = core.epoch();
-                core.peer_unreachable(now, peer, epoch);
-                self.drive(id);
+                let node = self.node_mut(id).ok_or("node is down")?;
+                let epoch = node.core().epoch();
+                node.peer_unreachable(now, peer, epoch);
+                self.ready(id);
             }
             "resign" => {
                 let id = id_arg(0)?;
-                self.core_mut(id).ok_or("node is down")?.resign();
-                self.drive(id);
+                self.node_mut(id).ok_or("node is down")?.resign();
+                self.ready(id);
             }
             "snapshot" => {
                 let id = id_arg(0)?;
-                let core = self.core_mut(id).ok_or("node is down")?;
-                let hw = core.high_watermark();
-                let entries = entries_of(core.store(), 0, hw).ok_or("entries missing")?;
+                let node = self.node_mut(id).ok_or("node is down")?;
+                let hw = node.core().high_watermark();
+                let entries = entries_of(node.core().store(), 0, hw).ok_or("entries missing")?;
                 let sid = SnapshotId {
                     end_offset: hw,
                     epoch: entries.last().map_or(0, |e| e.epoch),
                 };
-                let store = core.store_mut();
+                let store = node.store_mut();
                 store.create_snapshot(sid, encode_snapshot(&entries));
                 store.delete_before_latest_snapshot(1);
                 let start = store.log_start_offset();
@@ -247,18 +258,23 @@ impl Harness {
             "flush" => {
                 let id = id_arg(0)?;
                 let now = self.now;
-                let core = self.core_mut(id).ok_or("node is down")?;
-                core.store_mut().flush().map_err(|e| e.to_string())?;
-                core.handle_log_flushed(now);
-                let durable = core.store().durable_end_offset();
+                // Everything written becomes durable: a flush begun now covers what one held
+                // since covers, so that one is done as well.
+                let h = self.nodes.get_mut(&id).ok_or("no such node")?;
+                h.held_flush = None;
+                let node = h.node.as_mut().ok_or("node is down")?;
+                let flush = node.core().store().begin_flush();
+                node.flushed(now, Ok(flush));
+                let durable = node.core().store().durable_end_offset();
                 writeln!(self.out, "{id}: flushed to {durable}").unwrap();
-                self.drive(id);
+                self.ready(id);
             }
             "crash" => {
                 let id = id_arg(0)?;
                 let node = self.nodes.get_mut(&id).ok_or("no such node")?;
-                let core = node.core.take().ok_or("already down")?;
-                let mut store = core.into_store();
+                let replica = node.node.take().ok_or("already down")?;
+                node.held_flush = None;
+                let mut store = replica.into_store();
                 store.crash();
                 writeln!(
                     self.out,
@@ -278,7 +294,11 @@ impl Harness {
             "describe" => {
                 // DescribeQuorum, as the named node answers it.
                 let id = id_arg(0)?;
-                let q = self.core_mut(id).ok_or("node is down")?.describe_quorum();
+                let q = self
+                    .node_mut(id)
+                    .ok_or("node is down")?
+                    .core()
+                    .describe_quorum();
                 writeln!(
                     self.out,
                     "leader {} epoch {} high-watermark {}",
@@ -305,9 +325,9 @@ impl Harness {
                 let id = id_arg(0)?;
                 let node = self.nodes.get(&id).ok_or("no such node")?;
                 let store = node
-                    .core
+                    .node
                     .as_ref()
-                    .map(|c| c.store())
+                    .map(|n| n.core().store())
                     .or(node.down_store.as_ref())
                     .ok_or("no store")?;
                 writeln!(
@@ -353,8 +373,8 @@ impl Harness {
         Ok(std::mem::take(&mut self.out))
     }
 
-    fn core_mut(&mut self, id: NodeId) -> Option<&mut RaftCore<MemStore>> {
-        self.nodes.get_mut(&id).and_then(|n| n.core.as_mut())
+    fn node_mut(&mut self, id: NodeId) -> Option<&mut Replica> {
+        self.nodes.get_mut(&id).and_then(|n| n.node.as_mut())
     }
 
     fn start(&mut self, id: NodeId) {
@@ -367,15 +387,16 @@ impl Harness {
             return;
         };
         // A fixed seed per node: the election jitter is part of the transcript.
-        node.core = Some(RaftCore::new(
-            cfg,
-            store,
+        let config = NodeConfig {
+            raft: cfg,
             voters,
-            node.persisted,
-            now,
-            1000 + id as u64,
-        ));
-        self.drive(id);
+            persisted: node.persisted,
+            seed: 1000 + id as u64,
+            now_ms: now,
+            wall_ms_at_zero: 0,
+        };
+        node.node = Some(Replica::new(config, store, ValueLog::default()).expect("node starts"));
+        self.ready(id);
     }
 
     fn deliver(&mut self, from: Option<NodeId>, to: Option<NodeId>, drop: bool) {
@@ -397,69 +418,89 @@ impl Harness {
             }
             writeln!(self.out, "{f}->{t} {}", describe(&message)).unwrap();
             let now = self.now;
-            if let Some(core) = self.core_mut(t) {
-                core.step(now, f, cid, message);
-                self.drive(t);
+            if let Some(node) = self.node_mut(t) {
+                node.step(now, f, cid, message);
+                self.ready(t);
             }
         }
     }
 
-    /// Performs the node's Readys: log operations, election state, messages, flush.
-    fn drive(&mut self, id: NodeId) {
+    /// Performs what a node's inputs led to (no timers fire).
+    fn ready(&mut self, id: NodeId) {
+        let now = self.now;
+        if let Some(node) = self.node_mut(id) {
+            let effects = node.ready(now);
+            self.perform(id, effects);
+        }
+    }
+
+    /// Performs a node's effects: log changes worth showing, election state, messages (queued),
+    /// flushes (at once with auto-flush, else held for `flush`), proposal outcomes.
+    fn perform(&mut self, id: NodeId, mut effects: Vec<Effect<MemFlush>>) {
         loop {
-            let now = self.now;
-            let node = self.nodes.get_mut(&id).expect("node");
-            let Some(core) = node.core.as_mut() else {
-                return;
-            };
-            let ready = core.ready();
-            if ready.is_empty() {
-                break;
-            }
-            for op in ready.log_ops {
-                let line = match &op {
-                    LogOp::Truncate(o) => Some(format!("{id}: truncate log to {o}")),
-                    LogOp::InstallSnapshot(s) => Some(format!(
+            let mut flushed = None;
+            for effect in effects {
+                let node = self.nodes.get_mut(&id).expect("node");
+                match effect {
+                    Effect::Wrote {
+                        op: LogOp::Truncate(o),
+                        ..
+                    } => writeln!(self.out, "{id}: truncate log to {o}").unwrap(),
+                    Effect::Wrote {
+                        op: LogOp::InstallSnapshot(s),
+                        ..
+                    } => writeln!(
+                        self.out,
                         "{id}: install snapshot {}-{}",
                         s.end_offset, s.epoch
-                    )),
-                    _ => None,
-                };
-                if let Some(l) = line {
-                    writeln!(self.out, "{l}").unwrap();
-                }
-                core.store_mut()
-                    .apply(op)
-                    .expect("store applies the core's operations");
-            }
-            if let Some(s) = ready.election_state {
-                node.persisted = Some(s);
-            }
-            for (to, cid, m) in ready.messages {
-                self.queue.push_back((id, to, cid, m));
-            }
-            if ready.flush && node.auto_flush {
-                core.store_mut().flush().expect("flush");
-                core.handle_log_flushed(now);
-            }
-            for (p, outcome) in ready.proposals {
-                let text = match outcome {
-                    ProposalOutcome::Committed { last_offset } => {
-                        format!("committed at {last_offset}")
+                    )
+                    .unwrap(),
+                    Effect::Wrote { .. } | Effect::Proposed(_) => {}
+                    Effect::PersistElectionState(s) => node.persisted = Some(s),
+                    Effect::Send {
+                        to,
+                        correlation_id,
+                        message,
                     }
-                    ProposalOutcome::NotAppended => "not appended (leadership lost)".into(),
-                    ProposalOutcome::LeaderChanged => "outcome unknown (leadership lost)".into(),
-                };
-                writeln!(self.out, "{id}: proposal {} {text}", p.0).unwrap();
+                    | Effect::Reply {
+                        to,
+                        correlation_id,
+                        message,
+                    } => self.queue.push_back((id, to, correlation_id, message)),
+                    Effect::Flush(f) if node.auto_flush => flushed = Some(f),
+                    Effect::Flush(f) => node.held_flush = Some(f),
+                    Effect::ProposalDone(p, outcome) => {
+                        let text = match outcome {
+                            ProposalOutcome::Committed { last_offset } => {
+                                format!("committed at {last_offset}")
+                            }
+                            ProposalOutcome::NotAppended => "not appended (leadership lost)".into(),
+                            ProposalOutcome::LeaderChanged => {
+                                "outcome unknown (leadership lost)".into()
+                            }
+                        };
+                        writeln!(self.out, "{id}: proposal {} {text}", p.0).unwrap();
+                    }
+                    Effect::Exit(e) => {
+                        writeln!(self.out, "{id}: exits ({:?}): {}", e.code, e.reason).unwrap()
+                    }
+                }
             }
-            core.advance();
+            let now = self.now;
+            match (flushed, self.node_mut(id)) {
+                (Some(f), Some(node)) => {
+                    node.flushed(now, Ok(f));
+                    effects = node.ready(now);
+                }
+                _ => break,
+            }
         }
         self.show_changes(id);
     }
 
     fn show_changes(&mut self, id: NodeId) {
         let node = self.nodes.get_mut(&id).expect("node");
-        let Some(core) = node.core.as_ref() else {
+        let Some(core) = node.node.as_ref().map(|n| n.core()) else {
             return;
         };
         let now = (
@@ -486,7 +527,7 @@ impl Harness {
 
     fn status(&mut self) {
         for (id, n) in &self.nodes {
-            match &n.core {
+            match n.node.as_ref().map(|r| r.core()) {
                 Some(c) => writeln!(
                     self.out,
                     "{id}: {:?}{} epoch {} leader {} hw {} end {} durable {}",

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use metaquorum_broker_shim::BrokerShim;
 use metaquorum_controller::config::Config;
-use metaquorum_controller::node::ControllerNode;
+use metaquorum_controller::server::ControllerServer;
 
 /// Runs the node described by the configuration file.
 pub fn run(config_path: &Path, overrides: &[String]) -> Result<ExitCode, String> {
@@ -26,7 +26,7 @@ pub fn run(config_path: &Path, overrides: &[String]) -> Result<ExitCode, String>
 }
 
 async fn serve_controller(config: Config) -> Result<ExitCode, String> {
-    let node = ControllerNode::start(&config)
+    let node = ControllerServer::start(&config)
         .await
         .map_err(|e| e.to_string())?;
     for addr in &node.listeners {

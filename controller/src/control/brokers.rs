@@ -120,7 +120,7 @@ fn leads_any(image: &MetadataImage, broker: i32) -> bool {
 /// The soft state of broker heartbeats on the active controller.
 #[derive(Debug, Default)]
 pub struct BrokerLifecycle {
-    /// Last heartbeat (or registration) per broker, in driver milliseconds.
+    /// Last heartbeat (or registration) per broker, in node milliseconds.
     last_contact_ms: HashMap<i32, Millis>,
     /// Offset after which a broker in controlled shutdown may stop (the offset of the records
     /// that moved its leaderships away).

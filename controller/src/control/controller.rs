@@ -28,7 +28,6 @@ use super::errors::ErrorCode;
 use super::outcome::ControlResult;
 use super::topics::{self, TopicDefaults};
 use crate::config::HostPort;
-use crate::driver::{Ctx, StateMachine};
 use crate::metadata::delta::MetadataDelta;
 use crate::metadata::image::{MetadataImage, MetadataProvenance};
 use crate::metadata::loader::{CommittedBatch, MetadataLoader};
@@ -37,6 +36,7 @@ use crate::metadata::record::{
     MetadataRecord, NoOpRecord,
 };
 use crate::metrics::{publish_controller, ControllerGauges};
+use crate::node::{Ctx, ExitCode, StateMachine};
 use crate::raft::segmented::SegmentedStore;
 use crate::raft::{Batch, Millis, NodeId, Offset, ProposalId, ProposalOutcome, RoleKind};
 use crate::snapshots::{load_latest, SnapshotPolicy, Snapshotter};
@@ -84,9 +84,9 @@ struct Active {
     /// commits, the committed image *is* this one, so the leader adopts it instead of replaying
     /// the same records a second time (Kafka keeps one in-memory state the same way).
     images: VecDeque<(Offset, MetadataImage)>,
-    /// When a record was last proposed (driver ms).
+    /// When a record was last proposed (node ms).
     last_write_ms: Millis,
-    /// When leaders are next moved back to their preferred replicas (driver ms).
+    /// When leaders are next moved back to their preferred replicas (node ms).
     next_balance_ms: Millis,
 }
 
@@ -110,8 +110,9 @@ pub struct QuorumController {
 }
 
 impl QuorumController {
-    /// A controller that will load its state from the log.
-    pub fn new(settings: ControllerSettings) -> Self {
+    /// A controller that will load its state from the log; `seed` drives its random choices
+    /// (replica placement, ACL ids), so a seeded run replays exactly.
+    pub fn new(settings: ControllerSettings, seed: u64) -> Self {
         QuorumController {
             snapshots: Snapshotter::new(settings.snapshots),
             settings,
@@ -121,7 +122,7 @@ impl QuorumController {
             active: None,
             waiting: VecDeque::new(),
             lifecycle: BrokerLifecycle::default(),
-            rng: StdRng::from_os_rng(),
+            rng: StdRng::seed_from_u64(seed),
             new_active_controllers: 0,
             metadata_errors: 0,
             published_at_ms: None,
@@ -455,10 +456,15 @@ impl QuorumController {
         }
     }
 
-    fn fatal(&self, what: &str, e: impl std::fmt::Display) -> ! {
+    /// A committed batch that does not replay: the image cannot be trusted, so the node stops
+    /// (exit code 4) rather than serve or lead from it.
+    fn fatal(&mut self, what: &str, e: impl std::fmt::Display, ctx: &mut Ctx<'_>) {
+        self.metadata_errors += 1;
         tracing::error!("fatal metadata error while {what}: {e}; stopping");
-        eprintln!("metaquorum: fatal metadata error while {what}: {e}");
-        std::process::exit(4);
+        ctx.exit(
+            ExitCode::Metadata,
+            format!("metadata error while {what}: {e}"),
+        );
     }
 
     /// Starts a snapshot of the committed image if one is due.
@@ -579,15 +585,11 @@ impl StateMachine for QuorumController {
         if !batch.control {
             let committed = match CommittedBatch::from_log_batch(batch, ctx.wall_ms()) {
                 Ok(c) => c,
-                Err(e) => {
-                    self.metadata_errors += 1;
-                    self.fatal("applying committed records", e)
-                }
+                Err(e) => return self.fatal("applying committed records", e, ctx),
             };
             if !self.adopt_latest(batch) {
                 if let Err(e) = self.loader.handle_batch(&committed) {
-                    self.metadata_errors += 1;
-                    self.fatal("applying committed records", e);
+                    return self.fatal("applying committed records", e, ctx);
                 }
             }
             self.applied_timestamp_ms = committed.append_timestamp_ms;

@@ -1,5 +1,5 @@
 //! Outbound connections to the other voters: one task and one connection per peer, carrying the
-//! core's Raft requests and handing the responses back to the driver.
+//! core's Raft requests and handing the responses back to the shell.
 //!
 //! Requests are pipelined; Kafka correlation ids (`i32`, per connection) are mapped back to the
 //! core's `u64` ids. A failed connection drops what was in flight: the core times those requests
@@ -36,7 +36,7 @@ const PROBE_PAUSE_MS: u64 = 5;
 
 /// Where a peer's responses go: `(from, core correlation id, message)`.
 pub trait ResponseSink: Send + Sync + 'static {
-    /// Delivers one response to the driver.
+    /// Delivers one response to the shell.
     fn deliver(&self, from: NodeId, correlation_id: u64, message: Message);
     /// The peer refused a connection: no process listens on its port any more.
     fn unreachable(&self, _from: NodeId) {}

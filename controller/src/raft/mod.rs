@@ -2,7 +2,7 @@
 //!
 //! Inputs are [`RaftCore::step`] (a message from a peer), [`RaftCore::tick`] (the time now),
 //! [`RaftCore::propose`] (records to replicate) and [`RaftCore::handle_log_flushed`] (an fsync
-//! finished). After any of them the driver takes a [`Ready`] and performs it in order: the log
+//! finished). After any of them the node (`crate::node`) takes a [`Ready`] and performs it in order: the log
 //! operations (written, not yet durable), then the election state (durably), then the messages,
 //! then a log flush if asked. Time and the election-jitter seed are inputs, so the same inputs
 //! replay the same run. Semantics follow KIP-595 (KRaft), KIP-630 (snapshots), KIP-996 (pre-vote)
@@ -24,7 +24,7 @@ pub use self::core::{
 };
 pub use self::message::{EpochEndOffset, ErrorCode, Message};
 pub use self::role::{ElectionState, RoleKind};
-pub use self::store::{Batch, LogOp, LogStore, MemFlush, MemStore, StoreError};
+pub use self::store::{Batch, FlushStore, LogOp, LogStore, MemFlush, MemStore, StoreError};
 
 /// A node's id (`node.id`).
 pub type NodeId = i32;

@@ -1,4 +1,4 @@
-//! The core's only source of randomness: SplitMix64, seeded by the driver (from the OS in a real
+//! The core's only source of randomness: SplitMix64, seeded by whoever builds the node (from the OS in a real
 //! node, from the run's seed in the simulator), so election jitter is an input like time.
 
 /// A small deterministic generator; not for cryptography.

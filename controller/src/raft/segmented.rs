@@ -6,10 +6,10 @@
 use bytes::{Bytes, BytesMut};
 use metaquorum_log::batch::{encode_batch, BatchHeader, BatchSpec, RecordData};
 use metaquorum_log::clock::wall_clock_ms;
-use metaquorum_log::{Log, LogError, SnapshotWriter};
+use metaquorum_log::{FlushDone, Log, LogError, PendingFlush, SnapshotWriter};
 
 use super::message::EpochEndOffset;
-use super::store::{end_offset_for_epoch, Batch, LogOp, LogStore, StoreError};
+use super::store::{end_offset_for_epoch, Batch, FlushStore, LogOp, LogStore, StoreError};
 use super::{Epoch, Offset, SnapshotId};
 
 impl From<LogError> for StoreError {
@@ -43,7 +43,7 @@ impl SegmentedStore {
         &self.log
     }
 
-    /// The underlying log, for snapshot generation and retention by the driver.
+    /// The underlying log, for snapshot generation and retention by the state machine.
     pub fn log_mut(&mut self) -> &mut Log {
         &mut self.log
     }
@@ -54,6 +54,19 @@ impl SegmentedStore {
             .iter()
             .map(|e| (e.epoch, e.start_offset))
             .collect()
+    }
+}
+
+impl FlushStore for SegmentedStore {
+    type Flush = PendingFlush;
+    type Flushed = FlushDone;
+
+    fn begin_flush(&self) -> PendingFlush {
+        self.log.begin_flush()
+    }
+
+    fn complete_flush(&mut self, done: FlushDone) {
+        self.log.complete_flush(done);
     }
 }
 

@@ -163,6 +163,23 @@ pub trait LogStore {
     fn flush(&mut self) -> Result<Offset, StoreError>;
 }
 
+/// A store whose flushes run off the node's thread (group commit): the node begins a flush,
+/// the shell makes it durable (`fdatasync` on a thread of its own, or the simulator's latency),
+/// and the node completes it.
+///
+/// Contract: `complete_flush` raises the durable end to at most what was written when the
+/// flush began, and not at all if the log was truncated since (a flush of the old suffix).
+pub trait FlushStore: LogStore {
+    /// A begun flush, for the shell to make durable.
+    type Flush: Send + 'static;
+    /// A finished flush, handed back to the node.
+    type Flushed: Send + 'static;
+    /// Starts a flush of everything written so far.
+    fn begin_flush(&self) -> Self::Flush;
+    /// Completes a flush the shell made durable.
+    fn complete_flush(&mut self, done: Self::Flushed);
+}
+
 /// A started flush of a [`MemStore`], completed later by the simulator (flush latency).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemFlush {
@@ -265,6 +282,19 @@ impl MemStore {
 
     fn index_of(&self, offset: Offset) -> usize {
         self.batches.partition_point(|b| b.next_offset() <= offset)
+    }
+}
+
+impl FlushStore for MemStore {
+    type Flush = MemFlush;
+    type Flushed = MemFlush;
+
+    fn begin_flush(&self) -> MemFlush {
+        MemStore::begin_flush(self)
+    }
+
+    fn complete_flush(&mut self, done: MemFlush) {
+        MemStore::complete_flush(self, done)
     }
 }
 

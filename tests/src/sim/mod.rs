@@ -19,10 +19,16 @@ pub use net::{Block, Transport};
 use net::{Conn, ConnRef};
 
 use bytes::{Bytes, BytesMut};
+use metaquorum_controller::node::{Effect, NodeConfig};
 use metaquorum_controller::raft::{
     Batch, ElectionState, Epoch, ErrorCode, LogOp, LogStore, MemFlush, MemStore, Message, Millis,
     NodeId, Offset, ProposalOutcome, RaftConfig, RaftCore, RoleKind, SnapshotId,
 };
+
+use crate::values::ValueLog;
+
+/// The real node, over the in-memory store, running the simulator's state machine.
+type Replica = metaquorum_controller::node::Node<ValueLog, MemStore>;
 use metaquorum_log::batch::RecordData;
 
 /// One committed log position, as the invariants compare it.
@@ -294,12 +300,13 @@ enum Event {
 
 struct Node {
     id: NodeId,
-    core: Option<RaftCore<MemStore>>,
+    /// The running replica; `None` while crashed.
+    node: Option<Replica>,
     /// The store while crashed.
     down_store: Option<MemStore>,
     persisted: Option<ElectionState>,
     incarnation: u32,
-    flush_again: bool,
+    /// The flush the node began and the simulated disk is performing.
     flush: Option<MemFlush>,
     slow: bool,
     /// Tick scheduled for this time (later ticks replace it).
@@ -312,6 +319,13 @@ struct Node {
     held: Offset,
     /// (role, epoch, leader, hw) last traced.
     shown: Option<(RoleKind, Epoch, Option<NodeId>, Offset)>,
+}
+
+impl Node {
+    /// The running replica's core.
+    fn core(&self) -> Option<&RaftCore<MemStore>> {
+        self.node.as_ref().map(Replica::core)
+    }
 }
 
 /// A simulated cluster.
@@ -345,6 +359,8 @@ pub struct Sim {
     not_appended: BTreeSet<Bytes>,
     /// The highest high watermark a leader reported, by epoch.
     reported_hw: BTreeMap<Epoch, Offset>,
+    /// The digest of the applied prefix `[0, offset)`, as the first replica to apply it saw it.
+    applied_digests: BTreeMap<Offset, u64>,
     /// The leader of each epoch, and when it was elected.
     leaders: BTreeMap<Epoch, (NodeId, Millis)>,
     next_value: u64,
@@ -470,6 +486,7 @@ impl Sim {
             committed: Vec::new(),
             leaders: BTreeMap::new(),
             reported_hw: BTreeMap::new(),
+            applied_digests: BTreeMap::new(),
             committed_values: BTreeSet::new(),
             not_appended: BTreeSet::new(),
             next_value: 0,
@@ -485,12 +502,11 @@ impl Sim {
                 id,
                 Node {
                     id,
-                    core: None,
+                    node: None,
                     down_store: Some(MemStore::new()),
                     persisted: None,
                     incarnation: 0,
                     flush: None,
-                    flush_again: false,
                     slow: false,
                     tick_at: Millis::MAX,
                     hw: 0,
@@ -557,22 +573,35 @@ impl Sim {
             .down_store
             .take()
             .expect("a stopped node keeps its store");
-        let core = RaftCore::new(cfg, store, voters, node.persisted, now, seed);
-        node.hw = core.high_watermark();
+        let config = NodeConfig {
+            raft: cfg,
+            voters,
+            persisted: node.persisted,
+            seed,
+            now_ms: now,
+            wall_ms_at_zero: 0,
+        };
+        let replica = match Replica::new(config, store, ValueLog::default()) {
+            Ok(r) => r,
+            Err(e) => self.fail(format!("node {id} cannot start: {e}")),
+        };
+        let node = self.nodes.get_mut(&id).expect("node");
+        node.hw = replica.core().high_watermark();
         node.incarnation += 1;
-        node.core = Some(core);
+        node.node = Some(replica);
         node.tick_at = Millis::MAX;
-        self.drive(id);
+        self.ready(id);
     }
 
     fn crash(&mut self, id: NodeId) {
         let node = self.nodes.get_mut(&id).expect("node");
-        let Some(core) = node.core.take() else { return };
-        let mut store = core.into_store();
+        let Some(replica) = node.node.take() else {
+            return;
+        };
+        let mut store = replica.into_store();
         store.crash();
         node.verified = node.verified.min(store.durable_end_offset());
         node.flush = None;
-        node.flush_again = false;
         node.down_store = Some(store);
         self.stats.crashes += 1;
         self.crashed.retain(|c| *c != id);
@@ -583,7 +612,7 @@ impl Sim {
 
     /// Restarts a crashed node.
     fn restart(&mut self, id: NodeId) {
-        if self.nodes[&id].core.is_none() {
+        if self.nodes[&id].node.is_none() {
             self.crashed.retain(|c| *c != id);
             self.note(|| format!("restart {id}"));
             self.start(id);
@@ -645,10 +674,12 @@ impl Sim {
                 if n.incarnation != incarnation {
                     return;
                 }
-                let Some(core) = n.core.as_mut() else { return };
-                core.peer_unreachable(now, peer, epoch);
+                let Some(replica) = n.node.as_mut() else {
+                    return;
+                };
+                replica.peer_unreachable(now, peer, epoch);
                 self.note(|| format!("{node}: {peer} unreachable"));
-                self.drive(node);
+                self.ready(node);
             }
             Event::FlushDone {
                 node: id,
@@ -659,16 +690,11 @@ impl Sim {
                 if node.incarnation != incarnation {
                     return;
                 }
-                let (Some(core), Some(flush)) = (node.core.as_mut(), node.flush.take()) else {
+                let (Some(replica), Some(flush)) = (node.node.as_mut(), node.flush.take()) else {
                     return;
                 };
-                core.store_mut().complete_flush(flush);
-                core.handle_log_flushed(now);
-                let again = std::mem::take(&mut node.flush_again);
-                if again {
-                    self.request_flush(id);
-                }
-                self.drive(id);
+                replica.flushed(now, Ok(flush));
+                self.ready(id);
             }
             Event::Tick {
                 node: id,
@@ -680,19 +706,19 @@ impl Sim {
                     return;
                 }
                 node.tick_at = Millis::MAX;
-                let Some(core) = node.core.as_mut() else {
+                let Some(replica) = node.node.as_mut() else {
                     return;
                 };
-                core.tick(now);
-                self.drive(id);
-                // A tick does what is due: a deadline left in the past would have the driver
+                let effects = replica.tick(now);
+                self.drive(id, effects);
+                // A tick does what is due: a deadline left in the past would have the shell
                 // call again at once, spinning a core.
-                if let Some(core) = self.nodes[&id].core.as_ref() {
-                    let next = core.next_deadline();
+                if let Some(replica) = self.nodes[&id].node.as_ref() {
+                    let next = replica.next_deadline();
                     if next <= now {
                         let msg = format!(
-                            "node {id} ({:?}) names a deadline of {next} ms after its tick at {now} ms: its driver would spin",
-                            core.role()
+                            "node {id} ({:?}) names a deadline of {next} ms after its tick at {now} ms: its shell would spin",
+                            replica.core().role()
                         );
                         self.fail(msg);
                     }
@@ -702,7 +728,7 @@ impl Sim {
                 if self.faults_on
                     && !self.holding
                     && self.nodes[&node].incarnation == incarnation
-                    && self.nodes[&node].core.is_some()
+                    && self.nodes[&node].node.is_some()
                 {
                     self.crash(node);
                     let t = self.now + self.rng.range(1, 60);
@@ -739,7 +765,7 @@ impl Sim {
             .nodes
             .values()
             .filter(|n| {
-                n.core.as_ref().is_some_and(|c| {
+                n.core().is_some_and(|c| {
                     // Clients wait for answers: a leader holds a bounded uncommitted tail.
                     c.role() == RoleKind::Leader
                         && c.log_end_offset() - c.high_watermark() < UNCOMMITTED_MAX
@@ -763,40 +789,42 @@ impl Sim {
             .last()
             .and_then(|r| r.value.clone())
             .unwrap_or_default();
+        let now = self.now;
         let node = self.nodes.get_mut(&id).expect("leader");
         let incarnation = node.incarnation;
-        let core = node.core.as_mut().expect("leader");
-        if let Ok(pid) = core.propose(records) {
+        let replica = node.node.as_mut().expect("leader");
+        replica.request(now, records);
+        if let Some(Ok(pid)) = replica.state_machine().last_proposal {
             self.pending.insert((id, incarnation, pid.0), last);
         }
-        self.drive(id);
+        self.ready(id);
     }
 
     /// Steps one message into its receiver's core.
     fn step(&mut self, from: NodeId, to: NodeId, cid: u64, message: Message) {
         let now = self.now;
-        if self.nodes.get(&to).is_none_or(|n| n.core.is_none()) {
+        if self.nodes.get(&to).is_none_or(|n| n.node.is_none()) {
             return;
         }
         if self.trace.is_some() {
             let line = crate::transcript::describe(&message);
             self.note(|| format!("{from}->{to} #{:x} {line}", cid & 0xffff_ffff));
         }
-        let core = self
+        let replica = self
             .nodes
             .get_mut(&to)
-            .and_then(|n| n.core.as_mut())
+            .and_then(|n| n.node.as_mut())
             .expect("up");
-        core.step(now, from, cid, message);
+        replica.step(now, from, cid, message);
         self.stats.delivered += 1;
-        self.drive(to);
+        self.ready(to);
     }
 
     /// The current leader of the highest epoch, if any.
     fn leader(&self) -> Option<NodeId> {
         self.nodes
             .values()
-            .filter_map(|n| n.core.as_ref().map(|c| (c.epoch(), c.role(), n.id)))
+            .filter_map(|n| n.core().map(|c| (c.epoch(), c.role(), n.id)))
             .filter(|(_, r, _)| *r == RoleKind::Leader)
             .max_by_key(|(epoch, _, _)| *epoch)
             .map(|(_, _, id)| id)
@@ -869,7 +897,7 @@ impl Sim {
             }
             FaultKind::CrashOrRestart => {
                 let x = pick(&mut self.rng);
-                if self.nodes[&x].core.is_some() {
+                if self.nodes[&x].node.is_some() {
                     self.crash(x);
                 } else {
                     self.restart(x);
@@ -946,7 +974,8 @@ impl Sim {
         }
     }
 
-    fn request_flush(&mut self, id: NodeId) {
+    /// The node began a flush: the simulated disk completes it after its latency.
+    fn request_flush(&mut self, id: NodeId, flush: MemFlush) {
         let (lo, hi) = if self.faults_on {
             self.cfg.faults.flush_ms
         } else {
@@ -955,14 +984,11 @@ impl Sim {
         let latency = self.rng.range(lo, hi + 1);
         let now = self.now;
         let node = self.nodes.get_mut(&id).expect("node");
-        let Some(core) = node.core.as_ref() else {
-            return;
-        };
         if node.flush.is_some() {
-            node.flush_again = true;
-            return;
+            // Group commit is the node's decision: one flush in flight, the next one after it.
+            self.fail(format!("node {id} begins a flush while one is in flight"));
         }
-        node.flush = Some(core.store().begin_flush());
+        node.flush = Some(flush);
         let latency = if node.slow && self.faults_on {
             latency * 40 + 200
         } else {
@@ -978,192 +1004,204 @@ impl Sim {
         );
     }
 
-    /// Performs a node's `Ready`s until it has nothing more, then checks the invariants.
-    fn drive(&mut self, id: NodeId) {
-        loop {
-            let mut crash_at: Option<(Millis, u32)> = None;
+    /// Performs what a node's inputs led to (no timers fire).
+    fn ready(&mut self, id: NodeId) {
+        let now = self.now;
+        let Some(replica) = self.nodes.get_mut(&id).and_then(|n| n.node.as_mut()) else {
+            return;
+        };
+        let effects = replica.ready(now);
+        self.drive(id, effects);
+    }
+
+    /// Performs a node's effects in order, as the shell would, checking each against the
+    /// invariants; then checks the node and schedules its next tick.
+    fn drive(&mut self, id: NodeId, effects: Vec<Effect<MemFlush>>) {
+        let mut crash_at: Option<(Millis, u32)> = None;
+        let mut proposals = Vec::new();
+        let voter = self.voters.contains(&id);
+        let targeting = self.faults_on && !self.holding;
+        for effect in effects {
             let node = self.nodes.get_mut(&id).expect("node");
-            let Some(core) = node.core.as_mut() else {
-                return;
-            };
-            let ready = core.ready();
-            if ready.is_empty() {
-                break;
-            }
-            let leading = core.role() == RoleKind::Leader;
-            let voter = self.voters.contains(&id);
-            let epoch = core.epoch();
             let incarnation = node.incarnation;
-            let targeting = self.faults_on && !self.holding;
-            // 1. The log operations, written but not durable.
-            for op in ready.log_ops {
-                if let Some(trace) = &mut self.trace {
-                    let what = match &op {
-                        LogOp::Append(b) => {
-                            format!("append {}..{}@{}", b.base_offset, b.next_offset(), b.epoch)
+            let epoch = node.core().map_or(0, |c| c.epoch());
+            match effect {
+                // 1. The log operations, written but not durable.
+                Effect::Wrote { op, leading } => {
+                    if let Some(trace) = &mut self.trace {
+                        let what = match &op {
+                            LogOp::Append(b) => {
+                                format!("append {}..{}@{}", b.base_offset, b.next_offset(), b.epoch)
+                            }
+                            LogOp::Truncate(o) => format!("truncate to {o}"),
+                            LogOp::SnapshotChunk { id, position, .. } => {
+                                format!(
+                                    "snapshot {}-{} chunk at {position}",
+                                    id.end_offset, id.epoch
+                                )
+                            }
+                            LogOp::InstallSnapshot(s) => {
+                                format!("install snapshot {}-{}", s.end_offset, s.epoch)
+                            }
+                        };
+                        let line = format!("{:>6} {id}: {what}", self.now);
+                        if self.trace_all {
+                            eprintln!("{line}");
                         }
-                        LogOp::Truncate(o) => format!("truncate to {o}"),
-                        LogOp::SnapshotChunk { id, position, .. } => {
-                            format!(
-                                "snapshot {}-{} chunk at {position}",
-                                id.end_offset, id.epoch
-                            )
-                        }
-                        LogOp::InstallSnapshot(s) => {
-                            format!("install snapshot {}-{}", s.end_offset, s.epoch)
-                        }
-                    };
-                    let line = format!("{:>6} {id}: {what}", self.now);
-                    if self.trace_all {
-                        eprintln!("{line}");
+                        trace.push(line);
                     }
-                    trace.push(line);
+                    match &op {
+                        LogOp::Truncate(_) if !voter => {
+                            // Observers are sent committed records only: nothing to take back.
+                            let msg = format!("observer {id} truncates its log: {op:?}");
+                            self.fail(msg);
+                        }
+                        LogOp::InstallSnapshot(_) if leading => {
+                            let msg = format!("leader {id} installs a snapshot: {op:?}");
+                            self.fail(msg);
+                        }
+                        LogOp::Truncate(t) => {
+                            node.verified = node.verified.min(*t);
+                            node.held = node.held.min(*t);
+                        }
+                        LogOp::InstallSnapshot(_) => {
+                            node.verified = 0;
+                            node.held = 0;
+                            self.stats.snapshots_installed += 1;
+                        }
+                        LogOp::Append(b)
+                            if leading
+                                && !b.control
+                                && targeting
+                                && self.rng.chance(self.cfg.crash_after_append) =>
+                        {
+                            let flush_max = self.cfg.faults.flush_ms.1;
+                            let t = self.now + self.rng.range(0, flush_max + 1);
+                            crash_at = Some(
+                                crash_at.map_or((t, incarnation), |c| c.min((t, incarnation))),
+                            );
+                        }
+                        _ => {}
+                    }
                 }
-                match &op {
-                    LogOp::Truncate(_) if !voter => {
-                        // Observers are sent committed records only: nothing to take back.
-                        let msg = format!("observer {id} truncates its log: {op:?}");
-                        self.fail(msg);
+                // 2. The election state, durably, before any message leaves.
+                Effect::PersistElectionState(state) => {
+                    if let Some(old) = node.persisted {
+                        let ok = state.epoch > old.epoch
+                            || (state.epoch == old.epoch
+                                && (old.voted_id.is_none() || old.voted_id == state.voted_id)
+                                && (old.leader_id.is_none() || old.leader_id == state.leader_id));
+                        if !ok {
+                            let msg =
+                                format!("node {id}: election state went from {old:?} to {state:?}");
+                            self.fail(msg);
+                        }
                     }
-                    LogOp::InstallSnapshot(_) if leading => {
-                        let msg = format!("leader {id} installs a snapshot: {op:?}");
-                        self.fail(msg);
+                    node.persisted = Some(state);
+                    if state.voted_id.is_some_and(|v| v != id)
+                        && state.leader_id.is_none()
+                        && self.faults_on
+                        && self.rng.chance(self.cfg.crash_after_vote)
+                    {
+                        crash_at = Some((self.now + self.rng.range(0, 5), incarnation));
                     }
-                    LogOp::Truncate(t) => {
-                        node.verified = node.verified.min(*t);
-                        node.held = node.held.min(*t);
+                }
+                // 3. The messages — none may claim an election state the node has not persisted.
+                Effect::Send {
+                    to,
+                    correlation_id: cid,
+                    message,
+                }
+                | Effect::Reply {
+                    to,
+                    correlation_id: cid,
+                    message,
+                } => {
+                    let persisted = node.persisted.unwrap_or_default();
+                    let leading = node.core().is_some_and(|c| c.role() == RoleKind::Leader);
+                    if let Some(why) = unpersisted_claim(&message, to, id, persisted) {
+                        self.fail(format!("node {id} sends {} to {to} before persisting it: {why} (persisted {persisted:?})", message.name()));
                     }
-                    LogOp::InstallSnapshot(_) => {
-                        node.verified = 0;
-                        node.held = 0;
-                        self.stats.snapshots_installed += 1;
-                    }
-                    LogOp::Append(b)
+                    if let Message::FetchResponse {
+                        leader_epoch,
+                        high_watermark,
+                        error: ErrorCode::None,
+                        records,
+                        ..
+                    } = &message
+                    {
+                        self.check_reported_high_watermark(id, *leader_epoch, *high_watermark);
                         if leading
-                            && !b.control
                             && targeting
-                            && self.rng.chance(self.cfg.crash_after_append) =>
-                    {
-                        let flush_max = self.cfg.faults.flush_ms.1;
-                        let t = self.now + self.rng.range(0, flush_max + 1);
-                        crash_at =
-                            Some(crash_at.map_or((t, incarnation), |c| c.min((t, incarnation))));
+                            && records.iter().any(|b| b.epoch < epoch)
+                            && self.rng.chance(self.cfg.crash_after_old_epoch_send)
+                        {
+                            let t = self.now + self.rng.range(0, 4);
+                            crash_at = Some(
+                                crash_at.map_or((t, incarnation), |c| c.min((t, incarnation))),
+                            );
+                        }
                     }
-                    _ => {}
+                    self.send(id, to, cid, message);
                 }
-                if let Err(e) = core.store_mut().apply(op) {
-                    let msg = format!("node {id}: store refused an operation: {e}");
-                    self.fail(msg);
-                }
-            }
-            // 2. The election state, durably, before any message leaves.
-            if let Some(state) = ready.election_state {
-                if let Some(old) = node.persisted {
-                    let ok = state.epoch > old.epoch
-                        || (state.epoch == old.epoch
-                            && (old.voted_id.is_none() || old.voted_id == state.voted_id)
-                            && (old.leader_id.is_none() || old.leader_id == state.leader_id));
-                    if !ok {
-                        let msg =
-                            format!("node {id}: election state went from {old:?} to {state:?}");
-                        self.fail(msg);
-                    }
-                }
-                node.persisted = Some(state);
-                if state.voted_id.is_some_and(|v| v != id)
-                    && state.leader_id.is_none()
-                    && self.faults_on
-                    && self.rng.chance(self.cfg.crash_after_vote)
-                {
-                    crash_at = Some((self.now + self.rng.range(0, 5), node.incarnation));
-                }
-            }
-            let proposals = ready.proposals;
-            let persisted = node.persisted.unwrap_or_default();
-            // 3. The messages — none may claim an election state the node has not persisted.
-            for (to, cid, message) in ready.messages {
-                if let Some(why) = unpersisted_claim(&message, to, id, persisted) {
-                    self.fail(format!("node {id} sends {} to {to} before persisting it: {why} (persisted {persisted:?})", message.name()));
-                }
-                if let Message::FetchResponse {
-                    leader_epoch,
-                    high_watermark,
-                    error: ErrorCode::None,
-                    records,
-                    ..
-                } = &message
-                {
-                    self.check_reported_high_watermark(id, *leader_epoch, *high_watermark);
-                    if leading
-                        && targeting
-                        && records.iter().any(|b| b.epoch < epoch)
-                        && self.rng.chance(self.cfg.crash_after_old_epoch_send)
-                    {
-                        let t = self.now + self.rng.range(0, 4);
-                        crash_at =
-                            Some(crash_at.map_or((t, incarnation), |c| c.min((t, incarnation))));
-                    }
-                }
-                self.send(id, to, cid, message);
-            }
-            // 4. The flush.
-            if ready.flush {
-                self.request_flush(id);
-            }
-            if let Some((t, incarnation)) = crash_at {
-                self.schedule(
-                    t,
-                    Event::Crash {
-                        node: id,
-                        incarnation,
-                    },
-                );
-            }
-            self.check_node(id);
-            // Every proposal ends once; a committed one is in the committed log where it says.
-            let incarnation = self.nodes[&id].incarnation;
-            for (pid, outcome) in proposals {
-                let Some(value) = self.pending.remove(&(id, incarnation, pid.0)) else {
-                    self.fail(format!(
-                        "node {id}: outcome {outcome:?} for proposal {} that is not pending",
-                        pid.0
-                    ));
-                };
-                if outcome == ProposalOutcome::NotAppended {
-                    // Certainly not committed: it must never be, now or later.
-                    if self.committed_values.contains(&value) {
-                        self.fail(format!(
-                            "proposal {} reported NotAppended, but {value:?} is committed",
-                            pid.0
-                        ));
-                    }
-                    self.not_appended.insert(value.clone());
-                }
-                if let ProposalOutcome::Committed { last_offset } = outcome {
-                    self.stats.committed_proposals += 1;
-                    let found = self
-                        .committed
-                        .get(last_offset as usize)
-                        .map(|e| e.value.clone());
-                    if found.as_ref() != Some(&value) {
-                        self.fail(format!(
-                            "proposal {} committed at {last_offset}, but the committed log holds {found:?} there, not {value:?}",
-                            pid.0
-                        ));
-                    }
-                }
-            }
-            let node = self.nodes.get_mut(&id).expect("node");
-            if let Some(core) = node.core.as_mut() {
-                core.advance();
+                // 4. The flush.
+                Effect::Flush(flush) => self.request_flush(id, flush),
+                Effect::Proposed(_) => {}
+                Effect::ProposalDone(pid, outcome) => proposals.push((pid, outcome, incarnation)),
+                Effect::Exit(exit) => self.fail(format!(
+                    "node {id} exits ({:?}): {}",
+                    exit.code, exit.reason
+                )),
             }
         }
+        if let Some((t, incarnation)) = crash_at {
+            self.schedule(
+                t,
+                Event::Crash {
+                    node: id,
+                    incarnation,
+                },
+            );
+        }
+        self.check_node(id);
+        // Every proposal ends once; a committed one is in the committed log where it says.
+        for (pid, outcome, incarnation) in proposals {
+            let Some(value) = self.pending.remove(&(id, incarnation, pid.0)) else {
+                self.fail(format!(
+                    "node {id}: outcome {outcome:?} for proposal {} that is not pending",
+                    pid.0
+                ));
+            };
+            if outcome == ProposalOutcome::NotAppended {
+                // Certainly not committed: it must never be, now or later.
+                if self.committed_values.contains(&value) {
+                    self.fail(format!(
+                        "proposal {} reported NotAppended, but {value:?} is committed",
+                        pid.0
+                    ));
+                }
+                self.not_appended.insert(value.clone());
+            }
+            if let ProposalOutcome::Committed { last_offset } = outcome {
+                self.stats.committed_proposals += 1;
+                let found = self
+                    .committed
+                    .get(last_offset as usize)
+                    .map(|e| e.value.clone());
+                if found.as_ref() != Some(&value) {
+                    self.fail(format!(
+                        "proposal {} committed at {last_offset}, but the committed log holds {found:?} there, not {value:?}",
+                        pid.0
+                    ));
+                }
+            }
+        }
+        self.check_applied(id);
         self.maybe_snapshot(id);
         self.check_node(id);
         if self.trace.is_some() {
             let shown = self.nodes[&id]
-                .core
-                .as_ref()
+                .core()
                 .map(|c| (c.role(), c.epoch(), c.leader_id(), c.high_watermark()));
             if let Some((role, epoch, leader, hw)) = shown {
                 if shown != self.nodes[&id].shown {
@@ -1176,8 +1214,8 @@ impl Sim {
         // The next tick.
         let now = self.now;
         let node = self.nodes.get_mut(&id).expect("node");
-        if let Some(core) = node.core.as_ref() {
-            let at = core.next_deadline().max(now + 1);
+        if let Some(replica) = node.node.as_ref() {
+            let at = replica.next_deadline().max(now + 1);
             if at < node.tick_at || node.tick_at <= now {
                 node.tick_at = at;
                 let incarnation = node.incarnation;
@@ -1192,15 +1230,42 @@ impl Sim {
         }
     }
 
+    /// The node applied exactly its high watermark's prefix, and every replica that applied a
+    /// prefix agrees on the digest of it (log, snapshot load and install included).
+    fn check_applied(&mut self, id: NodeId) {
+        let Some(replica) = self.nodes[&id].node.as_ref() else {
+            return;
+        };
+        let (applied, hw) = (replica.applied(), replica.core().high_watermark());
+        let values = replica.state_machine();
+        if applied != hw || values.applied != applied {
+            self.fail(format!(
+                "node {id} applied up to {applied} (its state machine {}), high watermark {hw}",
+                values.applied
+            ));
+        }
+        let digest = values.digest;
+        match self.applied_digests.get(&applied) {
+            Some(d) if *d != digest => self.fail(format!(
+                "node {id} applied [0, {applied}) with digest {digest:x}; another replica's is {d:x}"
+            )),
+            Some(_) => {}
+            None => {
+                self.applied_digests.insert(applied, digest);
+            }
+        }
+    }
+
     fn maybe_snapshot(&mut self, id: NodeId) {
         let every = self.cfg.snapshot_every;
         if every == 0 {
             return;
         }
         let node = self.nodes.get_mut(&id).expect("node");
-        let Some(core) = node.core.as_mut() else {
+        let Some(replica) = node.node.as_mut() else {
             return;
         };
+        let core = replica.core();
         let hw = core.high_watermark();
         let last = core.store().latest_snapshot().map_or(0, |s| s.end_offset);
         if hw - last < every || hw > core.store().end_offset() {
@@ -1214,7 +1279,9 @@ impl Sim {
             end_offset: hw,
             epoch,
         };
-        let store = core.store_mut();
+        // As the real state machine does, from its thread: written beside the log, then
+        // retention drops what the snapshot covers.
+        let store = replica.store_mut();
         store.create_snapshot(id_, encode_snapshot(&entries));
         store.delete_before_latest_snapshot(3);
     }
@@ -1244,7 +1311,7 @@ impl Sim {
     /// Per-node invariants: one leader per epoch, the high watermark never goes back, and the
     /// node's entries below its high watermark are exactly the committed log.
     fn check_node(&mut self, id: NodeId) {
-        let Some(core) = self.nodes[&id].core.as_ref() else {
+        let Some(core) = self.nodes[&id].core() else {
             return;
         };
         if core.role() == RoleKind::Leader {
@@ -1273,7 +1340,7 @@ impl Sim {
             }
         }
         let node = &self.nodes[&id];
-        let Some(core) = node.core.as_ref() else {
+        let Some(core) = node.core() else {
             return;
         };
         let hw = core.high_watermark();
@@ -1347,7 +1414,7 @@ impl Sim {
         let ids: Vec<NodeId> = self.voters.iter().copied().collect();
         for id in ids {
             let node = &self.nodes[&id];
-            let store = match (&node.core, &node.down_store) {
+            let store = match (node.core(), &node.down_store) {
                 (Some(c), _) => c.store(),
                 (None, Some(s)) => s,
                 (None, None) => continue,
@@ -1404,7 +1471,7 @@ impl Sim {
         let down: Vec<NodeId> = self
             .nodes
             .values()
-            .filter(|n| n.core.is_none())
+            .filter(|n| n.node.is_none())
             .map(|n| n.id)
             .collect();
         self.make_disks_fast();
@@ -1421,7 +1488,7 @@ impl Sim {
     /// from disrupting a leader the others still hear from.
     pub fn flap_one_follower(&mut self, ms: Millis) {
         let Some(leader) = self.leader() else { return };
-        let epoch = self.nodes[&leader].core.as_ref().map_or(0, |c| c.epoch());
+        let epoch = self.nodes[&leader].core().map_or(0, |c| c.epoch());
         let followers: Vec<NodeId> = self
             .voters
             .iter()
@@ -1464,7 +1531,7 @@ impl Sim {
         let max_epoch = self
             .nodes
             .values()
-            .filter_map(|n| n.core.as_ref().map(|c| c.epoch()))
+            .filter_map(|n| n.core().map(|c| c.epoch()))
             .max()
             .unwrap_or(0);
         if max_epoch != epoch {
@@ -1578,10 +1645,10 @@ impl Sim {
         let max_epoch = self
             .nodes
             .values()
-            .filter_map(|n| n.core.as_ref().map(|c| c.epoch()))
+            .filter_map(|n| n.core().map(|c| c.epoch()))
             .max();
         let Some(l) = self.leader() else { return false };
-        let epoch = self.nodes[&l].core.as_ref().map(|c| c.epoch());
+        let epoch = self.nodes[&l].core().map(|c| c.epoch());
         epoch == max_epoch
             && epoch
                 .and_then(|e| self.leaders.get(&e))
@@ -1597,7 +1664,7 @@ impl Sim {
             .voters
             .iter()
             .filter_map(|id| {
-                let c = self.nodes[id].core.as_ref()?;
+                let c = self.nodes[id].core()?;
                 Some((*id, (c.store().last_epoch(), c.store().end_offset())))
             })
             .collect();
@@ -1622,28 +1689,27 @@ impl Sim {
         let max_epoch = self
             .nodes
             .values()
-            .filter_map(|n| n.core.as_ref())
+            .filter_map(|n| n.core())
             .map(|c| c.epoch())
             .max()
             .unwrap_or(0);
         let leader = self
             .nodes
             .values()
-            .filter_map(|n| n.core.as_ref())
+            .filter_map(|n| n.core())
             .any(|c| c.role() == RoleKind::Leader && c.epoch() == max_epoch);
         leader
-            && self.nodes.values().all(|n| {
-                n.core
-                    .as_ref()
-                    .is_some_and(|c| c.high_watermark() >= offset)
-            })
+            && self
+                .nodes
+                .values()
+                .all(|n| n.core().is_some_and(|c| c.high_watermark() >= offset))
     }
 
     /// A description of every node, for failure messages.
     pub fn describe(&self) -> String {
         self.nodes
             .values()
-            .map(|n| match &n.core {
+            .map(|n| match n.core() {
                 Some(c) => format!(
                     "{}: {:?} epoch {} leader {:?} hw {} end {} start {}",
                     n.id,

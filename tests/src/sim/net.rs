@@ -81,7 +81,7 @@ pub(super) struct ConnRef {
 
 impl Sim {
     fn is_up(&self, id: NodeId) -> bool {
-        self.nodes.get(&id).is_some_and(|n| n.core.is_some())
+        self.nodes.get(&id).is_some_and(|n| n.node.is_some())
     }
 
     /// The blocking, if any, of messages from `from` to `to`.
@@ -105,11 +105,11 @@ impl Sim {
         let Some(node) = self.nodes.get(&client) else {
             return;
         };
-        if node.core.is_none() {
+        if node.node.is_none() {
             return;
         }
         let incarnation = node.incarnation;
-        let epoch = node.core.as_ref().map_or(0, |c| c.epoch());
+        let epoch = node.core().map_or(0, |c| c.epoch());
         let t = self.now + 1;
         self.schedule(
             t,

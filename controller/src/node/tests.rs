@@ -1,0 +1,340 @@
+//! Unit tests of the node: the order of its effects, group commit, applying what committed
+//! exactly once, stopping on storage and state-machine failures, and replaying identically
+//! from the same inputs. Whole clusters of nodes run in the simulator (`tests/src/sim`).
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use metaquorum_log::batch::RecordData;
+
+use super::*;
+use crate::raft::{Batch, LogStore, MemFlush, MemStore, ProposalOutcome, ProposeError};
+
+/// A state machine that proposes what it is handed and records what it sees; it asks the
+/// node to stop when it applies a batch starting at `exit_at`.
+#[derive(Default)]
+struct Recorder {
+    applied: Vec<(Offset, usize)>,
+    done: Vec<(ProposalId, ProposalOutcome)>,
+    refused: Vec<ProposeError>,
+    loads: usize,
+    exit_at: Option<Offset>,
+}
+
+impl StateMachine<MemStore> for Recorder {
+    type Request = Vec<RecordData>;
+
+    fn load(&mut self, store: &MemStore) -> Result<Offset, String> {
+        self.loads += 1;
+        Ok(store.latest_snapshot().map_or(0, |s| s.end_offset))
+    }
+
+    fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_, MemStore>) {
+        if batch.control {
+            return;
+        }
+        if self.exit_at == Some(batch.base_offset) {
+            ctx.exit(
+                ExitCode::Metadata,
+                format!("batch at {}", batch.base_offset),
+            );
+            return;
+        }
+        self.applied.push((batch.base_offset, batch.records.len()));
+    }
+
+    fn handle(&mut self, records: Vec<RecordData>, ctx: &mut Ctx<'_, MemStore>) {
+        if let Err(e) = ctx.propose(records) {
+            self.refused.push(e);
+        }
+    }
+
+    fn proposal_done(
+        &mut self,
+        id: ProposalId,
+        outcome: ProposalOutcome,
+        _ctx: &mut Ctx<'_, MemStore>,
+    ) {
+        self.done.push((id, outcome));
+    }
+
+    fn tick(&mut self, _ctx: &mut Ctx<'_, MemStore>) -> Option<Millis> {
+        None
+    }
+}
+
+type TestNode = Node<Recorder, MemStore>;
+
+fn config(voters: &[NodeId], seed: u64) -> NodeConfig {
+    NodeConfig {
+        raft: RaftConfig::new(1),
+        voters: voters.iter().copied().collect::<BTreeSet<_>>(),
+        persisted: None,
+        seed,
+        now_ms: 0,
+        wall_ms_at_zero: 1_700_000_000_000,
+    }
+}
+
+fn records(n: usize) -> Vec<RecordData> {
+    (0..n)
+        .map(|i| RecordData {
+            key: None,
+            value: Some(Bytes::from(format!("r{i}"))),
+        })
+        .collect()
+}
+
+/// Completes every flush the effects begin, at once, until the node has nothing more to do;
+/// returns every effect seen, flushes included.
+fn settle(node: &mut TestNode, now: Millis, mut effects: Vec<Effect<MemFlush>>) -> Vec<String> {
+    let mut seen = Vec::new();
+    loop {
+        let mut flush = None;
+        for e in effects {
+            seen.push(format!("{e:?}"));
+            if let Effect::Flush(f) = e {
+                flush = Some(f);
+            }
+        }
+        match flush {
+            Some(f) => {
+                node.flushed(now, Ok(f));
+                effects = node.ready(now);
+            }
+            None => return seen,
+        }
+    }
+}
+
+/// A single voter that has elected itself, everything flushed.
+fn solo_leader() -> TestNode {
+    solo_leader_with(Recorder::default())
+}
+
+fn solo_leader_with(recorder: Recorder) -> TestNode {
+    let mut node = TestNode::new(config(&[1], 7), MemStore::new(), recorder).unwrap();
+    let effects = node.tick(5_000);
+    settle(&mut node, 5_000, effects);
+    assert_eq!(node.core().role(), RoleKind::Leader);
+    node
+}
+
+#[test]
+fn committed_batches_are_applied_once_in_order_and_every_proposal_ends() {
+    let mut node = solo_leader();
+    node.request(5_001, records(2));
+    node.request(5_001, records(3));
+    let effects = node.ready(5_001);
+    settle(&mut node, 5_001, effects);
+    node.request(5_002, records(1));
+    let effects = node.ready(5_002);
+    settle(&mut node, 5_002, effects);
+    let sm = node.state_machine();
+    // Offset 0 is the LeaderChange control batch; the two first proposals are packed into one
+    // batch, the third is its own.
+    assert_eq!(sm.applied, vec![(1, 5), (6, 1)]);
+    assert_eq!(sm.done.len(), 3);
+    assert!(sm
+        .done
+        .iter()
+        .all(|(_, o)| matches!(o, ProposalOutcome::Committed { .. })));
+    assert_eq!(node.applied(), node.core().high_watermark());
+    assert_eq!(node.applied(), 7);
+}
+
+#[test]
+fn one_flush_in_flight_and_the_next_covers_what_was_written_meanwhile() {
+    let mut node = solo_leader();
+    node.request(6_000, records(1));
+    let first: Vec<MemFlush> = node
+        .ready(6_000)
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Flush(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(first.len(), 1, "one flush begun for the append");
+    // More appends while the flush runs: no second flush until the first ends.
+    for _ in 0..3 {
+        node.request(6_001, records(1));
+        let effects = node.ready(6_001);
+        assert!(
+            !effects.iter().any(|e| matches!(e, Effect::Flush(_))),
+            "a second flush began while one was in flight: {effects:?}"
+        );
+    }
+    assert!(node.state_machine().done.is_empty(), "nothing durable yet");
+    node.flushed(6_002, Ok(first[0]));
+    let effects = node.ready(6_002);
+    let again: Vec<MemFlush> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Flush(f) => Some(*f),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(again.len(), 1, "the flush that ended begins the next one");
+    assert_eq!(
+        node.state_machine().done.len(),
+        1,
+        "the first append committed"
+    );
+    node.flushed(6_003, Ok(again[0]));
+    let effects = node.ready(6_003);
+    settle(&mut node, 6_003, effects);
+    assert_eq!(node.state_machine().done.len(), 4);
+    assert_eq!(
+        node.core().store().durable_end_offset(),
+        node.core().store().end_offset()
+    );
+}
+
+#[test]
+fn the_election_state_is_persisted_before_any_message_leaves() {
+    // KIP-595: a candidate's vote for itself is durable before it asks for votes. The
+    // election timeout starts a pre-vote (KIP-996), which changes nothing durable; a granted
+    // pre-vote makes the node a candidate.
+    let mut node =
+        TestNode::new(config(&[1, 2, 3], 7), MemStore::new(), Recorder::default()).unwrap();
+    let effects = node.tick(10_000);
+    let Some((to, cid)) = effects.iter().find_map(|e| match e {
+        Effect::Send {
+            to,
+            correlation_id,
+            message: Message::VoteRequest { pre_vote: true, .. },
+        } => Some((*to, *correlation_id)),
+        _ => None,
+    }) else {
+        panic!("an election timeout starts a pre-vote: {effects:?}");
+    };
+    node.step(
+        10_001,
+        to,
+        cid,
+        Message::VoteResponse {
+            error: crate::raft::ErrorCode::None,
+            leader_epoch: 0,
+            leader_id: None,
+            vote_granted: true,
+            pre_vote: true,
+        },
+    );
+    let effects = node.ready(10_001);
+    let persisted = effects
+        .iter()
+        .position(|e| matches!(e, Effect::PersistElectionState(_)));
+    let first_send = effects
+        .iter()
+        .position(|e| matches!(e, Effect::Send { .. }));
+    let (Some(p), Some(s)) = (persisted, first_send) else {
+        panic!("an election timeout persists a state and sends requests: {effects:?}");
+    };
+    assert!(
+        p < s,
+        "a message left before the election state: {effects:?}"
+    );
+}
+
+#[test]
+fn requests_are_answered_on_the_id_they_came_with() {
+    let mut node =
+        TestNode::new(config(&[1, 2, 3], 7), MemStore::new(), Recorder::default()).unwrap();
+    node.step(
+        100,
+        2,
+        42,
+        Message::VoteRequest {
+            replica_epoch: 1,
+            replica_id: 2,
+            last_offset_epoch: 0,
+            last_offset: 0,
+            pre_vote: true,
+        },
+    );
+    let effects = node.ready(100);
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::Reply {
+                to: 2,
+                correlation_id: 42,
+                message: Message::VoteResponse { .. }
+            }
+        )),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn a_failed_flush_stops_the_node_and_nothing_follows() {
+    let mut node = solo_leader();
+    node.request(6_000, records(1));
+    let flush = node
+        .ready(6_000)
+        .iter()
+        .any(|e| matches!(e, Effect::Flush(_)));
+    assert!(flush, "the append begins a flush");
+    node.flushed(6_001, Err("fdatasync: I/O error".into()));
+    let effects = node.ready(6_001);
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::Exit(Exit {
+                code: ExitCode::Storage,
+                ..
+            })]
+        ),
+        "{effects:?}"
+    );
+    assert!(node.stopped());
+    node.request(7_000, records(1));
+    assert!(node.tick(7_000).is_empty(), "a stopped node does nothing");
+    assert!(node.state_machine().done.is_empty());
+}
+
+#[test]
+fn a_state_machine_exit_stops_applying_at_that_batch() {
+    let mut node = solo_leader_with(Recorder {
+        exit_at: Some(2),
+        ..Recorder::default()
+    });
+    node.request(5_001, records(1));
+    let effects = node.ready(5_001);
+    settle(&mut node, 5_001, effects);
+    node.request(5_002, records(1));
+    let effects = node.ready(5_002);
+    let seen = settle(&mut node, 5_002, effects);
+    node.request(5_003, records(1));
+    let effects = node.ready(5_003);
+    let after = settle(&mut node, 5_003, effects);
+    assert_eq!(node.state_machine().applied, vec![(1, 1)]);
+    assert!(
+        seen.iter()
+            .any(|e| e.contains("Exit") && e.contains("Metadata")),
+        "{seen:?}"
+    );
+    assert!(node.stopped());
+    assert!(after.is_empty(), "{after:?}");
+}
+
+#[test]
+fn the_same_inputs_give_the_same_effects() {
+    let run = || {
+        let mut node =
+            TestNode::new(config(&[1, 2, 3], 99), MemStore::new(), Recorder::default()).unwrap();
+        let mut seen = Vec::new();
+        for t in (0..20_000).step_by(250) {
+            let effects = node.tick(t);
+            seen.extend(settle(&mut node, t, effects));
+            node.peer_unreachable(t, 2, node.core().epoch());
+            let effects = node.ready(t);
+            seen.extend(settle(&mut node, t, effects));
+        }
+        seen
+    };
+    let a = run();
+    assert!(a.len() > 10, "the node did something: {a:?}");
+    assert_eq!(a, run());
+}

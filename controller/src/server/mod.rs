@@ -1,0 +1,167 @@
+//! A controller server, assembled: storage checks, the log, the node's shell, the Kafka listener.
+//! `metaquorum run` calls [`ControllerServer::start`] and [`ControllerServer::shutdown`]; the
+//! broker shim's combined mode starts it with [`ControllerServer::start_with`].
+//!
+//! - [`setup`]: the start-up steps a broker shares (log, listeners, metrics, Raft settings);
+//! - [`apis`]: the request handlers between the listener and the node;
+//! - [`decode`]: decoding the metadata APIs into the state machine's requests;
+//! - [`describe_quorum`]: the DescribeQuorum answer built from a node's view.
+
+pub mod apis;
+pub mod decode;
+pub mod describe_quorum;
+pub mod setup;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::control::api::ControllerCall;
+use crate::control::controller::{ControllerSettings, QuorumController};
+use crate::control::topics::TopicDefaults;
+use crate::net::server::{self, ServerLimits};
+use crate::shell::{self, ShellConfig, ShellHandle};
+use crate::storage;
+
+use apis::ControllerApis;
+use setup::{
+    bind_listener, open_metadata_log, peer_settings, raft_config, random_seed, serve_metrics,
+    snapshot_policy, voters, StartError,
+};
+
+/// A running controller server.
+pub struct ControllerServer {
+    /// The addresses the listeners are bound to.
+    pub listeners: Vec<SocketAddr>,
+    /// Where `/metrics` is served, if configured.
+    pub metrics: Option<SocketAddr>,
+    shell: ShellHandle<ControllerCall>,
+    shutdown_tx: watch::Sender<bool>,
+    shell_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ControllerServer {
+    /// Checks storage, opens the log, starts the shell and binds the controller listeners.
+    pub async fn start(config: &Config) -> Result<Self, StartError> {
+        Self::start_with(config, |controller| controller).await
+    }
+
+    /// [`Self::start`], with the controller's state machine wrapped by `wrap` before the shell
+    /// takes it: combined mode (`process.roles=broker,controller`) hands the same committed
+    /// batches to the broker's metadata this way, as Kafka shares one Raft client.
+    pub async fn start_with<S, F>(config: &Config, wrap: F) -> Result<Self, StartError>
+    where
+        S: crate::node::StateMachine<Request = ControllerCall> + Send,
+        F: FnOnce(QuorumController) -> S,
+    {
+        let identity = storage::check_formatted(config)?;
+        let voters = voters(config)?;
+        if !voters.contains_key(&config.node_id) {
+            return Err(StartError::Config(format!(
+                "node.id {} is not one of the voters {:?}; a node that only follows the log is a broker (process.roles=broker)",
+                config.node_id,
+                voters.keys().collect::<Vec<_>>()
+            )));
+        }
+        let (store, partition_dir) = open_metadata_log(config)?;
+        let raft = raft_config(config, store.log().config().batch_bytes_max);
+        let peer = peer_settings(config, &identity.cluster_id);
+        let seed = random_seed();
+        // Bind first: a node that cannot listen must not start voting.
+        let mut bound = Vec::new();
+        for l in config.controller_listeners() {
+            bound.push(bind_listener(l).await?);
+        }
+        if bound.is_empty() {
+            return Err(StartError::Config(
+                "no listener is named in controller.listener.names".into(),
+            ));
+        }
+        let metrics = serve_metrics(config).await?;
+        let bootstrap_metadata_version = match storage::read_bootstrap_metadata_version(
+            config.metadata_log_dir(),
+        ) {
+            Ok(level) => level,
+            Err(e) => {
+                let (level, name) = crate::metadata::version::LATEST_PRODUCTION;
+                tracing::warn!("no usable bootstrap.checkpoint ({e}); a new cluster starts at metadata.version {name}");
+                level
+            }
+        };
+        let state_machine = QuorumController::new(
+            ControllerSettings {
+                cluster_id: identity.cluster_id.clone(),
+                voters: voters.clone(),
+                bootstrap_metadata_version,
+                broker_session_timeout_ms: config.broker_session_timeout_ms,
+                idle_interval_ms: config.metadata_max_idle_interval_ms,
+                snapshots: snapshot_policy(config),
+                topic_defaults: TopicDefaults::default(),
+                leader_balance_interval_ms: config.auto_leader_rebalance_enable.then(|| {
+                    config
+                        .leader_imbalance_check_interval_seconds
+                        .saturating_mul(1000)
+                }),
+            },
+            random_seed(),
+        );
+        let (shell, thread) = shell::start(
+            ShellConfig {
+                raft,
+                voters: voters
+                    .iter()
+                    .map(|(id, hp)| (*id, hp.to_string()))
+                    .collect(),
+                peer,
+                partition_dir,
+                seed,
+            },
+            store,
+            wrap(state_machine),
+            tokio::runtime::Handle::current(),
+        )
+        .map_err(StartError::Node)?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let apis = Arc::new(ControllerApis {
+            shell: shell.clone(),
+            cluster_id: identity.cluster_id,
+            voters,
+        });
+        let mut listeners = Vec::new();
+        for l in bound {
+            listeners.push(l.local_addr().map_err(|e| StartError::Bind {
+                addr: "listener".into(),
+                source: e,
+            })?);
+            tokio::spawn(server::serve(
+                l,
+                Arc::clone(&apis),
+                ServerLimits::default(),
+                shutdown_rx.clone(),
+            ));
+        }
+        Ok(ControllerServer {
+            listeners,
+            metrics,
+            shell,
+            shutdown_tx,
+            shell_thread: Some(thread),
+        })
+    }
+
+    /// The shell, to hand requests to the state machine.
+    pub fn shell(&self) -> &ShellHandle<ControllerCall> {
+        &self.shell
+    }
+
+    /// Resigns leadership (EndQuorumEpoch), stops the listeners and the shell.
+    pub async fn shutdown(mut self) {
+        self.shell.shutdown().await;
+        let _ = self.shutdown_tx.send(true);
+        if let Some(t) = self.shell_thread.take() {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
