@@ -20,9 +20,8 @@ use metaquorum_controller::control::controller::QuorumController;
 use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::metadata::loader::{CommittedBatch, MetadataLoader};
 use metaquorum_controller::node::{Ctx, StateMachine};
-use metaquorum_controller::raft::segmented::SegmentedStore;
 use metaquorum_controller::raft::{Batch, Millis, Offset, ProposalId, ProposalOutcome};
-use metaquorum_controller::snapshots::{load_latest, SnapshotPolicy, Snapshotter};
+use metaquorum_controller::snapshots::{load_latest, SnapshotPolicy, SnapshotStore, Snapshotter};
 
 use crate::events::diff_images;
 use crate::metrics::{publish_broker_metadata, record_apply_lag, BrokerMetadataGauges};
@@ -87,7 +86,7 @@ impl BrokerMetadata {
     }
 
     /// Loads the newest snapshot of `store` and publishes it.
-    fn load_snapshot(&mut self, store: &SegmentedStore) -> Result<Offset, String> {
+    fn load_snapshot<L: SnapshotStore>(&mut self, store: &L) -> Result<Offset, String> {
         let previous = self.loader.image().clone();
         let loaded = match load_latest(store, &mut self.loader) {
             Ok(id) => id,
@@ -190,23 +189,20 @@ impl BrokerMetadata {
         self.loader.image()
     }
 
-    fn after_apply(&mut self, ctx: &mut Ctx<'_>) {
+    fn after_apply<L: SnapshotStore>(&mut self, ctx: &mut Ctx<'_, L>) {
         if let Some(s) = &mut self.snapshots {
             let in_transaction = self.loader.in_transaction();
-            s.maybe_start(
-                self.loader.image(),
-                in_transaction,
-                ctx.now_ms(),
-                ctx.store_mut().log_mut(),
-            );
+            let now = ctx.now_ms();
+            s.maybe_start(self.loader.image(), in_transaction, now, ctx.store_mut());
         }
         self.maybe_publish_gauges(ctx.now_ms(), ctx.wall_ms());
     }
 
-    fn on_tick(&mut self, ctx: &mut Ctx<'_>) -> Option<Millis> {
+    fn on_tick<L: SnapshotStore>(&mut self, ctx: &mut Ctx<'_, L>) -> Option<Millis> {
         let now = ctx.now_ms();
         if let Some(s) = &mut self.snapshots {
-            s.maybe_finish(ctx.store_mut().log_mut());
+            let wall_ms = ctx.wall_ms();
+            s.maybe_finish(ctx.store_mut(), wall_ms);
         }
         self.after_apply(ctx);
         let mut next = now + PUBLISH_EVERY_MS;
@@ -221,26 +217,27 @@ impl BrokerMetadata {
     }
 }
 
-impl StateMachine for BrokerMetadata {
+impl<L: SnapshotStore> StateMachine<L> for BrokerMetadata {
     /// An observer takes no requests through the node: the shim reads the published image.
     type Request = Infallible;
 
-    fn load(&mut self, store: &SegmentedStore) -> Result<Offset, String> {
+    fn load(&mut self, store: &L) -> Result<Offset, String> {
         self.load_snapshot(store)
     }
 
-    fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_>) {
+    fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_, L>) {
         self.apply_batch(batch, ctx.wall_ms());
         self.after_apply(ctx);
     }
 
-    fn handle(&mut self, request: Infallible, _ctx: &mut Ctx<'_>) {
+    fn handle(&mut self, request: Infallible, _ctx: &mut Ctx<'_, L>) {
         match request {}
     }
 
-    fn proposal_done(&mut self, _id: ProposalId, _outcome: ProposalOutcome, _ctx: &mut Ctx<'_>) {}
+    fn proposal_done(&mut self, _id: ProposalId, _outcome: ProposalOutcome, _ctx: &mut Ctx<'_, L>) {
+    }
 
-    fn tick(&mut self, ctx: &mut Ctx<'_>) -> Option<Millis> {
+    fn tick(&mut self, ctx: &mut Ctx<'_, L>) -> Option<Millis> {
         self.on_tick(ctx)
     }
 }
@@ -259,10 +256,10 @@ impl Combined {
     }
 }
 
-impl StateMachine for Combined {
+impl<L: SnapshotStore> StateMachine<L> for Combined {
     type Request = ControllerCall;
 
-    fn load(&mut self, store: &SegmentedStore) -> Result<Offset, String> {
+    fn load(&mut self, store: &L) -> Result<Offset, String> {
         // The snapshot is read and decoded once: the broker half continues from the image
         // the controller half loaded.
         let next = self.controller.load(store)?;
@@ -271,21 +268,21 @@ impl StateMachine for Combined {
         Ok(next)
     }
 
-    fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_>) {
+    fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_, L>) {
         self.controller.apply(batch, ctx);
         self.broker.apply_batch(batch, ctx.wall_ms());
         self.broker.after_apply(ctx);
     }
 
-    fn handle(&mut self, request: ControllerCall, ctx: &mut Ctx<'_>) {
+    fn handle(&mut self, request: ControllerCall, ctx: &mut Ctx<'_, L>) {
         self.controller.handle(request, ctx);
     }
 
-    fn proposal_done(&mut self, id: ProposalId, outcome: ProposalOutcome, ctx: &mut Ctx<'_>) {
+    fn proposal_done(&mut self, id: ProposalId, outcome: ProposalOutcome, ctx: &mut Ctx<'_, L>) {
         self.controller.proposal_done(id, outcome, ctx);
     }
 
-    fn tick(&mut self, ctx: &mut Ctx<'_>) -> Option<Millis> {
+    fn tick(&mut self, ctx: &mut Ctx<'_, L>) -> Option<Millis> {
         let a = self.controller.tick(ctx);
         let b = self.broker.on_tick(ctx);
         match (a, b) {

@@ -1,22 +1,25 @@
 //! Snapshots of the metadata image for any node that replays the log (controller or broker):
 //! when one is due (`metadata.log.max.record.bytes.between.snapshots` bytes of committed
-//! records, or `metadata.log.max.snapshot.interval.ms`), writing it on a thread of its own,
-//! recording it in the log with retention afterwards, and loading the newest one at start.
+//! records, or `metadata.log.max.snapshot.interval.ms`), writing it, recording it in the log
+//! with retention afterwards, and loading the newest one at start.
 //!
 //! Every node takes its own snapshots, as in Kafka (`SnapshotGenerator` on each node): a
-//! restart loads the newest snapshot and replays only the tail.
+//! restart loads the newest snapshot and replays only the tail. Where snapshots live is the
+//! store's business ([`SnapshotStore`]): the segmented log writes them as `.checkpoint` files on
+//! a thread of its own, so the node goes on while the image is encoded and fsynced; the
+//! simulator's [`MemStore`] encodes the same bytes in memory at once, so a seed replays exactly.
 
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::Instant;
 
 use bytes::Bytes;
-use metaquorum_log::batch::RecordData;
-use metaquorum_log::{Log, Retention, SnapshotId};
+use metaquorum_log::batch::{BatchIter, RecordData};
+use metaquorum_log::{verify_snapshot_bytes, Retention, SnapshotEncoder, SnapshotId};
 
 use crate::metadata::image::{MetadataImage, MetadataProvenance};
 use crate::metadata::loader::MetadataLoader;
 use crate::raft::segmented::{decode_batch, SegmentedStore};
-use crate::raft::{LogStore, Millis};
+use crate::raft::{FlushStore, LogStore, MemStore, Millis};
 
 /// Records per batch of a generated snapshot.
 const SNAPSHOT_RECORDS_PER_BATCH: usize = 1_000;
@@ -32,11 +35,185 @@ pub struct SnapshotPolicy {
     pub retention: Retention,
 }
 
-/// What the snapshot thread reports back.
-struct Outcome {
-    result: Result<SnapshotId, String>,
-    records: usize,
-    elapsed_ms: u128,
+/// How a snapshot's writing ended.
+#[derive(Debug)]
+pub struct SnapshotOutcome {
+    /// The snapshot written, or why it could not be.
+    pub result: Result<SnapshotId, String>,
+    /// Records it holds.
+    pub records: usize,
+    /// Time spent encoding and writing it.
+    pub elapsed_ms: u128,
+}
+
+/// Produces a snapshot's records; runs wherever the store writes the snapshot.
+pub type SnapshotRecords = Box<dyn FnOnce() -> Vec<RecordData> + Send>;
+
+/// A log store that also keeps the state machine's snapshots.
+///
+/// Contract: a snapshot started with [`SnapshotStore::start_snapshot`] reports its outcome
+/// once on the returned channel; [`SnapshotStore::finish_snapshot`] then makes it the newest
+/// snapshot (if it is not already) and applies retention, which never deletes what the newest
+/// snapshot does not cover. [`SnapshotStore::snapshot_values`] checks a snapshot whole before
+/// it returns anything from it.
+pub trait SnapshotStore: FlushStore {
+    /// The values of the data records of snapshot `id`, in order, after checking every batch.
+    fn snapshot_values(&self, id: SnapshotId) -> Result<Vec<Bytes>, String>;
+    /// Starts writing snapshot `id` of the records `records` produces, stamped with the
+    /// append time of its last record.
+    fn start_snapshot(
+        &mut self,
+        id: SnapshotId,
+        last_contained_timestamp_ms: i64,
+        records: SnapshotRecords,
+    ) -> Result<Receiver<SnapshotOutcome>, String>;
+    /// Records a written snapshot and applies retention at wall time `wall_ms`; returns what
+    /// retention did, for the log line.
+    fn finish_snapshot(
+        &mut self,
+        id: SnapshotId,
+        wall_ms: i64,
+        retention: Retention,
+    ) -> Result<String, String>;
+}
+
+/// The data records' values of a snapshot's bytes (header and footer control batches skipped).
+fn values_of(bytes: &[u8], id: SnapshotId, batch_bytes_max: usize) -> Result<Vec<Bytes>, String> {
+    let mut values = Vec::new();
+    for (_, header, bytes) in BatchIter::new(bytes, batch_bytes_max, true) {
+        if header.is_control() {
+            continue;
+        }
+        let batch = decode_batch(bytes).map_err(|e| format!("snapshot {id}: {e}"))?;
+        values.extend(batch.records.iter().filter_map(|r| r.value.clone()));
+    }
+    Ok(values)
+}
+
+/// Encodes records in batches of [`SNAPSHOT_RECORDS_PER_BATCH`] through `append`.
+fn append_in_batches<E>(
+    records: &[RecordData],
+    mut append: impl FnMut(&[RecordData]) -> Result<(), E>,
+) -> Result<(), E> {
+    for chunk in records.chunks(SNAPSHOT_RECORDS_PER_BATCH) {
+        append(chunk)?;
+    }
+    Ok(())
+}
+
+impl SnapshotStore for SegmentedStore {
+    fn snapshot_values(&self, id: SnapshotId) -> Result<Vec<Bytes>, String> {
+        let reader = self
+            .log()
+            .open_snapshot(id)
+            .map_err(|e| format!("opening snapshot {id}: {e}"))?;
+        reader
+            .verify()
+            .map_err(|e| format!("snapshot {id} is damaged: {e}"))?;
+        values_of(reader.bytes(), id, self.log().config().batch_bytes_max)
+    }
+
+    /// The file is created here; encoding, writing and fsync run on a thread of their own.
+    fn start_snapshot(
+        &mut self,
+        id: SnapshotId,
+        last_contained_timestamp_ms: i64,
+        records: SnapshotRecords,
+    ) -> Result<Receiver<SnapshotOutcome>, String> {
+        let mut writer = self
+            .log_mut()
+            .create_snapshot(id, last_contained_timestamp_ms)
+            .map_err(|e| format!("starting snapshot {id}: {e}"))?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("metaquorum-snapshot".into())
+            .spawn(move || {
+                let started = Instant::now();
+                let records = records();
+                let result = append_in_batches(&records, |chunk| writer.append_records(chunk))
+                    .and_then(|()| writer.finish())
+                    .map_err(|e| e.to_string());
+                let _ = tx.send(SnapshotOutcome {
+                    result,
+                    records: records.len(),
+                    elapsed_ms: started.elapsed().as_millis(),
+                });
+            })
+            .map_err(|e| format!("starting the snapshot thread: {e}"))?;
+        Ok(rx)
+    }
+
+    fn finish_snapshot(
+        &mut self,
+        id: SnapshotId,
+        wall_ms: i64,
+        retention: Retention,
+    ) -> Result<String, String> {
+        let log = self.log_mut();
+        log.add_finished_snapshot(id).map_err(|e| e.to_string())?;
+        let report = log
+            .clean(wall_ms, retention)
+            .map_err(|e| format!("retention after snapshot {id}: {e}"))?;
+        Ok(format!(
+            "retention deleted {} segment(s), {} snapshot(s); log starts at {}",
+            report.segments_deleted, report.snapshots_deleted, report.log_start_offset
+        ))
+    }
+}
+
+/// Snapshots the in-memory store keeps besides its newest (a follower may be downloading one).
+const MEM_SNAPSHOTS_KEPT: usize = 3;
+
+impl SnapshotStore for MemStore {
+    fn snapshot_values(&self, id: SnapshotId) -> Result<Vec<Bytes>, String> {
+        let bytes = self
+            .snapshot(id)
+            .ok_or_else(|| format!("snapshot {id} is not in the store"))?;
+        let name = std::path::PathBuf::from(id.file_name());
+        verify_snapshot_bytes(bytes, usize::MAX, &name)
+            .map_err(|e| format!("snapshot {id} is damaged: {e}"))?;
+        values_of(bytes, id, usize::MAX)
+    }
+
+    /// Encoded at once, in memory: the outcome is waiting when the caller next looks.
+    fn start_snapshot(
+        &mut self,
+        id: SnapshotId,
+        last_contained_timestamp_ms: i64,
+        records: SnapshotRecords,
+    ) -> Result<Receiver<SnapshotOutcome>, String> {
+        let records = records();
+        let encoded = SnapshotEncoder::new(id, last_contained_timestamp_ms, usize::MAX)
+            .and_then(|mut e| {
+                append_in_batches(&records, |chunk| e.append_records(chunk))?;
+                e.finish()
+            })
+            .map_err(|e| e.to_string());
+        let result = encoded.map(|bytes| {
+            self.create_snapshot(id, bytes);
+            id
+        });
+        let (tx, rx) = mpsc::channel();
+        let _ = tx.send(SnapshotOutcome {
+            result,
+            records: records.len(),
+            elapsed_ms: 0,
+        });
+        Ok(rx)
+    }
+
+    fn finish_snapshot(
+        &mut self,
+        id: SnapshotId,
+        _wall_ms: i64,
+        _retention: Retention,
+    ) -> Result<String, String> {
+        if self.snapshot(id).is_none() {
+            return Err(format!("snapshot {id} is not in the store"));
+        }
+        self.delete_before_latest_snapshot(MEM_SNAPSHOTS_KEPT);
+        Ok(format!("log starts at {}", self.log_start_offset()))
+    }
 }
 
 /// Decides when to snapshot and runs one snapshot at a time; see the module documentation.
@@ -47,7 +224,7 @@ pub struct Snapshotter {
     /// Driver time of the last snapshot (or of the first check).
     last_ms: Option<Millis>,
     /// A snapshot being written; its outcome arrives here.
-    in_flight: Option<Receiver<Outcome>>,
+    in_flight: Option<Receiver<SnapshotOutcome>>,
 }
 
 impl Snapshotter {
@@ -80,15 +257,16 @@ impl Snapshotter {
     }
 
     /// Starts writing a snapshot of `image` if one is due and none is running. The image is
-    /// immutable, so a thread of its own encodes, writes, fsyncs and renames it while the
-    /// caller goes on; [`Self::maybe_finish`] records it in the log. `in_transaction` holds the
-    /// snapshot back: a snapshot never contains part of a metadata transaction.
-    pub fn maybe_start(
+    /// immutable, so the store encodes and writes it wherever it writes snapshots (a thread of
+    /// its own for the segmented log) while the caller goes on; [`Self::maybe_finish`] records
+    /// it. `in_transaction` holds the snapshot back: a snapshot never contains part of a
+    /// metadata transaction.
+    pub fn maybe_start<L: SnapshotStore>(
         &mut self,
         image: &MetadataImage,
         in_transaction: bool,
         now: Millis,
-        log: &mut Log,
+        store: &mut L,
     ) {
         let since = *self.last_ms.get_or_insert(now);
         let by_bytes = self.bytes_since >= self.policy.bytes_max;
@@ -107,63 +285,41 @@ impl Snapshotter {
         };
         self.last_ms = Some(now);
         self.bytes_since = 0;
-        if log
+        if store
             .latest_snapshot()
             .is_some_and(|s| s.end_offset >= id.end_offset)
         {
             return;
         }
-        let mut writer = match log.create_snapshot(id, image.provenance.last_contained_timestamp_ms)
-        {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::error!("starting snapshot {id}: {e}");
-                return;
-            }
-        };
+        let timestamp_ms = image.provenance.last_contained_timestamp_ms;
         let image = image.clone();
-        let (tx, rx) = mpsc::channel();
-        let spawned = std::thread::Builder::new()
-            .name("metaquorum-snapshot".into())
-            .spawn(move || {
-                let started = Instant::now();
-                let records = image.to_records();
-                let result = (|| {
-                    for chunk in records.chunks(SNAPSHOT_RECORDS_PER_BATCH) {
-                        let data: Vec<RecordData> = chunk
-                            .iter()
-                            .map(|r| RecordData {
-                                key: None,
-                                value: Some(r.encode()),
-                            })
-                            .collect();
-                        writer.append_records(&data)?;
-                    }
-                    writer.finish()
-                })();
-                let _ = tx.send(Outcome {
-                    result: result.map_err(|e| e.to_string()),
-                    records: records.len(),
-                    elapsed_ms: started.elapsed().as_millis(),
-                });
-            });
-        match spawned {
-            Ok(_) => self.in_flight = Some(rx),
-            Err(e) => tracing::error!("starting the snapshot thread: {e}"),
+        let records: SnapshotRecords = Box::new(move || {
+            image
+                .to_records()
+                .iter()
+                .map(|r| RecordData {
+                    key: None,
+                    value: Some(r.encode()),
+                })
+                .collect()
+        });
+        match store.start_snapshot(id, timestamp_ms, records) {
+            Ok(rx) => self.in_flight = Some(rx),
+            Err(e) => tracing::error!("{e}"),
         }
     }
 
-    /// Records a finished snapshot in the log and applies retention. A failed snapshot is
-    /// logged and costs replay time, never data: the log stays as it was.
-    pub fn maybe_finish(&mut self, log: &mut Log) {
+    /// Records a finished snapshot in the store and applies retention at wall time `wall_ms`. A
+    /// failed snapshot is logged and costs replay time, never data: the log stays as it was.
+    pub fn maybe_finish<L: SnapshotStore>(&mut self, store: &mut L, wall_ms: i64) {
         let Some(rx) = &self.in_flight else {
             return;
         };
         let outcome = match rx.try_recv() {
             Ok(o) => o,
             Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => Outcome {
-                result: Err("the snapshot thread died".into()),
+            Err(TryRecvError::Disconnected) => SnapshotOutcome {
+                result: Err("the snapshot writer died".into()),
                 records: 0,
                 elapsed_ms: 0,
             },
@@ -171,20 +327,14 @@ impl Snapshotter {
         self.in_flight = None;
         let retention = self.policy.retention;
         let finished = outcome.result.and_then(|id| {
-            log.add_finished_snapshot(id).map_err(|e| e.to_string())?;
-            let report = log
-                .clean(metaquorum_log::clock::wall_clock_ms(), retention)
-                .map_err(|e| format!("retention after snapshot {id}: {e}"))?;
+            let report = store.finish_snapshot(id, wall_ms, retention)?;
             Ok((id, report))
         });
         match finished {
             Ok((id, report)) => tracing::info!(
-                "wrote snapshot {id} ({} records) in {} ms; retention deleted {} segment(s), {} snapshot(s); log starts at {}",
+                "wrote snapshot {id} ({} records) in {} ms; {report}",
                 outcome.records,
                 outcome.elapsed_ms,
-                report.segments_deleted,
-                report.snapshots_deleted,
-                report.log_start_offset
             ),
             Err(e) => tracing::error!("writing a snapshot failed: {e}"),
         }
@@ -193,29 +343,15 @@ impl Snapshotter {
 
 /// Loads the newest snapshot of `store` into `loader`. Returns the snapshot's id, or `None`
 /// (and an empty loader) when there is none. A damaged snapshot is an error naming it.
-pub fn load_latest(
-    store: &SegmentedStore,
+pub fn load_latest<L: SnapshotStore>(
+    store: &L,
     loader: &mut MetadataLoader,
 ) -> Result<Option<SnapshotId>, String> {
     let Some(id) = store.latest_snapshot() else {
         *loader = MetadataLoader::new();
         return Ok(None);
     };
-    let reader = store
-        .log()
-        .open_snapshot(id)
-        .map_err(|e| format!("opening snapshot {id}: {e}"))?;
-    reader
-        .verify()
-        .map_err(|e| format!("snapshot {id} is damaged: {e}"))?;
-    let mut values: Vec<Bytes> = Vec::new();
-    for (_, header, bytes) in reader.batches() {
-        if header.is_control() {
-            continue;
-        }
-        let batch = decode_batch(bytes).map_err(|e| format!("snapshot {id}: {e}"))?;
-        values.extend(batch.records.iter().filter_map(|r| r.value.clone()));
-    }
+    let values = store.snapshot_values(id)?;
     let provenance = MetadataProvenance {
         offset: id.end_offset - 1,
         epoch: id.epoch,

@@ -31,7 +31,9 @@ pub use crate::log::{
 };
 pub use crate::meta_properties::MetaProperties;
 pub use crate::quorum_state::{ElectionState, QuorumStateStore};
-pub use crate::snapshot::{SnapshotId, SnapshotReader, SnapshotWriter};
+pub use crate::snapshot::{
+    verify_snapshot_bytes, SnapshotEncoder, SnapshotId, SnapshotReader, SnapshotWriter,
+};
 
 /// Name of the metadata log's directory under `metadata.log.dir` (topic `__cluster_metadata`,
 /// partition 0).

@@ -8,7 +8,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{SnapshotFooterRecord, SnapshotHeaderRecord};
 use kafka_protocol::records::RecordBatchDecoder;
 use memmap2::Mmap;
@@ -55,6 +55,156 @@ impl fmt::Display for SnapshotId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "(endOffset={}, epoch={})", self.end_offset, self.epoch)
     }
+}
+
+/// The SnapshotHeader control record that opens every generated snapshot.
+fn header_record(last_contained_log_timestamp_ms: i64) -> Result<RecordData, LogError> {
+    let header = SnapshotHeaderRecord::default()
+        .with_version(0)
+        .with_last_contained_log_timestamp(last_contained_log_timestamp_ms);
+    control_record(ControlRecordType::SnapshotHeader, &header, 0)
+        .map_err(|e| LogError::InvalidArgument(e.to_string()))
+}
+
+/// The SnapshotFooter control record that closes every generated snapshot.
+fn footer_record() -> Result<RecordData, LogError> {
+    let footer = SnapshotFooterRecord::default().with_version(0);
+    control_record(ControlRecordType::SnapshotFooter, &footer, 0)
+        .map_err(|e| LogError::InvalidArgument(e.to_string()))
+}
+
+/// Encodes one batch of snapshot `id` whose first record is the snapshot's `base_offset`-th
+/// (records are numbered from 0 within a snapshot), refusing one above `batch_bytes_max`.
+fn encode_snapshot_batch(
+    id: SnapshotId,
+    base_offset: i64,
+    timestamp_ms: i64,
+    control: bool,
+    records: &[RecordData],
+    batch_bytes_max: usize,
+) -> Result<BytesMut, LogError> {
+    let mut buf = BytesMut::new();
+    encode_batch(
+        &mut buf,
+        BatchSpec {
+            base_offset,
+            epoch: id.epoch,
+            timestamp_ms,
+            control,
+        },
+        records,
+    )
+    .map_err(|e| LogError::InvalidArgument(e.to_string()))?;
+    if buf.len() > batch_bytes_max {
+        return Err(LogError::InvalidArgument(format!(
+            "snapshot batch of {} bytes exceeds the {batch_bytes_max} byte limit",
+            buf.len()
+        )));
+    }
+    Ok(buf)
+}
+
+/// A snapshot encoded in memory: exactly the bytes a [`SnapshotWriter`] writes to a file
+/// (header, data batches, footer), for a store that keeps its snapshots in memory (the
+/// simulator's). [`SnapshotEncoder::finish`] checks the result as [`SnapshotReader::verify`]
+/// checks a file.
+#[derive(Debug)]
+pub struct SnapshotEncoder {
+    id: SnapshotId,
+    next_offset: i64,
+    timestamp_ms: i64,
+    batch_bytes_max: usize,
+    buf: BytesMut,
+}
+
+impl SnapshotEncoder {
+    /// Starts snapshot `id` with its SnapshotHeader batch.
+    pub fn new(
+        id: SnapshotId,
+        last_contained_log_timestamp_ms: i64,
+        batch_bytes_max: usize,
+    ) -> Result<Self, LogError> {
+        let mut e = SnapshotEncoder {
+            id,
+            next_offset: 0,
+            timestamp_ms: last_contained_log_timestamp_ms,
+            batch_bytes_max,
+            buf: BytesMut::new(),
+        };
+        e.push(&[header_record(last_contained_log_timestamp_ms)?], true)?;
+        Ok(e)
+    }
+
+    fn push(&mut self, records: &[RecordData], control: bool) -> Result<(), LogError> {
+        let batch = encode_snapshot_batch(
+            self.id,
+            self.next_offset,
+            self.timestamp_ms,
+            control,
+            records,
+            self.batch_bytes_max,
+        )?;
+        self.next_offset += records.len() as i64;
+        self.buf.extend_from_slice(&batch);
+        Ok(())
+    }
+
+    /// Encodes `records` as one data batch.
+    pub fn append_records(&mut self, records: &[RecordData]) -> Result<(), LogError> {
+        self.push(records, false)
+    }
+
+    /// Adds the SnapshotFooter batch, checks the whole snapshot and returns its bytes.
+    pub fn finish(mut self) -> Result<Bytes, LogError> {
+        self.push(&[footer_record()?], true)?;
+        let bytes = self.buf.freeze();
+        let name = PathBuf::from(self.id.file_name());
+        verify_snapshot_bytes(&bytes, self.batch_bytes_max, &name)?;
+        Ok(bytes)
+    }
+}
+
+/// Checks a snapshot's bytes: every batch's CRC, nothing trailing the last batch, a
+/// SnapshotHeader control record first and a SnapshotFooter one last. `path` names the
+/// snapshot in the error.
+pub fn verify_snapshot_bytes(
+    bytes: &[u8],
+    batch_bytes_max: usize,
+    path: &Path,
+) -> Result<(), LogError> {
+    let corrupt = |position: u64, reason: String| LogError::Corrupt {
+        path: path.to_path_buf(),
+        position,
+        reason,
+    };
+    let mut iter = BatchIter::new(bytes, batch_bytes_max, true);
+    let mut first: Option<&[u8]> = None;
+    let mut last: Option<(usize, &[u8])> = None;
+    for (pos, _, bytes) in iter.by_ref() {
+        first.get_or_insert(bytes);
+        last = Some((pos, bytes));
+    }
+    if let Some(stop) = iter.stop() {
+        if let Some(e) = &stop.error {
+            return Err(corrupt(stop.position as u64, e.to_string()));
+        }
+    }
+    let (Some(first), Some((last_pos, last))) = (first, last) else {
+        return Err(corrupt(0, "snapshot holds no batches".into()));
+    };
+    if control_type_of_single(first) != Some(ControlRecordType::SnapshotHeader as i16) {
+        return Err(corrupt(
+            0,
+            "snapshot does not start with a SnapshotHeader record".into(),
+        ));
+    }
+    if control_type_of_single(last) != Some(ControlRecordType::SnapshotFooter as i16) {
+        return Err(corrupt(
+            last_pos as u64,
+            "snapshot does not end with a SnapshotFooter record".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Writes one snapshot. Dropping it unfinished removes the `.part` file.
@@ -104,12 +254,7 @@ impl SnapshotWriter {
     ) -> Result<Self, LogError> {
         let mut w = Self::open_part(dir, file_name, id, batch_bytes_max, true)?;
         w.last_contained_log_timestamp_ms = last_contained_log_timestamp_ms;
-        let header = SnapshotHeaderRecord::default()
-            .with_version(0)
-            .with_last_contained_log_timestamp(last_contained_log_timestamp_ms);
-        let record = control_record(ControlRecordType::SnapshotHeader, &header, 0)
-            .map_err(|e| LogError::InvalidArgument(e.to_string()))?;
-        w.write_records(&[record], true)?;
+        w.write_records(&[header_record(last_contained_log_timestamp_ms)?], true)?;
         Ok(w)
     }
 
@@ -192,25 +337,14 @@ impl SnapshotWriter {
     }
 
     fn write_records(&mut self, records: &[RecordData], control: bool) -> Result<(), LogError> {
-        let mut buf = BytesMut::new();
-        encode_batch(
-            &mut buf,
-            BatchSpec {
-                base_offset: self.next_offset,
-                epoch: self.id.epoch,
-                timestamp_ms: self.last_contained_log_timestamp_ms,
-                control,
-            },
+        let buf = encode_snapshot_batch(
+            self.id,
+            self.next_offset,
+            self.last_contained_log_timestamp_ms,
+            control,
             records,
-        )
-        .map_err(|e| LogError::InvalidArgument(e.to_string()))?;
-        if buf.len() > self.batch_bytes_max {
-            return Err(LogError::InvalidArgument(format!(
-                "snapshot batch of {} bytes exceeds the {} byte limit",
-                buf.len(),
-                self.batch_bytes_max
-            )));
-        }
+            self.batch_bytes_max,
+        )?;
         self.next_offset += records.len() as i64;
         self.write_bytes(&buf)
     }
@@ -241,10 +375,7 @@ impl SnapshotWriter {
     /// renames it into place and fsyncs the directory.
     pub fn finish(mut self) -> Result<SnapshotId, LogError> {
         if self.generated {
-            let footer = SnapshotFooterRecord::default().with_version(0);
-            let record = control_record(ControlRecordType::SnapshotFooter, &footer, 0)
-                .map_err(|e| LogError::InvalidArgument(e.to_string()))?;
-            self.write_records(&[record], true)?;
+            self.write_records(&[footer_record()?], true)?;
         }
         let file = self.file.take().expect("unfinished writer has a file");
         file.sync_all()
@@ -336,39 +467,7 @@ impl SnapshotReader {
     /// Checks every batch's CRC, that nothing trails the last batch, and that the snapshot opens
     /// with a SnapshotHeader and closes with a SnapshotFooter control record.
     pub fn verify(&self) -> Result<(), LogError> {
-        let corrupt = |position: u64, reason: String| LogError::Corrupt {
-            path: self.path.clone(),
-            position,
-            reason,
-        };
-        let mut iter = self.batches();
-        let mut first: Option<&[u8]> = None;
-        let mut last: Option<(usize, &[u8])> = None;
-        for (pos, _, bytes) in iter.by_ref() {
-            first.get_or_insert(bytes);
-            last = Some((pos, bytes));
-        }
-        if let Some(stop) = iter.stop() {
-            if let Some(e) = &stop.error {
-                return Err(corrupt(stop.position as u64, e.to_string()));
-            }
-        }
-        let (Some(first), Some((last_pos, last))) = (first, last) else {
-            return Err(corrupt(0, "snapshot holds no batches".into()));
-        };
-        if control_type_of_single(first) != Some(ControlRecordType::SnapshotHeader as i16) {
-            return Err(corrupt(
-                0,
-                "snapshot does not start with a SnapshotHeader record".into(),
-            ));
-        }
-        if control_type_of_single(last) != Some(ControlRecordType::SnapshotFooter as i16) {
-            return Err(corrupt(
-                last_pos as u64,
-                "snapshot does not end with a SnapshotFooter record".into(),
-            ));
-        }
-        Ok(())
+        verify_snapshot_bytes(self.bytes(), self.batch_bytes_max, &self.path)
     }
 }
 

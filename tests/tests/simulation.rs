@@ -40,6 +40,10 @@ fn seeded_clusters_stay_safe_and_converge() {
         total.elections += s.elections;
         total.committed_proposals += s.committed_proposals;
         total.snapshots_installed += s.snapshots_installed;
+        total.writes.0 += s.writes.0;
+        total.writes.1 += s.writes.1;
+        total.writes.2 += s.writes.2;
+        total.images_checked += s.images_checked;
     }
     assert!(failed.is_empty(), "failing seeds: {failed:?}");
     eprintln!("{seeds} seeds: {total:?}");
@@ -50,6 +54,11 @@ fn seeded_clusters_stay_safe_and_converge() {
     if seeds >= 100 {
         assert!(
             total.crashes > 0 && total.snapshots_installed > 0,
+            "{total:?}"
+        );
+        // The metadata workload ran: writes were acknowledged and refused, images compared.
+        assert!(
+            total.writes.0 > seeds && total.writes.1 > 0 && total.images_checked > seeds,
             "{total:?}"
         );
     }

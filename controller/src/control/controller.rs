@@ -37,9 +37,8 @@ use crate::metadata::record::{
 };
 use crate::metrics::{publish_controller, ControllerGauges};
 use crate::node::{Ctx, ExitCode, StateMachine};
-use crate::raft::segmented::SegmentedStore;
 use crate::raft::{Batch, Millis, NodeId, Offset, ProposalId, ProposalOutcome, RoleKind};
-use crate::snapshots::{load_latest, SnapshotPolicy, Snapshotter};
+use crate::snapshots::{load_latest, SnapshotPolicy, SnapshotStore, Snapshotter};
 
 /// Requests queued on a leader that is not yet active, at most.
 const WAITING_MAX: usize = 10_000;
@@ -134,7 +133,7 @@ impl QuorumController {
         self.loader.image()
     }
 
-    fn not_controller(call: ControllerCall, ctx: &Ctx<'_>) {
+    fn not_controller<L: SnapshotStore>(call: ControllerCall, ctx: &Ctx<'_, L>) {
         let leader = ctx.leader_id().filter(|l| *l != ctx.node_id());
         let message = match leader {
             Some(l) => format!("The active controller is node {l}."),
@@ -151,7 +150,7 @@ impl QuorumController {
     }
 
     /// Drops the active state: everything pending gets NOT_CONTROLLER.
-    fn deactivate(&mut self, ctx: &Ctx<'_>) {
+    fn deactivate<L: SnapshotStore>(&mut self, ctx: &Ctx<'_, L>) {
         let Some(active) = self.active.take() else {
             return;
         };
@@ -170,7 +169,7 @@ impl QuorumController {
     }
 
     /// Deactivates if leadership is gone; fails queued requests if this node stopped leading.
-    fn check_leadership(&mut self, ctx: &Ctx<'_>) {
+    fn check_leadership<L: SnapshotStore>(&mut self, ctx: &Ctx<'_, L>) {
         let leading = ctx.role() == RoleKind::Leader;
         if self
             .active
@@ -186,7 +185,7 @@ impl QuorumController {
         }
     }
 
-    fn activate(&mut self, ctx: &mut Ctx<'_>) {
+    fn activate<L: SnapshotStore>(&mut self, ctx: &mut Ctx<'_, L>) {
         let epoch = ctx.epoch();
         tracing::info!(
             "node {} is the active controller in epoch {epoch}, at offset {}",
@@ -232,10 +231,10 @@ impl QuorumController {
     }
 
     /// Replays `records` on the latest image and proposes them; returns the last offset.
-    fn propose(
+    fn propose<L: SnapshotStore>(
         &mut self,
         records: Vec<MetadataRecord>,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut Ctx<'_, L>,
     ) -> Result<Offset, String> {
         let active = self.active.as_mut().ok_or("not active")?;
         let mut delta = MetadataDelta::new(&active.latest);
@@ -266,13 +265,13 @@ impl QuorumController {
     }
 
     /// Proposes a write's records and queues its response behind them.
-    fn complete<R>(
+    fn complete<R, L: SnapshotStore>(
         &mut self,
         result: ControlResult<R>,
         wrap: fn(R) -> ResponseKind,
         call_request: &RequestKind,
         reply: oneshot::Sender<ResponseKind>,
-        ctx: &mut Ctx<'_>,
+        ctx: &mut Ctx<'_, L>,
     ) {
         let response = wrap(result.response);
         let wait_for = if result.records.is_empty() {
@@ -300,7 +299,7 @@ impl QuorumController {
         }
     }
 
-    fn dispatch(&mut self, call: ControllerCall, ctx: &mut Ctx<'_>) {
+    fn dispatch<L: SnapshotStore>(&mut self, call: ControllerCall, ctx: &mut Ctx<'_, L>) {
         let Some(active) = self.active.as_ref() else {
             return Self::not_controller(call, ctx);
         };
@@ -458,7 +457,12 @@ impl QuorumController {
 
     /// A committed batch that does not replay: the image cannot be trusted, so the node stops
     /// (exit code 4) rather than serve or lead from it.
-    fn fatal(&mut self, what: &str, e: impl std::fmt::Display, ctx: &mut Ctx<'_>) {
+    fn fatal<L: SnapshotStore>(
+        &mut self,
+        what: &str,
+        e: impl std::fmt::Display,
+        ctx: &mut Ctx<'_, L>,
+    ) {
         self.metadata_errors += 1;
         tracing::error!("fatal metadata error while {what}: {e}; stopping");
         ctx.exit(
@@ -468,18 +472,14 @@ impl QuorumController {
     }
 
     /// Starts a snapshot of the committed image if one is due.
-    fn maybe_snapshot(&mut self, ctx: &mut Ctx<'_>) {
+    fn maybe_snapshot<L: SnapshotStore>(&mut self, ctx: &mut Ctx<'_, L>) {
         let now = ctx.now_ms();
         let in_transaction = self.loader.in_transaction();
-        self.snapshots.maybe_start(
-            self.loader.image(),
-            in_transaction,
-            now,
-            ctx.store_mut().log_mut(),
-        );
+        self.snapshots
+            .maybe_start(self.loader.image(), in_transaction, now, ctx.store_mut());
     }
 
-    fn publish(&mut self, ctx: &Ctx<'_>) {
+    fn publish<L: SnapshotStore>(&mut self, ctx: &Ctx<'_, L>) {
         let now = ctx.now_ms();
         if self
             .published_at_ms
@@ -571,16 +571,16 @@ fn not_controller_like(response: ResponseKind) -> ResponseKind {
     }
 }
 
-impl StateMachine for QuorumController {
+impl<L: SnapshotStore> StateMachine<L> for QuorumController {
     type Request = ControllerCall;
 
-    fn load(&mut self, store: &SegmentedStore) -> Result<Offset, String> {
+    fn load(&mut self, store: &L) -> Result<Offset, String> {
         self.applied = load_latest(store, &mut self.loader)?.map_or(0, |id| id.end_offset);
         self.snapshots.reset();
         Ok(self.applied)
     }
 
-    fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_>) {
+    fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_, L>) {
         self.applied = batch.next_offset();
         if !batch.control {
             let committed = match CommittedBatch::from_log_batch(batch, ctx.wall_ms()) {
@@ -608,7 +608,7 @@ impl StateMachine for QuorumController {
         self.maybe_snapshot(ctx);
     }
 
-    fn handle(&mut self, call: ControllerCall, ctx: &mut Ctx<'_>) {
+    fn handle(&mut self, call: ControllerCall, ctx: &mut Ctx<'_, L>) {
         self.check_leadership(ctx);
         if let RequestKind::DescribeCluster(r) = &call.request {
             // Any node answers: the voters and the registered brokers.
@@ -632,7 +632,7 @@ impl StateMachine for QuorumController {
         }
     }
 
-    fn proposal_done(&mut self, _id: ProposalId, outcome: ProposalOutcome, ctx: &mut Ctx<'_>) {
+    fn proposal_done(&mut self, _id: ProposalId, outcome: ProposalOutcome, ctx: &mut Ctx<'_, L>) {
         if !matches!(outcome, ProposalOutcome::Committed { .. }) {
             // Leadership is lost (or being lost): nothing uncommitted can be trusted.
             let still_leading = self
@@ -650,9 +650,10 @@ impl StateMachine for QuorumController {
         self.check_leadership(ctx);
     }
 
-    fn tick(&mut self, ctx: &mut Ctx<'_>) -> Option<Millis> {
+    fn tick(&mut self, ctx: &mut Ctx<'_, L>) -> Option<Millis> {
         self.check_leadership(ctx);
-        self.snapshots.maybe_finish(ctx.store_mut().log_mut());
+        let wall_ms = ctx.wall_ms();
+        self.snapshots.maybe_finish(ctx.store_mut(), wall_ms);
         self.maybe_snapshot(ctx);
         self.publish(ctx);
         let now = ctx.now_ms();

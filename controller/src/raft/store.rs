@@ -226,6 +226,10 @@ impl MemStore {
     }
 
     /// A crash: everything above the durable end is lost, as is a half-received snapshot.
+    /// Then recovery as the segmented log does it at open: a log that ends before the newest
+    /// snapshot (a snapshot written from committed state this node had not yet flushed, or a
+    /// crash inside an install), or whose last epoch is older than the snapshot's, restarts
+    /// empty at the snapshot's end.
     pub fn crash(&mut self) {
         let keep = self
             .batches
@@ -234,6 +238,16 @@ impl MemStore {
         self.rebuild_epochs();
         self.receiving = None;
         self.generation += 1;
+        if let Some(latest) = self.latest_snapshot() {
+            let behind = latest.end_offset > self.end_offset();
+            let older = self.batches.last().is_some_and(|b| b.epoch < latest.epoch);
+            if behind || older {
+                self.batches.clear();
+                self.epochs.clear();
+                self.log_start = latest.end_offset;
+                self.durable_end = latest.end_offset;
+            }
+        }
     }
 
     /// Stores a snapshot this node generated (from its state machine).

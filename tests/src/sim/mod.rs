@@ -11,6 +11,7 @@
 //! must converge. After every event the safety invariants are checked; a violation panics with
 //! the seed so `SIM_SEED=<n>` replays it.
 
+mod metadata;
 mod net;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,9 +27,25 @@ use metaquorum_controller::raft::{
 };
 
 use crate::values::ValueLog;
+use kafka_protocol::messages::ResponseKind;
+use metadata::{
+    check_acknowledged, check_image, comparable, outcome_of, request_for, timed_out, BrokerLife,
+    CallKind, Outcome, SimMachine, SimRequest, Waiting, Workload, BROKER_HEARTBEAT_MS,
+};
+use metaquorum_controller::control::api::ControllerCall;
+use metaquorum_controller::metadata::image::MetadataImage;
 
 /// The real node, over the in-memory store, running the simulator's state machine.
-type Replica = metaquorum_controller::node::Node<ValueLog, MemStore>;
+type Replica = metaquorum_controller::node::Node<SimMachine, MemStore>;
+
+/// What the simulated clients do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkloadKind {
+    /// Propose opaque values to the leader's core and check each proposal's outcome.
+    Values,
+    /// Run the real controllers and broker metadata, with admin clients and brokers.
+    Metadata,
+}
 use metaquorum_log::batch::RecordData;
 
 /// One committed log position, as the invariants compare it.
@@ -202,6 +219,10 @@ pub struct SimConfig {
     pub peer_request_timeout_ms: Option<Millis>,
     /// Fault/hold/heal cycles in the run.
     pub cycles: u32,
+    /// What the clients do.
+    pub workload: WorkloadKind,
+    /// Metadata workload: committed bytes between the state machines' own snapshots.
+    pub snapshot_bytes: u64,
 }
 
 impl SimConfig {
@@ -209,7 +230,14 @@ impl SimConfig {
     pub fn from_seed(seed: u64) -> Self {
         let mut rng = SimRng::new(seed);
         let voters = [1, 3, 5, 5][rng.range(0, 4) as usize];
-        let observers = rng.range(0, 3) as usize;
+        let mut observers = rng.range(0, 3) as usize;
+        // A third of the runs run the real metadata state machines, with one to three brokers.
+        let workload = if rng.chance(1.0 / 3.0) {
+            observers += 1;
+            WorkloadKind::Metadata
+        } else {
+            WorkloadKind::Values
+        };
         let mut raft = RaftConfig::new(0);
         raft.election_timeout_ms = 150;
         raft.fetch_timeout_ms = 300;
@@ -223,14 +251,27 @@ impl SimConfig {
         // LeaderChange, the schedule of the Raft paper's Figure 8.
         raft.fetch_bytes_max = [1, 300, 2048][rng.range(0, 3) as usize];
         raft.snapshot_chunk_bytes_max = 4096;
-        raft.batch_records_max = 8;
+        // Small batches make the schedules above; the controller's own batches (a topic with
+        // its partitions, a broker fenced with its leaderships moved) need room.
+        raft.batch_records_max = match workload {
+            WorkloadKind::Values => 8,
+            WorkloadKind::Metadata => 1_000,
+        };
         SimConfig {
             voters,
             observers,
             seed,
             faults: Faults::from_seed(&mut rng),
-            snapshot_every: [0, 20, 60][rng.range(0, 3) as usize],
-            propose_interval_ms: [5, 20][rng.range(0, 2) as usize],
+            snapshot_every: match workload {
+                WorkloadKind::Values => [0, 20, 60][rng.range(0, 3) as usize],
+                WorkloadKind::Metadata => 0,
+            },
+            snapshot_bytes: [4_000, 30_000, 1 << 40][rng.range(0, 3) as usize],
+            workload,
+            propose_interval_ms: match workload {
+                WorkloadKind::Values => [5, 20][rng.range(0, 2) as usize],
+                WorkloadKind::Metadata => [20, 50][rng.range(0, 2) as usize],
+            },
             crash_after_vote: [0.0, 0.0, 0.1, 0.5][rng.range(0, 4) as usize],
             crash_new_leader: [0.0, 0.0, 0.2, 0.6][rng.range(0, 4) as usize],
             crash_after_append: [0.0, 0.0, 0.05, 0.2][rng.range(0, 4) as usize],
@@ -286,6 +327,14 @@ enum Event {
         incarnation: u32,
     },
     Propose,
+    /// Metadata workload: a client's call reaches its controller.
+    CallArrives {
+        id: u64,
+    },
+    /// Metadata workload: a broker's heartbeat timer.
+    BrokerBeat {
+        node: NodeId,
+    },
     Fault,
     /// Crash a node (if still on the same incarnation), and restart it soon after.
     Crash {
@@ -319,6 +368,8 @@ struct Node {
     held: Offset,
     /// (role, epoch, leader, hw) last traced.
     shown: Option<(RoleKind, Epoch, Option<NodeId>, Offset)>,
+    /// The applied offset (and incarnation) whose state was last compared with the others'.
+    compared: (u32, Offset),
 }
 
 impl Node {
@@ -361,6 +412,11 @@ pub struct Sim {
     reported_hw: BTreeMap<Epoch, Offset>,
     /// The digest of the applied prefix `[0, offset)`, as the first replica to apply it saw it.
     applied_digests: BTreeMap<Offset, u64>,
+    /// Metadata workload: the image after applying `[0, offset)`, as the first replica to
+    /// apply it had it (provenance cleared).
+    applied_images: BTreeMap<Offset, MetadataImage>,
+    /// Metadata workload: the clients, the brokers and what was acknowledged.
+    workload: Option<Workload>,
     /// The leader of each epoch, and when it was elected.
     leaders: BTreeMap<Epoch, (NodeId, Millis)>,
     next_value: u64,
@@ -394,6 +450,10 @@ pub struct SimStats {
     pub star_holds: u64,
     /// The longest such a hold waited for progress, ms.
     pub star_progress_ms_max: Millis,
+    /// Metadata workload: admin writes acknowledged, refused for certain, of unknown outcome.
+    pub writes: (u64, u64, u64),
+    /// Metadata workload: distinct applied offsets whose images were compared and checked.
+    pub images_checked: u64,
 }
 
 /// Encodes committed entries as a snapshot's bytes: (epoch i32, control u8, len u32, value)*.
@@ -487,6 +547,8 @@ impl Sim {
             leaders: BTreeMap::new(),
             reported_hw: BTreeMap::new(),
             applied_digests: BTreeMap::new(),
+            applied_images: BTreeMap::new(),
+            workload: (cfg.workload == WorkloadKind::Metadata).then(Workload::default),
             committed_values: BTreeSet::new(),
             not_appended: BTreeSet::new(),
             next_value: 0,
@@ -513,11 +575,18 @@ impl Sim {
                     verified: 0,
                     held: 0,
                     shown: None,
+                    compared: (0, -1),
                 },
             );
         }
         for id in 1..=total {
             sim.start(id);
+        }
+        if sim.workload.is_some() {
+            for id in sim.cfg.voters as NodeId + 1..=total {
+                let t = sim.rng.range(1, BROKER_HEARTBEAT_MS);
+                sim.schedule(t, Event::BrokerBeat { node: id });
+            }
         }
         let t = sim.rng.range(1, sim.cfg.propose_interval_ms * 2);
         sim.schedule(t, Event::Propose);
@@ -581,7 +650,29 @@ impl Sim {
             now_ms: now,
             wall_ms_at_zero: 0,
         };
-        let replica = match Replica::new(config, store, ValueLog::default()) {
+        let machine = match self.cfg.workload {
+            WorkloadKind::Values => SimMachine::Values(ValueLog::default()),
+            WorkloadKind::Metadata if self.voters.contains(&id) => {
+                SimMachine::controller(&self.voters, self.cfg.snapshot_bytes, seed)
+            }
+            WorkloadKind::Metadata => {
+                // A broker process starts: a new incarnation that must register.
+                let incarnation_id = uuid::Uuid::from_u64_pair(self.rng.next_u64(), id as u64);
+                if let Some(w) = self.workload.as_mut() {
+                    w.brokers.insert(
+                        id,
+                        BrokerLife {
+                            epoch: -1,
+                            incarnation_id,
+                            busy: false,
+                            fenced: true,
+                        },
+                    );
+                }
+                SimMachine::broker(self.cfg.snapshot_bytes)
+            }
+        };
+        let replica = match Replica::new(config, store, machine) {
             Ok(r) => r,
             Err(e) => self.fail(format!("node {id} cannot start: {e}")),
         };
@@ -629,6 +720,9 @@ impl Sim {
             self.now = t;
             self.stats.events += 1;
             self.process(event);
+            if self.workload.is_some() {
+                self.poll_calls();
+            }
             if stop(self) {
                 return true;
             }
@@ -740,8 +834,17 @@ impl Sim {
                     self.restart(node);
                 }
             }
+            Event::CallArrives { id } => self.call_arrives(id),
+            Event::BrokerBeat { node } => {
+                self.broker_beat(node);
+                self.schedule(self.now + BROKER_HEARTBEAT_MS, Event::BrokerBeat { node });
+            }
             Event::Propose => {
-                self.propose_somewhere();
+                if self.workload.is_some() {
+                    self.admin_op();
+                } else {
+                    self.propose_somewhere();
+                }
                 let t = self.now + self.rng.range(1, self.cfg.propose_interval_ms * 2);
                 self.schedule(t, Event::Propose);
             }
@@ -793,8 +896,12 @@ impl Sim {
         let node = self.nodes.get_mut(&id).expect("leader");
         let incarnation = node.incarnation;
         let replica = node.node.as_mut().expect("leader");
-        replica.request(now, records);
-        if let Some(Ok(pid)) = replica.state_machine().last_proposal {
+        replica.request(now, SimRequest::Values(records));
+        if let Some(Ok(pid)) = replica
+            .state_machine()
+            .values()
+            .and_then(|v| v.last_proposal.clone())
+        {
             self.pending.insert((id, incarnation, pid.0), last);
         }
         self.ready(id);
@@ -1147,7 +1254,12 @@ impl Sim {
                 // 4. The flush.
                 Effect::Flush(flush) => self.request_flush(id, flush),
                 Effect::Proposed(_) => {}
-                Effect::ProposalDone(pid, outcome) => proposals.push((pid, outcome, incarnation)),
+                // The value workload's proposals are the simulator's own; the controllers'
+                // are checked through their clients' answers.
+                Effect::ProposalDone(pid, outcome) if self.workload.is_none() => {
+                    proposals.push((pid, outcome, incarnation))
+                }
+                Effect::ProposalDone(..) => {}
                 Effect::Exit(exit) => self.fail(format!(
                     "node {id} exits ({:?}): {}",
                     exit.code, exit.reason
@@ -1231,28 +1343,394 @@ impl Sim {
     }
 
     /// The node applied exactly its high watermark's prefix, and every replica that applied a
-    /// prefix agrees on the digest of it (log, snapshot load and install included).
+    /// prefix agrees on the state it holds: the value log's digest, or the metadata image
+    /// (log replay, adopted proposals, snapshot loads and installs alike).
     fn check_applied(&mut self, id: NodeId) {
         let Some(replica) = self.nodes[&id].node.as_ref() else {
             return;
         };
         let (applied, hw) = (replica.applied(), replica.core().high_watermark());
-        let values = replica.state_machine();
-        if applied != hw || values.applied != applied {
+        if applied != hw {
             self.fail(format!(
-                "node {id} applied up to {applied} (its state machine {}), high watermark {hw}",
-                values.applied
+                "node {id} applied up to {applied}, its high watermark is {hw}"
             ));
         }
-        let digest = values.digest;
-        match self.applied_digests.get(&applied) {
-            Some(d) if *d != digest => self.fail(format!(
-                "node {id} applied [0, {applied}) with digest {digest:x}; another replica's is {d:x}"
-            )),
-            Some(_) => {}
-            None => {
-                self.applied_digests.insert(applied, digest);
+        let key = (self.nodes[&id].incarnation, applied);
+        if self.nodes[&id].compared == key {
+            return;
+        }
+        self.nodes.get_mut(&id).expect("node").compared = key;
+        let Some(replica) = self.nodes[&id].node.as_ref() else {
+            return;
+        };
+        let machine = replica.state_machine();
+        if let Some(why) = machine.failure() {
+            self.fail(format!("node {id}: broker metadata stopped: {why}"));
+        }
+        if let Some(values) = machine.values() {
+            if values.applied != applied {
+                self.fail(format!(
+                    "node {id} applied up to {applied}, its state machine up to {}",
+                    values.applied
+                ));
             }
+            let digest = values.digest;
+            match self.applied_digests.get(&applied) {
+                Some(d) if *d != digest => self.fail(format!(
+                    "node {id} applied [0, {applied}) with digest {digest:x}; another replica's is {d:x}"
+                )),
+                Some(_) => {}
+                None => {
+                    self.applied_digests.insert(applied, digest);
+                }
+            }
+        }
+        if let Some(image) = machine.image() {
+            let image = comparable(image);
+            match self.applied_images.get(&applied) {
+                Some(first) if *first != image => {
+                    let mine: Vec<String> = image
+                        .to_records()
+                        .iter()
+                        .map(|r| format!("{r:?}"))
+                        .collect();
+                    let theirs: Vec<String> = first
+                        .to_records()
+                        .iter()
+                        .map(|r| format!("{r:?}"))
+                        .collect();
+                    let only_mine: Vec<&String> =
+                        mine.iter().filter(|r| !theirs.contains(r)).collect();
+                    let only_theirs: Vec<&String> =
+                        theirs.iter().filter(|r| !mine.contains(r)).collect();
+                    self.fail(format!(
+                        "node {id}'s image after [0, {applied}) differs from another replica's: only here {only_mine:?}; only there {only_theirs:?}"
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    if let Err(e) = check_image(&image) {
+                        self.fail(format!("node {id}, image after [0, {applied}): {e}"));
+                    }
+                    if let Some(w) = &self.workload {
+                        if let Err(e) = check_acknowledged(w, &image, applied) {
+                            self.fail(format!("node {id}: {e}"));
+                        }
+                    }
+                    self.applied_images.insert(applied, image);
+                    self.stats.images_checked += 1;
+                }
+            }
+        }
+    }
+
+    /// Metadata workload: a client sends one admin request to the controller it believes
+    /// active.
+    fn admin_op(&mut self) {
+        let Some(w) = self.workload.as_mut() else {
+            return;
+        };
+        let pick = self.rng.range(0, 100);
+        w.next_name += 1;
+        let n = w.next_name;
+        let acked: Vec<String> = w
+            .topics
+            .iter()
+            .filter(|(_, t)| t.acked.is_some() && !t.delete_sent)
+            .map(|(name, _)| name.clone())
+            .collect();
+        // A bounded cluster: past 40 live topics, creating gives way to deleting.
+        let pick = if acked.len() >= 40 && pick < 45 {
+            60
+        } else {
+            pick
+        };
+        let kind = match pick {
+            0..=44 => CallKind::CreateTopic(format!("t{n}")),
+            45..=54 => CallKind::CreateInvalidTopic(format!("bad{n}")),
+            55..=69 if !acked.is_empty() => {
+                let name = acked[self.rng.range(0, acked.len() as u64) as usize].clone();
+                CallKind::DeleteTopic(name)
+            }
+            70..=84 => CallKind::CreateAcl(format!("User:u{n}")),
+            _ => {
+                let fresh: Vec<&String> = acked
+                    .iter()
+                    .filter(|name| !w.topics[*name].config_sent)
+                    .collect();
+                if fresh.is_empty() {
+                    CallKind::CreateTopic(format!("t{n}"))
+                } else {
+                    let name = fresh[self.rng.range(0, fresh.len() as u64) as usize].clone();
+                    CallKind::AlterConfig(name, format!("{}", 60_000 + n))
+                }
+            }
+        };
+        match &kind {
+            CallKind::CreateTopic(name) | CallKind::CreateInvalidTopic(name) => {
+                w.topics.entry(name.clone()).or_default();
+            }
+            CallKind::DeleteTopic(name) => {
+                if let Some(t) = w.topics.get_mut(name) {
+                    t.delete_sent = true;
+                }
+            }
+            CallKind::AlterConfig(name, _) => {
+                if let Some(t) = w.topics.get_mut(name) {
+                    t.config_sent = true;
+                }
+            }
+            _ => {}
+        }
+        self.send_call(kind);
+    }
+
+    /// Metadata workload: a broker's heartbeat timer fires; it registers or heartbeats with
+    /// its applied offset, one request at a time.
+    fn broker_beat(&mut self, id: NodeId) {
+        if self.nodes[&id].node.is_none() {
+            return;
+        }
+        let Some(b) = self.workload.as_mut().and_then(|w| w.brokers.get_mut(&id)) else {
+            return;
+        };
+        if b.busy {
+            return;
+        }
+        b.busy = true;
+        let kind = if b.epoch < 0 {
+            CallKind::Register(id)
+        } else {
+            CallKind::Heartbeat(id)
+        };
+        self.send_call(kind);
+    }
+
+    /// Sends a call towards the controller the client believes active (now and then another
+    /// voter, which must refuse it): it arrives after a few ms.
+    fn send_call(&mut self, kind: CallKind) {
+        let voters: Vec<NodeId> = self.voters.iter().copied().collect();
+        let to = match self.leader() {
+            Some(l) if self.rng.chance(0.85) => l,
+            _ => voters[self.rng.range(0, voters.len() as u64) as usize],
+        };
+        let broker_offset = match &kind {
+            CallKind::Heartbeat(b) => self.nodes[b]
+                .node
+                .as_ref()
+                .and_then(|r| r.state_machine().image())
+                .map_or(-1, |i| i.provenance.offset),
+            _ => -1,
+        };
+        let Some(w) = self.workload.as_mut() else {
+            return;
+        };
+        let Some((request, version)) = request_for(&kind, w, broker_offset, &mut self.rng) else {
+            return;
+        };
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let id = w.next_call;
+        w.next_call += 1;
+        w.in_transit.insert(
+            id,
+            (
+                to,
+                ControllerCall {
+                    request,
+                    version,
+                    reply,
+                },
+                kind.clone(),
+            ),
+        );
+        w.waiting.push(Waiting {
+            kind,
+            node: to,
+            sent_at: self.now,
+            rx,
+        });
+        let t = self.now + self.rng.range(1, 6);
+        self.schedule(t, Event::CallArrives { id });
+    }
+
+    /// A call reaches its controller; a node that is down drops it (the client sees the
+    /// connection close).
+    fn call_arrives(&mut self, id: u64) {
+        let now = self.now;
+        let Some((to, call, kind)) = self
+            .workload
+            .as_mut()
+            .and_then(|w| w.in_transit.remove(&id))
+        else {
+            return;
+        };
+        self.note(|| format!("client -> {to}: {kind:?}"));
+        let Some(replica) = self.nodes.get_mut(&to).and_then(|n| n.node.as_mut()) else {
+            return;
+        };
+        replica.request(now, SimRequest::Call(Box::new(call)));
+        self.ready(to);
+    }
+
+    /// Takes every answer that has arrived and checks it against the images.
+    fn poll_calls(&mut self) {
+        let Some(w) = self.workload.as_mut() else {
+            return;
+        };
+        if w.waiting.is_empty() {
+            return;
+        }
+        let now = self.now;
+        let mut done = Vec::new();
+        let mut i = 0;
+        while i < w.waiting.len() {
+            let answer = match w.waiting[i].rx.try_recv() {
+                Ok(r) => Some(Some(r)),
+                Err(tokio::sync::oneshot::error::TryRecvError::Closed) => Some(None),
+                Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {
+                    timed_out(&w.waiting[i], now).then_some(None)
+                }
+            };
+            match answer {
+                Some(a) => done.push((w.waiting.swap_remove(i), a)),
+                None => i += 1,
+            }
+        }
+        for (waiting, answer) in done {
+            self.answered(waiting, answer);
+        }
+    }
+
+    /// One answer (or none: the connection closed or the client gave up).
+    fn answered(&mut self, waiting: Waiting, answer: Option<ResponseKind>) {
+        let node = waiting.node;
+        let outcome = answer.as_ref().map_or(Outcome::Unknown, outcome_of);
+        self.note(|| format!("client <- {node}: {:?} {outcome:?}", waiting.kind));
+        // The answering node's committed image and applied offset, for acknowledged writes.
+        let at = self.nodes[&node].node.as_ref().map(|r| {
+            (
+                r.applied(),
+                r.state_machine().image().cloned().unwrap_or_default(),
+            )
+        });
+        let Some(w) = self.workload.as_mut() else {
+            return;
+        };
+        match (&waiting.kind, &outcome) {
+            (CallKind::Register(b), _) | (CallKind::Heartbeat(b), _) => {
+                let Some(life) = w.brokers.get_mut(b) else {
+                    return;
+                };
+                life.busy = false;
+                match answer {
+                    Some(ResponseKind::BrokerRegistration(r)) if r.error_code == 0 => {
+                        life.epoch = r.broker_epoch;
+                    }
+                    Some(ResponseKind::BrokerHeartbeat(r)) if r.error_code == 0 => {
+                        life.fenced = r.is_fenced;
+                    }
+                    Some(ResponseKind::BrokerHeartbeat(r))
+                        if r.error_code
+                            == metaquorum_controller::control::errors::ErrorCode::StaleBrokerEpoch
+                                .code() =>
+                    {
+                        life.epoch = -1;
+                    }
+                    _ => {}
+                }
+                return;
+            }
+            (_, Outcome::Unknown) => {
+                self.stats.writes.2 += 1;
+                return;
+            }
+            (_, Outcome::Refused(_)) => self.stats.writes.1 += 1,
+            (_, Outcome::Acked) => self.stats.writes.0 += 1,
+        }
+        let acked = outcome == Outcome::Acked;
+        let Some((applied, image)) = at else {
+            if acked {
+                self.fail(format!(
+                    "node {node} acknowledged {:?} while down",
+                    waiting.kind
+                ));
+            }
+            return;
+        };
+        let problem = match &waiting.kind {
+            CallKind::CreateTopic(name) | CallKind::CreateInvalidTopic(name) => {
+                if acked {
+                    match image.topic_by_name(name) {
+                        Some(t) => {
+                            if let Some(m) = w.topics.get_mut(name) {
+                                m.acked = Some((t.id, applied));
+                            }
+                            None
+                        }
+                        None => Some(format!(
+                            "node {node} acknowledged topic {name}, which its committed image at {applied} does not hold"
+                        )),
+                    }
+                } else {
+                    w.never_topics.insert(name.clone());
+                    None
+                }
+            }
+            CallKind::DeleteTopic(name) => {
+                let id = w.topics.get(name).and_then(|t| t.acked).map(|(id, _)| id);
+                if !acked {
+                    None
+                } else if image.topic_by_name(name).is_some() {
+                    Some(format!(
+                        "node {node} acknowledged deleting {name}, which its committed image at {applied} still holds"
+                    ))
+                } else {
+                    if let Some(id) = id {
+                        w.deleted.insert(id, (name.clone(), applied));
+                    }
+                    None
+                }
+            }
+            CallKind::CreateAcl(principal) => {
+                if acked {
+                    if image.acls.values().any(|a| &a.principal == principal) {
+                        w.acls.insert(principal.clone(), applied);
+                        None
+                    } else {
+                        Some(format!(
+                            "node {node} acknowledged the ACL of {principal}, which its committed image at {applied} does not hold"
+                        ))
+                    }
+                } else {
+                    w.never_acls.insert(principal.clone());
+                    None
+                }
+            }
+            CallKind::AlterConfig(name, value) => {
+                let got = image
+                    .configs
+                    .get(2, name)
+                    .and_then(|c| c.get("retention.ms"))
+                    .cloned();
+                // A delete sent meanwhile may have taken the topic's configs with it.
+                let deleting = w.topics.get(name).is_some_and(|t| t.delete_sent);
+                if !acked || deleting {
+                    None
+                } else if got.as_deref() != Some(value.as_str()) {
+                    Some(format!(
+                        "node {node} acknowledged retention.ms={value} for {name}; its committed image at {applied} has {got:?}"
+                    ))
+                } else {
+                    if let Some(m) = w.topics.get_mut(name) {
+                        m.config_acked = Some((value.clone(), applied));
+                    }
+                    None
+                }
+            }
+            CallKind::Register(_) | CallKind::Heartbeat(_) => None,
+        };
+        if let Some(p) = problem {
+            self.fail(p);
         }
     }
 
@@ -1361,7 +1839,9 @@ impl Sim {
         if hw > len {
             match entries_of(core.store(), len, hw) {
                 Some(new) => {
-                    for e in new.iter().filter(|e| !e.control) {
+                    // Values are unique in the value workload; metadata records repeat.
+                    let values = self.cfg.workload == WorkloadKind::Values;
+                    for e in new.iter().filter(|e| values && !e.control) {
                         if self.not_appended.contains(&e.value) {
                             self.fail(format!(
                                 "{:?} commits, though its proposal was reported NotAppended",
@@ -1379,8 +1859,8 @@ impl Sim {
                 )),
             }
         }
-        if hw > node.verified {
-            let from = node.verified;
+        let from = self.checkable_from(core.store(), node.verified);
+        if hw > from {
             match entries_of(core.store(), from, hw) {
                 Some(mine) => {
                     if mine[..] != self.committed[from as usize..hw as usize] {
@@ -1407,6 +1887,17 @@ impl Sim {
         node.verified = node.verified.max(hw);
     }
 
+    /// Where a store's entries can be compared with the committed log from, at `from` or
+    /// later. The value workload's snapshots hold the log's entries; the metadata workload's
+    /// hold the image, so below the log start there is nothing to compare (the images are
+    /// compared instead, and a durable snapshot holds what it covers).
+    fn checkable_from(&self, store: &MemStore, from: Offset) -> Offset {
+        match self.cfg.workload {
+            WorkloadKind::Values => from,
+            WorkloadKind::Metadata => from.max(store.log_start_offset()),
+        }
+    }
+
     /// The committed log is held durably by a majority of voters.
     fn check_majority(&mut self) {
         let total = self.committed.len() as Offset;
@@ -1423,7 +1914,7 @@ impl Sim {
                 .durable_end_offset()
                 .max(store.log_start_offset())
                 .min(total);
-            let mut held = node.held.min(durable);
+            let mut held = self.checkable_from(store, node.held.min(durable));
             if held < durable {
                 if let Some(entries) = entries_of(store, held, durable) {
                     let ok = entries
