@@ -44,6 +44,7 @@ fn seeded_clusters_stay_safe_and_converge() {
         total.writes.1 += s.writes.1;
         total.writes.2 += s.writes.2;
         total.images_checked += s.images_checked;
+        total.controlled_shutdowns += s.controlled_shutdowns;
     }
     assert!(failed.is_empty(), "failing seeds: {failed:?}");
     eprintln!("{seeds} seeds: {total:?}");
@@ -56,9 +57,13 @@ fn seeded_clusters_stay_safe_and_converge() {
             total.crashes > 0 && total.snapshots_installed > 0,
             "{total:?}"
         );
-        // The metadata workload ran: writes were acknowledged and refused, images compared.
+        // The metadata workload ran: writes were acknowledged and refused, images compared,
+        // brokers shut down under control.
         assert!(
-            total.writes.0 > seeds && total.writes.1 > 0 && total.images_checked > seeds,
+            total.writes.0 > seeds
+                && total.writes.1 > 0
+                && total.images_checked > seeds
+                && total.controlled_shutdowns > 0,
             "{total:?}"
         );
     }

@@ -1,8 +1,9 @@
 //! The simulator's metadata workload: voters run the real [`QuorumController`] and observers
 //! the real broker metadata follower ([`BrokerMetadata`]), each inside the real node over a
-//! [`MemStore`] that keeps Kafka-format snapshots. Simulated brokers register and heartbeat with
-//! the active controller (KIP-631) from their observer's applied offset; simulated admin clients
-//! create and delete topics, create ACLs and alter configs, and every answer is recorded.
+//! [`MemStore`] that keeps Kafka-format snapshots. Each observer's broker runs the shim's own
+//! lifecycle ([`LifecycleCore`]: registration, heartbeats from the observer's applied offset,
+//! controlled shutdown) against the active controller; simulated admin clients create and
+//! delete topics, create ACLs and alter configs, and every answer is recorded.
 //!
 //! What it checks, beside the simulator's Raft invariants:
 //! - every replica's image after applying `[0, n)` is the same image (controllers replaying or
@@ -12,21 +13,23 @@
 //! - a write answered with a definite error (anything but NOT_CONTROLLER's "outcome unknown")
 //!   changed nothing: its topic or ACL never appears;
 //! - in every image a partition leader is a registered, unfenced broker in the ISR, and the ISR
-//!   is a subset of the replicas (KIP-631 fencing moves leadership in the same batch).
+//!   is a subset of the replicas (KIP-631 fencing moves leadership in the same batch);
+//! - a broker told it may shut down (KIP-841) is fenced and leads nothing in the answering
+//!   controller's committed image.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kafka_protocol::messages::broker_registration_request::{Feature, Listener};
 use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, AlterableConfig,
 };
 use kafka_protocol::messages::{
-    BrokerHeartbeatRequest, BrokerId, BrokerRegistrationRequest, CreateAclsRequest,
-    DeleteTopicsRequest, IncrementalAlterConfigsRequest, RequestKind, ResponseKind, TopicName,
+    CreateAclsRequest, DeleteTopicsRequest, IncrementalAlterConfigsRequest, RequestKind,
+    ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use metaquorum_broker_shim::follower::BrokerMetadata;
+use metaquorum_broker_shim::lifecycle::{LifecycleCore, LifecycleSettings};
 use metaquorum_broker_shim::publisher::MetadataPublisher;
 use metaquorum_controller::config::HostPort;
 use metaquorum_controller::control::api::{ControllerCall, OUTCOME_UNKNOWN_MESSAGE};
@@ -50,7 +53,7 @@ use crate::values::ValueLog;
 pub const SIM_CLUSTER_ID: &str = "sim-cluster-0000000000";
 /// `broker.session.timeout.ms` of the simulated controllers.
 pub const BROKER_SESSION_MS: u64 = 1_500;
-/// How often a simulated broker heartbeats.
+/// `broker.heartbeat.interval.ms` of the simulated brokers.
 pub const BROKER_HEARTBEAT_MS: Millis = 100;
 /// A client gives up on an answer after this long (the outcome is then unknown).
 const CALL_TIMEOUT_MS: Millis = 5_000;
@@ -208,10 +211,9 @@ pub enum CallKind {
     CreateAcl(String),
     /// Set a topic's `retention.ms`.
     AlterConfig(String, String),
-    /// A broker registers.
-    Register(NodeId),
-    /// A broker heartbeats.
-    Heartbeat(NodeId),
+    /// A broker's lifecycle request (registration or heartbeat), sent with its controlled
+    /// shutdown wish, by the broker process of that incarnation.
+    Lifecycle(NodeId, bool, u32),
 }
 
 /// A call a controller holds: its answer is polled after every event.
@@ -226,17 +228,34 @@ pub struct Waiting {
     pub rx: oneshot::Receiver<ResponseKind>,
 }
 
-/// A simulated broker's side of KIP-631.
-#[derive(Debug, Clone)]
-pub struct BrokerLife {
-    /// Its epoch (-1: not registered).
-    pub epoch: i64,
-    /// The process incarnation registering (a new one at every restart).
-    pub incarnation_id: uuid::Uuid,
-    /// A registration or heartbeat is unanswered.
-    pub busy: bool,
-    /// Whether the controller last said it is fenced.
-    pub fenced: bool,
+/// A simulated broker: the shim's lifecycle, and whether it wants to stop.
+#[derive(Debug)]
+pub struct BrokerSim {
+    /// The shim's lifecycle decisions.
+    pub lifecycle: LifecycleCore,
+    /// A controlled shutdown is asked for.
+    pub want_shut_down: bool,
+}
+
+impl BrokerSim {
+    /// A broker process starting at `now` with a new incarnation.
+    pub fn new(id: NodeId, incarnation_id: uuid::Uuid, now: Millis) -> Self {
+        let settings = LifecycleSettings {
+            broker_id: id,
+            cluster_id: SIM_CLUSTER_ID.into(),
+            incarnation_id,
+            listeners: vec![("PLAINTEXT".into(), format!("broker-{id}"), 9092, 0)],
+            rack: Some(format!("rack-{}", id % 2)),
+            heartbeat_interval_ms: BROKER_HEARTBEAT_MS,
+            // Registration is retried for as long as a run lasts.
+            initial_registration_timeout_ms: 10 * 60 * 1000,
+            request_timeout_ms: CALL_TIMEOUT_MS,
+        };
+        BrokerSim {
+            lifecycle: LifecycleCore::new(settings, now),
+            want_shut_down: false,
+        }
+    }
 }
 
 /// A topic the clients created.
@@ -274,16 +293,11 @@ pub struct Workload {
     /// Principals whose ACL creation got a definite error: never granted.
     pub never_acls: BTreeSet<String>,
     /// The simulated brokers, by node id.
-    pub brokers: BTreeMap<NodeId, BrokerLife>,
+    pub brokers: BTreeMap<NodeId, BrokerSim>,
 }
 
-/// The request a call kind sends (brokers need their state; `None` for a broker without one).
-pub fn request_for(
-    kind: &CallKind,
-    workload: &Workload,
-    broker_offset: Offset,
-    rng: &mut SimRng,
-) -> Option<(RequestKind, i16)> {
+/// The request an admin call sends (a broker's lifecycle makes its own).
+pub fn request_for(kind: &CallKind, rng: &mut SimRng) -> Option<(RequestKind, i16)> {
     Some(match kind {
         CallKind::CreateTopic(name) | CallKind::CreateInvalidTopic(name) => {
             let rf = if matches!(kind, CallKind::CreateInvalidTopic(_)) {
@@ -332,42 +346,7 @@ pub fn request_for(
             ),
             1,
         ),
-        CallKind::Register(id) => {
-            let b = workload.brokers.get(id)?;
-            (
-                RequestKind::BrokerRegistration(
-                    BrokerRegistrationRequest::default()
-                        .with_broker_id(BrokerId(*id))
-                        .with_cluster_id(StrBytes::from_static_str(SIM_CLUSTER_ID))
-                        .with_incarnation_id(b.incarnation_id)
-                        .with_listeners(vec![Listener::default()
-                            .with_name(StrBytes::from_static_str("PLAINTEXT"))
-                            .with_host(StrBytes::from_string(format!("broker-{id}")))
-                            .with_port(9092)
-                            .with_security_protocol(0)])
-                        .with_features(vec![Feature::default()
-                            .with_name(StrBytes::from_static_str("metadata.version"))
-                            .with_min_supported_version(1)
-                            .with_max_supported_version(
-                                metaquorum_controller::metadata::version::LATEST_PRODUCTION.0,
-                            )])
-                        .with_rack(Some(StrBytes::from_string(format!("rack-{}", id % 2)))),
-                ),
-                3,
-            )
-        }
-        CallKind::Heartbeat(id) => {
-            let b = workload.brokers.get(id)?;
-            (
-                RequestKind::BrokerHeartbeat(
-                    BrokerHeartbeatRequest::default()
-                        .with_broker_id(BrokerId(*id))
-                        .with_broker_epoch(b.epoch)
-                        .with_current_metadata_offset(broker_offset),
-                ),
-                1,
-            )
-        }
+        CallKind::Lifecycle(..) => return None,
     })
 }
 

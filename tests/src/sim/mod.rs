@@ -27,12 +27,14 @@ use metaquorum_controller::raft::{
 };
 
 use crate::values::ValueLog;
-use kafka_protocol::messages::ResponseKind;
+use kafka_protocol::messages::{RequestKind, ResponseKind};
 use metadata::{
-    check_acknowledged, check_image, comparable, outcome_of, request_for, timed_out, BrokerLife,
+    check_acknowledged, check_image, comparable, outcome_of, request_for, timed_out, BrokerSim,
     CallKind, Outcome, SimMachine, SimRequest, Waiting, Workload, BROKER_HEARTBEAT_MS,
 };
+use metaquorum_broker_shim::lifecycle::CallFailure;
 use metaquorum_controller::control::api::ControllerCall;
+use metaquorum_controller::control::errors::ErrorCode as ControlErrorCode;
 use metaquorum_controller::metadata::image::MetadataImage;
 
 /// The real node, over the in-memory store, running the simulator's state machine.
@@ -111,11 +113,16 @@ pub enum FaultKind {
     ResetConnection,
     /// Crash the leader.
     CrashLeader,
+    /// Stop a process for 0.5–5 s (SIGSTOP): it handles nothing, its disk does nothing, and
+    /// then it goes on with everything that waited, in order. The leader half the time.
+    Pause,
+    /// Crash an observer and lose its whole disk: it comes back empty and catches up.
+    WipeObserver,
 }
 
 impl FaultKind {
     /// Every kind, in weight order.
-    pub const ALL: [FaultKind; 9] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::PartitionAway,
         FaultKind::OneWay,
         FaultKind::SeesOnlyOne,
@@ -125,6 +132,8 @@ impl FaultKind {
         FaultKind::Slow,
         FaultKind::ResetConnection,
         FaultKind::CrashLeader,
+        FaultKind::Pause,
+        FaultKind::WipeObserver,
     ];
 }
 
@@ -370,6 +379,8 @@ struct Node {
     shown: Option<(RoleKind, Epoch, Option<NodeId>, Offset)>,
     /// The applied offset (and incarnation) whose state was last compared with the others'.
     compared: (u32, Offset),
+    /// A paused process handles nothing before this time (its events wait, in order).
+    paused_until: Millis,
 }
 
 impl Node {
@@ -417,6 +428,8 @@ pub struct Sim {
     applied_images: BTreeMap<Offset, MetadataImage>,
     /// Metadata workload: the clients, the brokers and what was acknowledged.
     workload: Option<Workload>,
+    /// The leader each epoch's persisted election states name.
+    persisted_leaders: BTreeMap<Epoch, NodeId>,
     /// The leader of each epoch, and when it was elected.
     leaders: BTreeMap<Epoch, (NodeId, Millis)>,
     next_value: u64,
@@ -454,6 +467,8 @@ pub struct SimStats {
     pub writes: (u64, u64, u64),
     /// Metadata workload: distinct applied offsets whose images were compared and checked.
     pub images_checked: u64,
+    /// Metadata workload: brokers that completed a controlled shutdown.
+    pub controlled_shutdowns: u64,
 }
 
 /// Encodes committed entries as a snapshot's bytes: (epoch i32, control u8, len u32, value)*.
@@ -548,6 +563,7 @@ impl Sim {
             reported_hw: BTreeMap::new(),
             applied_digests: BTreeMap::new(),
             applied_images: BTreeMap::new(),
+            persisted_leaders: BTreeMap::new(),
             workload: (cfg.workload == WorkloadKind::Metadata).then(Workload::default),
             committed_values: BTreeSet::new(),
             not_appended: BTreeSet::new(),
@@ -576,6 +592,7 @@ impl Sim {
                     held: 0,
                     shown: None,
                     compared: (0, -1),
+                    paused_until: 0,
                 },
             );
         }
@@ -658,16 +675,10 @@ impl Sim {
             WorkloadKind::Metadata => {
                 // A broker process starts: a new incarnation that must register.
                 let incarnation_id = uuid::Uuid::from_u64_pair(self.rng.next_u64(), id as u64);
+                let now = self.now;
                 if let Some(w) = self.workload.as_mut() {
-                    w.brokers.insert(
-                        id,
-                        BrokerLife {
-                            epoch: -1,
-                            incarnation_id,
-                            busy: false,
-                            fenced: true,
-                        },
-                    );
+                    w.brokers
+                        .insert(id, BrokerSim::new(id, incarnation_id, now));
                 }
                 SimMachine::broker(self.cfg.snapshot_bytes)
             }
@@ -701,6 +712,27 @@ impl Sim {
         self.close_conns_of(id);
     }
 
+    /// Metadata workload: a broker stops after its controlled shutdown: everything written is
+    /// flushed, the process exits, and it starts again (a new incarnation) a little later.
+    fn stop_cleanly(&mut self, id: NodeId) {
+        let node = self.nodes.get_mut(&id).expect("node");
+        let Some(replica) = node.node.take() else {
+            return;
+        };
+        let mut store = replica.into_store();
+        if let Err(e) = store.flush() {
+            self.fail(format!("node {id}: flush at stop: {e}"));
+        }
+        store.crash();
+        let node = self.nodes.get_mut(&id).expect("node");
+        node.flush = None;
+        node.down_store = Some(store);
+        self.note(|| format!("stop {id} (controlled shutdown)"));
+        self.close_conns_of(id);
+        let t = self.now + self.rng.range(100, 500);
+        self.schedule(t, Event::Restart { node: id });
+    }
+
     /// Restarts a crashed node.
     fn restart(&mut self, id: NodeId) {
         if self.nodes[&id].node.is_none() {
@@ -732,6 +764,17 @@ impl Sim {
     }
 
     fn process(&mut self, event: Event) {
+        if let Some(x) = self.event_node(&event) {
+            let until = self.nodes[&x].paused_until;
+            if until > self.now {
+                // Re-queued in the order they came: a stopped process finds them all waiting.
+                if matches!(event, Event::Tick { .. }) {
+                    self.nodes.get_mut(&x).expect("node").tick_at = until;
+                }
+                self.schedule(until, event);
+                return;
+            }
+        }
         match event {
             Event::Deliver {
                 from,
@@ -837,7 +880,15 @@ impl Sim {
             Event::CallArrives { id } => self.call_arrives(id),
             Event::BrokerBeat { node } => {
                 self.broker_beat(node);
-                self.schedule(self.now + BROKER_HEARTBEAT_MS, Event::BrokerBeat { node });
+                // Polled at least every 50 ms (the lifecycle's transition period), sooner when
+                // it names an earlier deadline.
+                let due = self
+                    .workload
+                    .as_ref()
+                    .and_then(|w| w.brokers.get(&node))
+                    .map_or(Millis::MAX, |b| b.lifecycle.next_deadline());
+                let next = due.clamp(self.now + 1, self.now + 50);
+                self.schedule(next, Event::BrokerBeat { node });
             }
             Event::Propose => {
                 if self.workload.is_some() {
@@ -1036,6 +1087,54 @@ impl Sim {
                     self.crash(l);
                 }
             }
+            FaultKind::Pause => {
+                let x = match self.leader() {
+                    Some(l) if self.rng.chance(0.5) => l,
+                    _ => pick(&mut self.rng),
+                };
+                let until = self.now + self.rng.range(500, 5_001);
+                let node = self.nodes.get_mut(&x).expect("node");
+                node.paused_until = node.paused_until.max(until);
+                self.note(|| format!("pause {x} until {until}"));
+            }
+            FaultKind::WipeObserver => {
+                let observers: Vec<NodeId> = ids
+                    .iter()
+                    .copied()
+                    .filter(|x| !self.voters.contains(x))
+                    .collect();
+                if observers.is_empty() {
+                    return;
+                }
+                let x = observers[self.rng.range(0, observers.len() as u64) as usize];
+                self.crash(x);
+                // A voter's disk is its vote and its share of the committed log (KIP-853
+                // gives a wiped voter a new directory id; without it Raft cannot survive the
+                // loss). An observer holds nothing the quorum relies on.
+                let node = self.nodes.get_mut(&x).expect("node");
+                node.down_store = Some(MemStore::new());
+                node.persisted = None;
+                node.verified = 0;
+                node.held = 0;
+                self.note(|| format!("wipe {x}'s disk"));
+            }
+        }
+    }
+
+    /// The node an event is handled by, if it is one node's.
+    fn event_node(&self, event: &Event) -> Option<NodeId> {
+        match event {
+            Event::Deliver { to, .. } => Some(*to),
+            Event::ServerRead { conn } => Some(conn.server),
+            Event::Unreachable { node, .. }
+            | Event::FlushDone { node, .. }
+            | Event::Tick { node, .. } => Some(*node),
+            Event::CallArrives { id } => self
+                .workload
+                .as_ref()
+                .and_then(|w| w.in_transit.get(id))
+                .map(|(to, _, _)| *to),
+            _ => None,
         }
     }
 
@@ -1205,6 +1304,18 @@ impl Sim {
                         }
                     }
                     node.persisted = Some(state);
+                    if let Some(l) = state.leader_id {
+                        match self.persisted_leaders.get(&state.epoch) {
+                            Some(other) if *other != l => self.fail(format!(
+                                "node {id} persists leader {l} for epoch {}, another node persisted {other}",
+                                state.epoch
+                            )),
+                            Some(_) => {}
+                            None => {
+                                self.persisted_leaders.insert(state.epoch, l);
+                            }
+                        }
+                    }
                     if state.voted_id.is_some_and(|v| v != id)
                         && state.leader_id.is_none()
                         && self.faults_on
@@ -1482,50 +1593,48 @@ impl Sim {
             }
             _ => {}
         }
-        self.send_call(kind);
+        self.send_call(kind, None);
     }
 
-    /// Metadata workload: a broker's heartbeat timer fires; it registers or heartbeats with
-    /// its applied offset, one request at a time.
+    /// Metadata workload: a broker's timer fires. Its lifecycle (the shim's own) sends a
+    /// registration or a heartbeat when one is due, with the observer's applied offset; during
+    /// the chaos a broker now and then asks for a controlled shutdown (KIP-841).
     fn broker_beat(&mut self, id: NodeId) {
-        if self.nodes[&id].node.is_none() {
+        let now = self.now;
+        let Some(offset) = self.nodes[&id]
+            .node
+            .as_ref()
+            .and_then(|r| r.state_machine().image())
+            .map(|i| i.provenance.offset)
+        else {
             return;
-        }
+        };
+        let stop_now = self.faults_on && !self.holding && self.rng.chance(0.002);
+        let incarnation = self.nodes[&id].incarnation;
         let Some(b) = self.workload.as_mut().and_then(|w| w.brokers.get_mut(&id)) else {
             return;
         };
-        if b.busy {
-            return;
+        b.want_shut_down |= stop_now;
+        let want = b.want_shut_down;
+        if let Some(r) = b.lifecycle.poll(now, offset, false, want) {
+            let kind = CallKind::Lifecycle(id, want, incarnation);
+            self.send_call(kind, Some((r.request, r.version)));
         }
-        b.busy = true;
-        let kind = if b.epoch < 0 {
-            CallKind::Register(id)
-        } else {
-            CallKind::Heartbeat(id)
-        };
-        self.send_call(kind);
     }
 
     /// Sends a call towards the controller the client believes active (now and then another
-    /// voter, which must refuse it): it arrives after a few ms.
-    fn send_call(&mut self, kind: CallKind) {
+    /// voter, which must refuse it): it arrives after a few ms. `request` is the lifecycle's;
+    /// admin calls make theirs from `kind`.
+    fn send_call(&mut self, kind: CallKind, request: Option<(RequestKind, i16)>) {
         let voters: Vec<NodeId> = self.voters.iter().copied().collect();
         let to = match self.leader() {
             Some(l) if self.rng.chance(0.85) => l,
             _ => voters[self.rng.range(0, voters.len() as u64) as usize],
         };
-        let broker_offset = match &kind {
-            CallKind::Heartbeat(b) => self.nodes[b]
-                .node
-                .as_ref()
-                .and_then(|r| r.state_machine().image())
-                .map_or(-1, |i| i.provenance.offset),
-            _ => -1,
-        };
-        let Some(w) = self.workload.as_mut() else {
+        let Some((request, version)) = request.or_else(|| request_for(&kind, &mut self.rng)) else {
             return;
         };
-        let Some((request, version)) = request_for(&kind, w, broker_offset, &mut self.rng) else {
+        let Some(w) = self.workload.as_mut() else {
             return;
         };
         let (reply, rx) = tokio::sync::oneshot::channel();
@@ -1617,26 +1726,62 @@ impl Sim {
             return;
         };
         match (&waiting.kind, &outcome) {
-            (CallKind::Register(b), _) | (CallKind::Heartbeat(b), _) => {
-                let Some(life) = w.brokers.get_mut(b) else {
+            (CallKind::Lifecycle(b, want_shut_down, incarnation), _) => {
+                let b = *b;
+                let want_shut_down = *want_shut_down;
+                // An answer to an earlier process of the broker reaches nobody.
+                if self.nodes[&b].incarnation != *incarnation {
+                    return;
+                }
+                let Some(sim_broker) = w.brokers.get_mut(&b) else {
                     return;
                 };
-                life.busy = false;
-                match answer {
-                    Some(ResponseKind::BrokerRegistration(r)) if r.error_code == 0 => {
-                        life.epoch = r.broker_epoch;
+                // The shim's channel tries another controller on NOT_CONTROLLER, and reports
+                // "no controller" when none answers; here that is one try.
+                let not_controller = ControlErrorCode::NotController.code();
+                let result = match answer {
+                    Some(ResponseKind::BrokerHeartbeat(r)) if r.error_code == not_controller => {
+                        Err(CallFailure::NoController("NOT_CONTROLLER".into()))
                     }
-                    Some(ResponseKind::BrokerHeartbeat(r)) if r.error_code == 0 => {
-                        life.fenced = r.is_fenced;
+                    Some(ResponseKind::BrokerRegistration(r)) if r.error_code == not_controller => {
+                        Err(CallFailure::NoController("NOT_CONTROLLER".into()))
                     }
-                    Some(ResponseKind::BrokerHeartbeat(r))
-                        if r.error_code
-                            == metaquorum_controller::control::errors::ErrorCode::StaleBrokerEpoch
-                                .code() =>
-                    {
-                        life.epoch = -1;
+                    Some(r) => Ok(r),
+                    None => Err(CallFailure::Other("no answer".into())),
+                };
+                let granted = matches!(&result, Ok(ResponseKind::BrokerHeartbeat(r)) if r.error_code == 0 && r.should_shut_down);
+                let now = self.now;
+                sim_broker.lifecycle.answered(now, result, want_shut_down);
+                let finished = sim_broker.lifecycle.finished().cloned();
+                if granted {
+                    // KIP-841: the controller lets a broker go once it is fenced and leads
+                    // nothing, in its committed image.
+                    let image = at.map(|(_, i)| i).unwrap_or_default();
+                    let fenced = image.broker(b).is_none_or(|r| r.fenced);
+                    let leads: Vec<String> = image
+                        .topics
+                        .by_id
+                        .values()
+                        .flat_map(|t| {
+                            t.partitions
+                                .iter()
+                                .filter(|(_, p)| p.leader == b)
+                                .map(move |(i, _)| format!("{}-{i}", t.name))
+                        })
+                        .collect();
+                    if !fenced || !leads.is_empty() {
+                        self.fail(format!(
+                            "node {node} let broker {b} shut down while it is fenced={fenced} and leads {leads:?}"
+                        ));
                     }
-                    _ => {}
+                }
+                match finished {
+                    Some(Ok(())) => {
+                        self.stats.controlled_shutdowns += 1;
+                        self.stop_cleanly(b);
+                    }
+                    Some(Err(e)) => self.fail(format!("broker {b}'s lifecycle ended: {e}")),
+                    None => {}
                 }
                 return;
             }
@@ -1727,7 +1872,7 @@ impl Sim {
                     None
                 }
             }
-            CallKind::Register(_) | CallKind::Heartbeat(_) => None,
+            CallKind::Lifecycle(..) => None,
         };
         if let Some(p) = problem {
             self.fail(p);
@@ -1826,6 +1971,13 @@ impl Sim {
             self.fail(format!(
                 "node {id}: high watermark went back from {} to {hw}",
                 node.hw
+            ));
+        }
+        let start = core.store().log_start_offset();
+        let covered = core.store().latest_snapshot().map_or(0, |s| s.end_offset);
+        if start > covered {
+            self.fail(format!(
+                "node {id}: its log starts at {start}, its newest snapshot ends at {covered}: a gap"
             ));
         }
         if hw > core.store().end_offset() {
@@ -2052,6 +2204,17 @@ impl Sim {
     /// are a majority, and its log is at least as up to date as each of theirs, Raft promises
     /// progress: the committed log must grow before the hold ends.
     pub fn hold(&mut self, ms: Millis) {
+        // Paused processes resume first: the hold is about a topology that stays still.
+        self.holding = true;
+        let resumed = self
+            .nodes
+            .values()
+            .map(|n| n.paused_until)
+            .max()
+            .unwrap_or(0);
+        if resumed > self.now {
+            self.run_until(resumed, |_| false);
+        }
         if self.rng.chance(0.5) {
             if let Some(l) = self.leader() {
                 self.crash(l);
@@ -2077,6 +2240,10 @@ impl Sim {
         // timeouts.
         self.make_disks_fast();
         self.holding = true;
+        // What was already on the wire when the topology froze lands first (a crashed
+        // leader's last appends among it): the promise is about the logs after that.
+        let settled = self.now + HOLD_SETTLE_MS;
+        self.run_until(settled, |_| false);
         let star = self.viable_star();
         let before = self.committed.len();
         let blocked: Vec<String> = self
@@ -2284,6 +2451,9 @@ const FLAP_MS: Millis = 2_000;
 
 /// How long a hold lasts.
 const HOLD_MS: Millis = 4_000;
+/// Time for messages in flight to land before a hold's topology is judged (the longest
+/// datagram delay is 80 ms).
+const HOLD_SETTLE_MS: Millis = 200;
 /// Over the Tcp transport, a hold with a voter that can win must progress within this long.
 const HOLD_PROGRESS_TCP_MS: Millis = 3_000;
 /// How long a healed cluster has to converge.
