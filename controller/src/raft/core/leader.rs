@@ -424,6 +424,7 @@ impl<S: LogStore> RaftCore<S> {
         let mut bytes = crate::raft::store::BATCH_OVERHEAD_BYTES;
         let mut members: Vec<(ProposalId, usize, usize)> = Vec::new();
         let accumulated = std::mem::take(&mut self.accumulated);
+        self.accumulated_records = 0;
         for p in accumulated {
             if !records.is_empty()
                 && (records.len() + p.records.len() > self.cfg.batch_records_max
@@ -463,6 +464,7 @@ impl<S: LogStore> RaftCore<S> {
     /// Leadership lost: proposals never appended are certainly not committed; appended ones
     /// may still commit under the next leader.
     pub(super) fn fail_proposals(&mut self) {
+        self.accumulated_records = 0;
         for p in self.accumulated.drain(..) {
             self.out
                 .proposals

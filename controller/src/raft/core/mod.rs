@@ -192,6 +192,9 @@ pub struct RaftCore<S: LogStore> {
     next_correlation_id: u64,
     next_proposal_id: u64,
     accumulated: Vec<Accumulated>,
+    /// Records in `accumulated`. Invariant: the sum of their record counts, so the next
+    /// proposal's offset is known without walking them.
+    accumulated_records: Offset,
     /// Appended proposals waiting for commit: (id, last offset), in offset order.
     inflight: VecDeque<Inflight>,
     pending_bytes: usize,
@@ -237,6 +240,7 @@ impl<S: LogStore> RaftCore<S> {
             next_correlation_id: 0,
             next_proposal_id: 1,
             accumulated: Vec::new(),
+            accumulated_records: 0,
             inflight: VecDeque::new(),
             pending_bytes: 0,
             out: Ready::default(),
@@ -583,6 +587,7 @@ impl<S: LogStore> RaftCore<S> {
         let id = ProposalId(self.next_proposal_id);
         self.next_proposal_id += 1;
         self.pending_bytes += bytes;
+        self.accumulated_records += records.len() as Offset;
         self.accumulated.push(Accumulated { id, records, bytes });
         Ok(id)
     }
@@ -590,12 +595,14 @@ impl<S: LogStore> RaftCore<S> {
     /// The offset the next accepted proposal's first record will have if it commits (leader
     /// only): proposals are appended in order, after those already accumulated.
     pub fn next_proposal_offset(&self) -> Offset {
-        self.log_end
-            + self
-                .accumulated
+        debug_assert_eq!(
+            self.accumulated_records,
+            self.accumulated
                 .iter()
                 .map(|p| p.records.len() as Offset)
                 .sum::<Offset>()
+        );
+        self.log_end + self.accumulated_records
     }
 
     /// The transport found `peer` gone: a connection to it was refused, so no process listens
