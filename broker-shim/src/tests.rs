@@ -310,3 +310,105 @@ async fn a_lagging_subscriber_is_resynchronised_to_the_newest_image() {
         .collect();
     assert_eq!(registered.len(), 1, "{registered:?}");
 }
+
+/// A broker whose metadata stops applying (a committed batch it cannot replay) stays up, asks
+/// the controller to fence it in its next heartbeat (WantFence), and the controller does:
+/// the error policy of `follower.rs`, end to end through the real node, the shim's lifecycle
+/// and the controller's heartbeat handling.
+#[test]
+fn a_broker_whose_metadata_stops_asks_to_be_fenced_and_is_fenced() {
+    use bytes::Bytes;
+    use kafka_protocol::messages::{BrokerRegistrationResponse, RequestKind, ResponseKind};
+    use metaquorum_controller::control::brokers::BrokerLifecycle;
+    use metaquorum_controller::metadata::delta::MetadataDelta;
+    use metaquorum_controller::node::{Effect, Node, NodeConfig};
+    use metaquorum_controller::raft::{
+        Batch, ElectionState, LogOp, LogStore, MemStore, RaftConfig,
+    };
+    use metaquorum_log::batch::RecordData;
+
+    use crate::follower::BrokerMetadata;
+    use crate::lifecycle::{LifecycleCore, LifecycleSettings};
+
+    // 1. The broker's metadata meets a committed batch that is not a metadata record.
+    let mut store = MemStore::new();
+    let garbage = Batch::new(
+        0,
+        1,
+        false,
+        vec![RecordData {
+            key: None,
+            value: Some(Bytes::from_static(b"not a metadata record")),
+        }],
+    );
+    store.apply(LogOp::Append(garbage)).unwrap();
+    store.flush().unwrap();
+    let metadata = BrokerMetadata::new(MetadataPublisher::new(), None);
+    let health = metadata.health();
+    let config = NodeConfig {
+        raft: RaftConfig::new(1),
+        voters: [1].into(),
+        persisted: Some(ElectionState {
+            epoch: 1,
+            leader_id: None,
+            voted_id: None,
+        }),
+        seed: 7,
+        now_ms: 0,
+        wall_ms_at_zero: 0,
+    };
+    let mut node = Node::new(config, store, metadata).unwrap();
+    for t in [5_000, 5_001, 5_002] {
+        let mut effects = node.tick(t);
+        while let Some(f) = effects.iter().find_map(|e| match e {
+            Effect::Flush(f) => Some(*f),
+            _ => None,
+        }) {
+            node.flushed(t, Ok(f));
+            effects = node.ready(t);
+        }
+    }
+    let failed = health.lock().unwrap().failed.clone();
+    assert!(failed.is_some(), "the broker's metadata did not stop");
+    assert!(!node.stopped(), "a broker stays up for diagnosis");
+
+    // 2. Its lifecycle, registered with epoch 10, asks to be fenced.
+    let settings = LifecycleSettings {
+        broker_id: 1,
+        cluster_id: "c".into(),
+        incarnation_id: Uuid::from_u128(1),
+        listeners: vec![("PLAINTEXT".into(), "h".into(), 9092, 0)],
+        rack: None,
+        heartbeat_interval_ms: 2_000,
+        initial_registration_timeout_ms: 60_000,
+        request_timeout_ms: 1_000,
+    };
+    let mut lifecycle = LifecycleCore::new(settings, 0);
+    lifecycle.poll(0, -1, false, false).expect("registration");
+    let registered = BrokerRegistrationResponse::default().with_broker_epoch(10);
+    lifecycle.answered(1, Ok(ResponseKind::BrokerRegistration(registered)), false);
+    let offset = node.state_machine().image().provenance.offset;
+    let request = lifecycle
+        .poll(1, offset, failed.is_some(), false)
+        .expect("a heartbeat");
+    let RequestKind::BrokerHeartbeat(heartbeat) = request.request else {
+        panic!("expected a heartbeat");
+    };
+    assert!(heartbeat.want_fence);
+
+    // 3. The controller, which has the broker registered and unfenced, fences it.
+    let mut image = MetadataImage::empty();
+    let mut delta = MetadataDelta::new(&image);
+    delta.replay(&broker(1, 10)).unwrap();
+    delta.replay(&unfence(1, 10, -1)).unwrap();
+    image = delta.apply(MetadataProvenance::EMPTY);
+    assert!(!image.broker(1).unwrap().fenced);
+    let result = BrokerLifecycle::default().heartbeat(&image, &heartbeat, 100, 10);
+    assert!(result.response.is_fenced);
+    let mut delta = MetadataDelta::new(&image);
+    for r in &result.records {
+        delta.replay(r).unwrap();
+    }
+    let fenced = delta.apply(MetadataProvenance::EMPTY);
+    assert!(fenced.broker(1).unwrap().fenced, "{:?}", result.records);
+}

@@ -338,3 +338,89 @@ fn the_same_inputs_give_the_same_effects() {
     assert!(a.len() > 10, "the node did something: {a:?}");
     assert_eq!(a, run());
 }
+
+#[test]
+fn a_committed_batch_the_controller_cannot_replay_stops_it_with_code_4() {
+    use crate::config::HostPort;
+    use crate::control::controller::{ControllerSettings, QuorumController};
+    use crate::control::topics::TopicDefaults;
+    use crate::raft::{ElectionState, LogOp};
+    use crate::snapshots::SnapshotPolicy;
+
+    // A log whose first batch is not a metadata record: written by an earlier leader, durable.
+    let mut store = MemStore::new();
+    let garbage = Batch::new(
+        0,
+        1,
+        false,
+        vec![RecordData {
+            key: None,
+            value: Some(Bytes::from_static(b"not a metadata record")),
+        }],
+    );
+    store.apply(LogOp::Append(garbage)).unwrap();
+    store.flush().unwrap();
+    let settings = ControllerSettings {
+        cluster_id: "c".into(),
+        voters: [(
+            1,
+            HostPort {
+                host: "localhost".into(),
+                port: 9093,
+            },
+        )]
+        .into(),
+        bootstrap_metadata_version: crate::metadata::version::LATEST_PRODUCTION.0,
+        broker_session_timeout_ms: 9_000,
+        idle_interval_ms: 0,
+        snapshots: SnapshotPolicy {
+            bytes_max: u64::MAX,
+            interval_ms: 0,
+            retention: metaquorum_log::Retention {
+                bytes_max: -1,
+                ms: -1,
+            },
+        },
+        topic_defaults: TopicDefaults::default(),
+        leader_balance_interval_ms: None,
+    };
+    let mut config = config(&[1], 7);
+    config.persisted = Some(ElectionState {
+        epoch: 1,
+        leader_id: None,
+        voted_id: None,
+    });
+    let mut node: Node<QuorumController, MemStore> =
+        Node::new(config, store, QuorumController::new(settings, 7)).unwrap();
+    let mut seen = Vec::new();
+    for t in [5_000, 5_001, 5_002] {
+        let mut effects = node.tick(t);
+        loop {
+            let flush = effects.iter().find_map(|e| match e {
+                Effect::Flush(f) => Some(*f),
+                _ => None,
+            });
+            seen.extend(effects.into_iter().filter_map(|e| match e {
+                Effect::Exit(x) => Some(x),
+                _ => None,
+            }));
+            match flush {
+                Some(f) => {
+                    node.flushed(t, Ok(f));
+                    effects = node.ready(t);
+                }
+                None => break,
+            }
+        }
+    }
+    assert!(node.stopped());
+    match seen.as_slice() {
+        [Exit {
+            code: ExitCode::Metadata,
+            reason,
+        }] => assert!(reason.contains("offset 0"), "{reason}"),
+        other => panic!("expected one metadata exit, got {other:?}"),
+    }
+    assert_eq!(ExitCode::Metadata as i32, 4);
+    assert_eq!(ExitCode::Storage as i32, 3);
+}
