@@ -45,6 +45,8 @@ fn seeded_clusters_stay_safe_and_converge() {
         total.writes.2 += s.writes.2;
         total.images_checked += s.images_checked;
         total.controlled_shutdowns += s.controlled_shutdowns;
+        total.star_holds += s.star_holds;
+        total.star_progress_ms_max = total.star_progress_ms_max.max(s.star_progress_ms_max);
     }
     assert!(failed.is_empty(), "failing seeds: {failed:?}");
     eprintln!("{seeds} seeds: {total:?}");
