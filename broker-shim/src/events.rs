@@ -13,7 +13,44 @@ use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::metadata::partition::PartitionRegistration;
 use uuid::Uuid;
 
-use crate::publisher::MetadataUpdate;
+/// Why an update was published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateSource {
+    /// Committed records of the log.
+    Log,
+    /// A snapshot was loaded (at start or fetched from the leader); `changes` is the whole
+    /// difference from the previous image.
+    Snapshot,
+    /// The subscriber fell behind and skipped updates; `changes` is the whole difference from
+    /// the last image it saw.
+    Resync,
+}
+
+/// One step of the metadata: the image before, the image after and what changed.
+#[derive(Debug, Clone)]
+pub struct MetadataUpdate {
+    /// The image before this update (the subscriber's last one).
+    pub previous: MetadataImage,
+    /// The new image.
+    pub image: MetadataImage,
+    /// What differs between the two.
+    pub changes: MetadataChanges,
+    /// Why it was published.
+    pub source: UpdateSource,
+}
+
+impl MetadataUpdate {
+    /// The update as events, from the point of view of broker `broker_id` (its leaderships and
+    /// followerships are reported as such); computed on demand, in a stable order.
+    pub fn events(&self, broker_id: i32) -> Vec<MetadataEvent> {
+        events_of(self, broker_id)
+    }
+
+    /// Offset of the last record the new image contains.
+    pub fn offset(&self) -> i64 {
+        self.image.provenance.offset
+    }
+}
 
 /// One thing that changed, as a broker sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

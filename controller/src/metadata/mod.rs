@@ -15,6 +15,7 @@ pub mod loader;
 pub mod partition;
 pub mod record;
 pub mod records;
+pub mod replay_error;
 pub mod topics;
 pub mod version;
 

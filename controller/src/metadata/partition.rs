@@ -3,10 +3,10 @@
 
 use uuid::Uuid;
 
-use super::delta::ReplayError;
 use super::record::{
     PartitionChangeRecord, PartitionRecord, NO_LEADER_CHANGE, NO_LEADER_RECOVERY_STATE_CHANGE,
 };
+use super::replay_error::ReplayError;
 
 /// The leader `-1`: the partition has no leader (it is offline).
 pub const NO_LEADER: i32 = -1;

@@ -3,9 +3,10 @@
 //! one type for every record we understand: decode, encode and the `kafka-dump-log` JSON form.
 //! The record structs themselves live in [`super::records`] and are re-exported here.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use serde_json::{json, Value};
 
+pub use super::codec::{get_uvarint, put_uvarint, RecordError};
 use super::codec::{Reader, Writer};
 use super::json::{ordered, OrderedJson};
 use super::records::RecordBody;
@@ -23,41 +24,6 @@ pub const FRAME_VERSION: u32 = 1;
 /// apiKey of `FeatureLevelRecord`.
 pub const FEATURE_LEVEL_RECORD_API_KEY: u16 = 12;
 
-/// A malformed metadata record.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RecordError {
-    /// The bytes end early.
-    #[error("metadata record ends early while reading {0}")]
-    Truncated(&'static str),
-    /// A varint is longer than 5 bytes.
-    #[error("malformed varint in {0}")]
-    BadVarint(&'static str),
-    /// The frame version is not 1.
-    #[error("unsupported metadata record frame version {0}")]
-    BadFrameVersion(u32),
-    /// A field's value is invalid.
-    #[error("invalid metadata record: {0}")]
-    Invalid(String),
-    /// The apiKey names no metadata record we know.
-    #[error("unknown metadata record type (apiKey {0})")]
-    UnknownApiKey(u16),
-    /// The record type is known but not at this version.
-    #[error("unsupported version {version} of {name} (apiKey {api_key}); versions 0 to {max_version} are supported")]
-    UnsupportedVersion {
-        /// The record's apiKey.
-        api_key: u16,
-        /// The record's name.
-        name: &'static str,
-        /// The version found.
-        version: u16,
-        /// The newest version we read.
-        max_version: u16,
-    },
-    /// Bytes are left after the record body.
-    #[error("found {0} byte(s) of garbage after metadata record {1}")]
-    TrailingBytes(usize, &'static str),
-}
-
 /// The frame header of a metadata record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordFrame {
@@ -65,34 +31,6 @@ pub struct RecordFrame {
     pub api_key: u16,
     /// Version of the record schema.
     pub version: u16,
-}
-
-/// Writes an unsigned varint (Kafka's `ByteUtils.writeUnsignedVarint`).
-pub fn put_uvarint(out: &mut BytesMut, mut v: u32) {
-    while v >= 0x80 {
-        out.put_u8((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.put_u8(v as u8);
-}
-
-/// Reads an unsigned varint of at most 5 bytes.
-pub fn get_uvarint(buf: &mut Bytes, what: &'static str) -> Result<u32, RecordError> {
-    let mut value: u32 = 0;
-    for i in 0..5 {
-        if !buf.has_remaining() {
-            return Err(RecordError::Truncated(what));
-        }
-        let b = buf.get_u8();
-        if i == 4 && b > 0x0f {
-            return Err(RecordError::BadVarint(what));
-        }
-        value |= ((b & 0x7f) as u32) << (7 * i);
-        if b & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err(RecordError::BadVarint(what))
 }
 
 /// Encodes the frame header.

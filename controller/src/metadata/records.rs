@@ -8,9 +8,8 @@ use metaquorum_log::kafka_uuid::to_kafka_string;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::codec::{tagged, Reader, Writer};
+use super::codec::{tagged, Reader, RecordError, Writer};
 use super::json::{ordered, ObjectBuilder, OrderedJson};
-use super::record::RecordError;
 
 /// One record type's body: its apiKey, newest version, encoding and JSON form.
 pub(crate) trait RecordBody: Sized {

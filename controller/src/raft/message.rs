@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 
-use super::store::Batch;
+use super::store::{Batch, EpochEndOffset};
 use super::{Epoch, NodeId, Offset, SnapshotId};
 
 /// Kafka error codes the RPCs carry.
@@ -27,16 +27,6 @@ pub enum ErrorCode {
     SnapshotNotFound,
     /// The request's fields are impossible (`INVALID_REQUEST`).
     InvalidRequest,
-}
-
-/// Where a follower's log stops matching: the end offset of the largest epoch <= its last
-/// fetched epoch on the leader (Fetch's `DivergingEpoch`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EpochEndOffset {
-    /// The epoch.
-    pub epoch: Epoch,
-    /// Its end offset on the leader.
-    pub end_offset: Offset,
 }
 
 /// One KRaft RPC request or response.

@@ -22,9 +22,11 @@ pub use self::config::RaftConfig;
 pub use self::core::{
     ProposalId, ProposalOutcome, ProposeError, QuorumInfo, RaftCore, Ready, ReplicaInfo,
 };
-pub use self::message::{EpochEndOffset, ErrorCode, Message};
+pub use self::message::{ErrorCode, Message};
 pub use self::role::{ElectionState, RoleKind};
-pub use self::store::{Batch, FlushStore, LogOp, LogStore, MemFlush, MemStore, StoreError};
+pub use self::store::{
+    Batch, EpochEndOffset, FlushStore, LogOp, LogStore, MemFlush, MemStore, StoreError,
+};
 
 /// A node's id (`node.id`).
 pub type NodeId = i32;

@@ -60,8 +60,13 @@ pub(crate) struct Election {
     /// Pre-vote only: when each rejection arrived. A voter that rejected because it still
     /// followed a live leader may learn a moment later that the leader died, so it is asked
     /// again after [`PRE_VOTE_RETRY_MS`] (a pre-vote changes no state, so asking twice is
-    /// harmless).
+    /// harmless), until `retry_rejections_until`.
     pub rejected_at: BTreeMap<NodeId, Millis>,
+    /// Pre-vote only: the round's start plus the fetch timeout. A voter believes in a dead
+    /// leader for at most its fetch timeout after it last heard from it, which was before this
+    /// round began; a rejection after that is for this node's log being behind, which asking
+    /// again does not change (VoteResponse carries no reason, so time tells them apart).
+    pub retry_rejections_until: Millis,
     /// When the round is lost.
     pub deadline: Millis,
 }

@@ -8,8 +8,9 @@ use metaquorum_log::batch::{encode_batch, BatchHeader, BatchSpec, RecordData};
 use metaquorum_log::clock::wall_clock_ms;
 use metaquorum_log::{FlushDone, Log, LogError, PendingFlush, SnapshotWriter};
 
-use super::message::EpochEndOffset;
-use super::store::{end_offset_for_epoch, Batch, FlushStore, LogOp, LogStore, StoreError};
+use super::store::{
+    end_offset_for_epoch, Batch, EpochEndOffset, FlushStore, LogOp, LogStore, StoreError,
+};
 use super::{Epoch, Offset, SnapshotId};
 
 impl From<LogError> for StoreError {

@@ -19,8 +19,17 @@ use std::sync::Arc;
 use bytes::Bytes;
 use metaquorum_log::batch::RecordData;
 
-use super::message::EpochEndOffset;
 use super::{Epoch, Offset, SnapshotId};
+
+/// Where a follower's log stops matching: the end offset of the largest epoch <= its last
+/// fetched epoch on the leader (Fetch's `DivergingEpoch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EpochEndOffset {
+    /// The epoch.
+    pub epoch: Epoch,
+    /// Its end offset on the leader.
+    pub end_offset: Offset,
+}
 
 /// Bytes a batch costs beyond its records, for size accounting (Kafka's v2 header).
 pub const BATCH_OVERHEAD_BYTES: usize = 61;

@@ -514,3 +514,57 @@ fn an_answer_to_a_replaced_fetch_commits_nothing_it_does_not_confirm() {
         "a diverging answer committed the suffix it disowns"
     );
 }
+
+/// KIP-996 pre-votes are asked again after a rejection only while a voter may still believe
+/// in the dead leader (the fetch timeout from the round's start); a later rejection is for this
+/// node's log, and asking again would change nothing.
+#[test]
+fn a_pre_vote_rejected_after_the_fetch_timeout_is_not_asked_again() {
+    let mut cfg = RaftConfig::new(1);
+    cfg.fetch_timeout_ms = 300;
+    let voters: BTreeSet<NodeId> = [1, 2, 3].into();
+    let mut core = RaftCore::new(cfg, MemStore::new(), voters, None, 0, 1);
+    let t0 = 10_000;
+    core.tick(t0);
+    assert_eq!(core.role(), RoleKind::Prospective);
+    let sent: Vec<(NodeId, u64)> = core
+        .ready()
+        .messages
+        .into_iter()
+        .filter(|(_, _, m)| matches!(m, Message::VoteRequest { pre_vote: true, .. }))
+        .map(|(to, cid, _)| (to, cid))
+        .collect();
+    assert_eq!(sent.len(), 2);
+    core.advance();
+    let reject = Message::VoteResponse {
+        error: ErrorCode::None,
+        leader_epoch: 0,
+        leader_id: None,
+        vote_granted: false,
+        pre_vote: true,
+    };
+    let cid_of = |to: NodeId| sent.iter().find(|(t, _)| *t == to).unwrap().1;
+    // Voter 2 rejects early: asked again after the retry period.
+    core.step(t0 + 10, 2, cid_of(2), reject.clone());
+    core.ready();
+    core.advance();
+    assert_eq!(core.next_deadline(), t0 + 10 + role::PRE_VOTE_RETRY_MS);
+    core.tick(t0 + 10 + role::PRE_VOTE_RETRY_MS);
+    let again: Vec<NodeId> = core.ready().messages.iter().map(|(to, _, _)| *to).collect();
+    assert_eq!(again, vec![2], "voter 2 is asked again");
+    core.advance();
+    // Voter 3 rejects after the window: that rejection stands, and no deadline is set for it.
+    core.step(t0 + 250, 3, cid_of(3), reject);
+    core.ready();
+    core.advance();
+    let next = core.next_deadline();
+    assert!(
+        next > t0 + 300,
+        "a retry at {next} for a rejection that stands"
+    );
+    core.tick(t0 + 360);
+    assert!(
+        core.ready().messages.iter().all(|(to, _, _)| *to != 3),
+        "voter 3 was asked again"
+    );
+}

@@ -63,6 +63,7 @@ impl<S: LogStore> RaftCore<S> {
         }
         let election = Election {
             deadline: self.now + self.random_election_timeout(),
+            retry_rejections_until: self.now + self.cfg.fetch_timeout_ms,
             ..Election::default()
         };
         self.transition(
@@ -116,6 +117,7 @@ impl<S: LogStore> RaftCore<S> {
                 .filter(|v| {
                     !e.rejected.contains(v)
                         || (pre_vote
+                            && now < e.retry_rejections_until
                             && e.rejected_at
                                 .get(v)
                                 .is_some_and(|t| now >= t + crate::raft::role::PRE_VOTE_RETRY_MS))
@@ -403,7 +405,7 @@ impl<S: LogStore> RaftCore<S> {
             e.granted.insert(from);
         } else {
             e.rejected.insert(from);
-            if pre_vote {
+            if pre_vote && self.now < e.retry_rejections_until {
                 e.rejected_at.insert(from, self.now);
             }
         }

@@ -21,12 +21,13 @@ use metaquorum_log::batch::RecordData;
 use metaquorum_log::control::{control_record, ControlRecordType};
 
 use super::config::RaftConfig;
-use super::message::{EpochEndOffset, ErrorCode, Message};
+use super::message::{ErrorCode, Message};
 use super::rng::SplitMix64;
 use super::role::{
     Election, ElectionState, FollowerState, LeaderState, ParkedFetch, ReplicaProgress, Role,
     RoleKind, SnapshotFetch,
 };
+use super::store::EpochEndOffset;
 use super::store::{record_size_bytes, Batch, LogOp, LogStore};
 use super::{Epoch, Millis, NodeId, Offset, SnapshotId};
 
@@ -361,7 +362,8 @@ impl<S: LogStore> RaftCore<S> {
                     .chain(
                         e.rejected_at
                             .values()
-                            .map(|t| t + crate::raft::role::PRE_VOTE_RETRY_MS),
+                            .map(|t| t + crate::raft::role::PRE_VOTE_RETRY_MS)
+                            .filter(|t| *t < e.retry_rejections_until),
                     )
                     .min()
                     .unwrap_or(Millis::MAX);
