@@ -22,7 +22,7 @@ use kafka_protocol::protocol::StrBytes;
 use metaquorum_controller::control::config_defs::ConfigSource;
 
 use crate::admin::{block_on, report, AdminError, Call, ConnectArgs, ControllerSession};
-use crate::topics_cmd;
+use crate::metadata_api;
 
 /// DescribeConfigs v1+ (config sources and synonyms).
 pub const DESCRIBE_CONFIGS: Call = Call {
@@ -476,13 +476,13 @@ async fn execute(args: ConfigsArgs) -> Result<String, AdminError> {
             let mut session = ControllerSession::new(&args.connect)?;
             let entities = match selected {
                 Selection::One(e) => vec![e],
-                Selection::AllTopics => topics_cmd::topic_names(&mut session, false)
+                Selection::AllTopics => metadata_api::topic_names(&mut session, false)
                     .await?
                     .into_iter()
                     .map(Entity::Topic)
                     .collect(),
                 Selection::AllBrokers => {
-                    let mut e: Vec<Entity> = topics_cmd::broker_ids(&mut session)
+                    let mut e: Vec<Entity> = metadata_api::broker_ids(&mut session)
                         .await?
                         .into_iter()
                         .map(Entity::Broker)

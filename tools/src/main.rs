@@ -9,6 +9,7 @@ mod configs_cmd;
 mod fake_controller;
 mod local_cluster;
 mod log_cmd;
+mod metadata_api;
 mod quorum_cmd;
 mod run_cmd;
 mod storage_cmd;

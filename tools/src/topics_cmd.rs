@@ -11,11 +11,10 @@ use kafka_protocol::messages::create_topics_request::{
     CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
 };
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::{
     BrokerId, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
-    DescribeConfigsResponse, MetadataRequest, MetadataResponse, TopicName,
+    DescribeConfigsResponse, MetadataResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use metaquorum_controller::control::config_defs::ConfigSource;
@@ -24,16 +23,10 @@ use metaquorum_log::kafka_uuid::to_kafka_string;
 
 use crate::admin::{block_on, report, AdminError, Call, ConnectArgs, ControllerSession};
 use crate::configs_cmd::{self, parse_key_value, RESOURCE_TOPIC};
+use crate::metadata_api::{listed_topics, metadata, name_of, topic_name};
 
 /// What a failed `topics` command prints before the reason.
 const ERROR_PREFIX: &str = "Error while executing topic command : ";
-
-/// Metadata v1+ (a null topic list means every topic); v10+ carries topic ids.
-pub const METADATA: Call = Call {
-    min_version: 1,
-    max_version: 13,
-    idempotent: true,
-};
 
 /// CreateTopics, every version `kafka-protocol` builds (2 to 7; v7 answers with the topic id).
 pub const CREATE_TOPICS: Call = Call {
@@ -48,13 +41,6 @@ pub const DELETE_TOPICS: Call = Call {
     max_version: 6,
     idempotent: false,
 };
-
-/// Topics Kafka treats as internal (`Topic.isInternal`), besides any the controller flags.
-const INTERNAL_TOPICS: [&str; 3] = [
-    "__consumer_offsets",
-    "__transaction_state",
-    "__share_group_state",
-];
 
 /// The `topics` arguments.
 #[derive(Debug, Args)]
@@ -326,52 +312,6 @@ pub fn delete_outcome(
     Ok(String::new())
 }
 
-/// A Metadata request for `topics`, or for every topic when `None`.
-pub fn metadata_request(topics: Option<&[String]>, version: i16) -> MetadataRequest {
-    let request = MetadataRequest::default().with_topics(topics.map(|names| {
-        names
-            .iter()
-            .map(|n| MetadataRequestTopic::default().with_name(Some(topic_name(n))))
-            .collect()
-    }));
-    // The field exists from v4; before it the broker-side default (true) must stay.
-    if version >= 4 {
-        request.with_allow_auto_topic_creation(false)
-    } else {
-        request
-    }
-}
-
-fn topic_name(name: &str) -> TopicName {
-    TopicName(StrBytes::from_string(name.to_string()))
-}
-
-fn is_internal(t: &MetadataResponseTopic) -> bool {
-    t.is_internal
-        || t.name
-            .as_ref()
-            .is_some_and(|n| INTERNAL_TOPICS.contains(&n.0.as_str()))
-}
-
-/// The healthy topics of a Metadata answer, by name, without internal ones if asked.
-fn listed_topics(
-    response: &MetadataResponse,
-    exclude_internal: bool,
-) -> Vec<&MetadataResponseTopic> {
-    let mut topics: Vec<&MetadataResponseTopic> = response
-        .topics
-        .iter()
-        .filter(|t| t.error_code == 0 && t.name.is_some())
-        .filter(|t| !(exclude_internal && is_internal(t)))
-        .collect();
-    topics.sort_by(|a, b| name_of(a).cmp(name_of(b)));
-    topics
-}
-
-fn name_of(t: &MetadataResponseTopic) -> &str {
-    t.name.as_ref().map_or("", |n| n.0.as_str())
-}
-
 /// `topics list`: one name a line, sorted.
 pub fn render_list(response: &MetadataResponse, exclude_internal: bool) -> String {
     listed_topics(response, exclude_internal)
@@ -444,38 +384,6 @@ pub fn render_describe(
         }
     }
     out
-}
-
-/// The topic names the controller knows, sorted.
-pub async fn topic_names(
-    session: &mut ControllerSession,
-    exclude_internal: bool,
-) -> Result<Vec<String>, AdminError> {
-    let response = metadata(session, None).await?;
-    Ok(listed_topics(&response, exclude_internal)
-        .iter()
-        .map(|t| name_of(t).to_string())
-        .collect())
-}
-
-/// The registered brokers' ids, sorted.
-pub async fn broker_ids(session: &mut ControllerSession) -> Result<Vec<i32>, AdminError> {
-    let response = metadata(session, None).await?;
-    let mut ids: Vec<i32> = response.brokers.iter().map(|b| b.node_id.0).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(ids)
-}
-
-async fn metadata(
-    session: &mut ControllerSession,
-    topics: Option<&[String]>,
-) -> Result<MetadataResponse, AdminError> {
-    let (_, response) = session
-        .call(METADATA, |v| metadata_request(topics, v))
-        .await?;
-    AdminError::check(response.error_code, None)?;
-    Ok(response)
 }
 
 /// Runs `topics`.
@@ -567,6 +475,7 @@ async fn describe(
 mod tests {
     use super::*;
     use crate::admin::assert_encodes_in_range;
+    use crate::metadata_api::{metadata_request, METADATA};
     use clap::Parser;
     use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
     use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
@@ -575,6 +484,7 @@ mod tests {
     };
     use kafka_protocol::messages::metadata_response::MetadataResponsePartition;
     use kafka_protocol::messages::ApiKey;
+    use kafka_protocol::messages::MetadataRequest;
     use std::sync::{Arc, Mutex};
 
     use crate::fake_controller::{self, decode, respond, FakeController, Script};
