@@ -12,11 +12,11 @@ use metaquorum_controller::config::Config;
 use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::net::server::{self, ServerLimits};
 use metaquorum_controller::server::setup::{
-    bind_listener, open_metadata_log, peer_settings, raft_config, random_seed, serve_metrics,
-    snapshot_policy, voters, StartError,
+    bind_listener, open_metadata_log, serve_metrics, shell_config, snapshot_policy, voters,
+    StartError,
 };
 use metaquorum_controller::server::ControllerServer;
-use metaquorum_controller::shell::{self, ShellConfig, ShellHandle};
+use metaquorum_controller::shell::{self, ShellHandle};
 use metaquorum_controller::storage;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
@@ -134,18 +134,15 @@ impl BrokerShim {
             let health = broker.health();
             let metrics = serve_metrics(config).await?;
             let (store, partition_dir) = open_metadata_log(config)?;
-            let raft = raft_config(config, store.log().config().batch_bytes_max);
+            let batch_bytes_max = store.log().config().batch_bytes_max;
             let (shell, thread) = shell::start(
-                ShellConfig {
-                    raft,
-                    voters: voters
-                        .iter()
-                        .map(|(id, hp)| (*id, hp.to_string()))
-                        .collect(),
-                    peer: peer_settings(config, &identity.cluster_id),
+                shell_config(
+                    config,
+                    &identity.cluster_id,
+                    &voters,
                     partition_dir,
-                    seed: random_seed(),
-                },
+                    batch_bytes_max,
+                ),
                 store,
                 broker,
                 tokio::runtime::Handle::current(),

@@ -22,13 +22,13 @@ use crate::control::api::ControllerCall;
 use crate::control::controller::{ControllerSettings, QuorumController};
 use crate::control::topics::TopicDefaults;
 use crate::net::server::{self, ServerLimits};
-use crate::shell::{self, ShellConfig, ShellHandle};
+use crate::shell::{self, ShellHandle};
 use crate::storage;
 
 use apis::ControllerApis;
 use setup::{
-    bind_listener, open_metadata_log, peer_settings, raft_config, random_seed, serve_metrics,
-    snapshot_policy, voters, StartError,
+    bind_listener, open_metadata_log, random_seed, serve_metrics, shell_config, snapshot_policy,
+    voters, StartError,
 };
 
 /// A running controller server.
@@ -66,9 +66,14 @@ impl ControllerServer {
             )));
         }
         let (store, partition_dir) = open_metadata_log(config)?;
-        let raft = raft_config(config, store.log().config().batch_bytes_max);
-        let peer = peer_settings(config, &identity.cluster_id);
-        let seed = random_seed();
+        let batch_bytes_max = store.log().config().batch_bytes_max;
+        let shell_config = shell_config(
+            config,
+            &identity.cluster_id,
+            &voters,
+            partition_dir,
+            batch_bytes_max,
+        );
         // Bind first: a node that cannot listen must not start voting.
         let mut bound = Vec::new();
         for l in config.controller_listeners() {
@@ -108,16 +113,7 @@ impl ControllerServer {
             random_seed(),
         );
         let (shell, thread) = shell::start(
-            ShellConfig {
-                raft,
-                voters: voters
-                    .iter()
-                    .map(|(id, hp)| (*id, hp.to_string()))
-                    .collect(),
-                peer,
-                partition_dir,
-                seed,
-            },
+            shell_config,
             store,
             wrap(state_machine),
             tokio::runtime::Handle::current(),

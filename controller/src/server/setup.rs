@@ -139,6 +139,29 @@ pub fn peer_settings(config: &Config, cluster_id: &str) -> PeerSettings {
     }
 }
 
+/// Everything the shell needs besides the store and the state machine, from the
+/// configuration: the Raft settings for a log whose batches are at most `batch_bytes_max`, the
+/// voters' addresses, the peer settings and a fresh seed. Controllers and broker-only nodes
+/// start their shells from this one place.
+pub fn shell_config(
+    config: &Config,
+    cluster_id: &str,
+    voters: &BTreeMap<NodeId, HostPort>,
+    partition_dir: std::path::PathBuf,
+    batch_bytes_max: usize,
+) -> crate::shell::ShellConfig {
+    crate::shell::ShellConfig {
+        raft: raft_config(config, batch_bytes_max),
+        voters: voters
+            .iter()
+            .map(|(id, hp)| (*id, hp.to_string()))
+            .collect(),
+        peer: peer_settings(config, cluster_id),
+        partition_dir,
+        seed: random_seed(),
+    }
+}
+
 /// A seed for the core's election jitter.
 pub fn random_seed() -> u64 {
     let mut b = [0u8; 8];
