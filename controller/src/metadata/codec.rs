@@ -52,12 +52,23 @@ pub fn put_uvarint(out: &mut BytesMut, mut v: u32) {
 
 /// Reads an unsigned varint of at most 5 bytes.
 pub fn get_uvarint(buf: &mut Bytes, what: &'static str) -> Result<u32, RecordError> {
+    read_uvarint(what, || {
+        if buf.has_remaining() {
+            Ok(buf.get_u8())
+        } else {
+            Err(RecordError::Truncated(what))
+        }
+    })
+}
+
+/// Decodes an unsigned varint of at most 5 bytes from `next_byte`, one byte at a time.
+fn read_uvarint(
+    what: &'static str,
+    mut next_byte: impl FnMut() -> Result<u8, RecordError>,
+) -> Result<u32, RecordError> {
     let mut value: u32 = 0;
     for i in 0..5 {
-        if !buf.has_remaining() {
-            return Err(RecordError::Truncated(what));
-        }
-        let b = buf.get_u8();
+        let b = next_byte()?;
         if i == 4 && b > 0x0f {
             return Err(RecordError::BadVarint(what));
         }
@@ -134,18 +145,7 @@ impl<'a> Reader<'a> {
     }
 
     pub(crate) fn uvarint(&mut self, what: &'static str) -> Result<u32, RecordError> {
-        let mut value: u32 = 0;
-        for i in 0..5 {
-            let b = self.take(1, what)?[0];
-            if i == 4 && b > 0x0f {
-                return Err(RecordError::BadVarint(what));
-            }
-            value |= ((b & 0x7f) as u32) << (7 * i);
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(RecordError::BadVarint(what))
+        read_uvarint(what, || Ok(self.take(1, what)?[0]))
     }
 
     /// A compact length (stored as length + 1; 0 is null), checked so that `len * min_elem_bytes`

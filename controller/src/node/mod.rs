@@ -154,6 +154,19 @@ pub struct Node<S: StateMachine<L>, L: FlushStore> {
     stopped: bool,
 }
 
+/// Stops a node once: the first exit requested is the one performed.
+fn request_exit<F>(
+    effects: &mut Vec<Effect<F>>,
+    stopped: &mut bool,
+    code: ExitCode,
+    reason: String,
+) {
+    if !*stopped {
+        *stopped = true;
+        effects.push(Effect::Exit(Exit { code, reason }));
+    }
+}
+
 /// Builds a [`Ctx`] over a node's parts (a macro: the state machine is borrowed beside it).
 macro_rules! ctx {
     ($node:expr) => {
@@ -245,10 +258,7 @@ impl<S: StateMachine<L>, L: FlushStore> Node<S, L> {
     }
 
     fn exit(&mut self, code: ExitCode, reason: String) {
-        if !self.stopped {
-            self.stopped = true;
-            self.effects.push(Effect::Exit(Exit { code, reason }));
-        }
+        request_exit(&mut self.effects, &mut self.stopped, code, reason);
     }
 
     /// A message from a peer: a request (answered by an [`Effect::Reply`] with the same

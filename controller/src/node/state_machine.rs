@@ -4,7 +4,7 @@
 
 use metaquorum_log::batch::RecordData;
 
-use super::{Effect, Exit, ExitCode};
+use super::{Effect, ExitCode};
 use crate::raft::segmented::SegmentedStore;
 use crate::raft::{
     Batch, FlushStore, Millis, NodeId, Offset, ProposalId, ProposalOutcome, ProposeError,
@@ -88,10 +88,7 @@ impl<L: FlushStore> Ctx<'_, L> {
     /// Asks the process to stop with `code`: the node performs nothing after this callback,
     /// and the shell exits once the effects before it are done. The first request wins.
     pub fn exit(&mut self, code: ExitCode, reason: String) {
-        if !*self.stopped {
-            *self.stopped = true;
-            self.effects.push(Effect::Exit(Exit { code, reason }));
-        }
+        super::request_exit(self.effects, self.stopped, code, reason);
     }
 
     /// Whether the node has been asked to stop.

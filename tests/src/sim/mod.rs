@@ -695,16 +695,32 @@ impl Sim {
         self.ready(id);
     }
 
-    fn crash(&mut self, id: NodeId) {
+    /// Takes a node's process down, keeping its store as a restart will find it: a crash loses
+    /// what was not flushed; a clean stop (`flush_first`) flushes everything first. False if
+    /// it was already down.
+    fn take_down(&mut self, id: NodeId, flush_first: bool) -> bool {
         let node = self.nodes.get_mut(&id).expect("node");
         let Some(replica) = node.node.take() else {
-            return;
+            return false;
         };
         let mut store = replica.into_store();
+        if flush_first {
+            if let Err(e) = store.flush() {
+                self.fail(format!("node {id}: flush at stop: {e}"));
+            }
+        }
         store.crash();
+        let node = self.nodes.get_mut(&id).expect("node");
         node.verified = node.verified.min(store.durable_end_offset());
         node.flush = None;
         node.down_store = Some(store);
+        true
+    }
+
+    fn crash(&mut self, id: NodeId) {
+        if !self.take_down(id, false) {
+            return;
+        }
         self.stats.crashes += 1;
         self.crashed.retain(|c| *c != id);
         self.crashed.push(id);
@@ -715,18 +731,9 @@ impl Sim {
     /// Metadata workload: a broker stops after its controlled shutdown: everything written is
     /// flushed, the process exits, and it starts again (a new incarnation) a little later.
     fn stop_cleanly(&mut self, id: NodeId) {
-        let node = self.nodes.get_mut(&id).expect("node");
-        let Some(replica) = node.node.take() else {
+        if !self.take_down(id, true) {
             return;
-        };
-        let mut store = replica.into_store();
-        if let Err(e) = store.flush() {
-            self.fail(format!("node {id}: flush at stop: {e}"));
         }
-        store.crash();
-        let node = self.nodes.get_mut(&id).expect("node");
-        node.flush = None;
-        node.down_store = Some(store);
         self.note(|| format!("stop {id} (controlled shutdown)"));
         self.close_conns_of(id);
         let t = self.now + self.rng.range(100, 500);
