@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
+use metaquorum_controller::apis::{error_codes, error_response, OUTCOME_UNKNOWN_MESSAGE};
 use metaquorum_controller::config::HostPort;
-use metaquorum_controller::control::api::{error_response, OUTCOME_UNKNOWN_MESSAGE};
 use metaquorum_controller::control::errors::ErrorCode;
 use metaquorum_controller::net::client::{ClientError, KafkaClient};
 use metaquorum_controller::raft::NodeId;
@@ -164,50 +164,7 @@ impl ControllerChannel {
 /// NOT_CONTROLLER in every part of a response means a non-active controller answered.
 fn classify(response: &ResponseKind) -> Answer {
     let not_controller = ErrorCode::NotController.code();
-    let mut codes: Vec<(i16, Option<&str>)> = Vec::new();
-    match response {
-        ResponseKind::CreateTopics(r) => codes.extend(
-            r.topics
-                .iter()
-                .map(|t| (t.error_code, t.error_message.as_deref())),
-        ),
-        ResponseKind::DeleteTopics(r) => codes.extend(
-            r.responses
-                .iter()
-                .map(|t| (t.error_code, t.error_message.as_deref())),
-        ),
-        ResponseKind::CreatePartitions(r) => codes.extend(
-            r.results
-                .iter()
-                .map(|t| (t.error_code, t.error_message.as_deref())),
-        ),
-        ResponseKind::CreateAcls(r) => codes.extend(
-            r.results
-                .iter()
-                .map(|t| (t.error_code, t.error_message.as_deref())),
-        ),
-        ResponseKind::DeleteAcls(r) => codes.extend(
-            r.filter_results
-                .iter()
-                .map(|t| (t.error_code, t.error_message.as_deref())),
-        ),
-        ResponseKind::DescribeAcls(r) => codes.push((r.error_code, r.error_message.as_deref())),
-        ResponseKind::DescribeConfigs(r) => codes.extend(
-            r.results
-                .iter()
-                .map(|t| (t.error_code, t.error_message.as_deref())),
-        ),
-        ResponseKind::IncrementalAlterConfigs(r) => codes.extend(
-            r.responses
-                .iter()
-                .map(|t| (t.error_code, t.error_message.as_deref())),
-        ),
-        ResponseKind::BrokerRegistration(r) => codes.push((r.error_code, None)),
-        ResponseKind::BrokerHeartbeat(r) => codes.push((r.error_code, None)),
-        ResponseKind::AlterPartition(r) => codes.push((r.error_code, None)),
-        ResponseKind::UnregisterBroker(r) => codes.push((r.error_code, r.error_message.as_deref())),
-        _ => {}
-    }
+    let codes = error_codes(response);
     if codes.is_empty() || codes.iter().any(|(c, _)| *c != not_controller) {
         return Answer::Final;
     }

@@ -15,7 +15,7 @@
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use metaquorum_controller::control::api::ControllerCall;
+use metaquorum_controller::apis::ControllerCall;
 use metaquorum_controller::control::controller::QuorumController;
 use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::metadata::loader::{CommittedBatch, MetadataLoader};

@@ -15,40 +15,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
-use metaquorum_controller::control::api::{describe_cluster_response, metadata_response};
+use kafka_protocol::messages::{RequestKind, ResponseKind};
+use metaquorum_controller::apis::describe_acls::describe_acls;
+use metaquorum_controller::apis::describe_cluster::describe_cluster_response;
+use metaquorum_controller::apis::describe_configs::describe_configs;
+use metaquorum_controller::apis::metadata::metadata_response;
+use metaquorum_controller::apis::{
+    decode_metadata_request, metadata_api, OnBroker, BROKER_API_TABLE,
+};
 use metaquorum_controller::control::errors::ErrorCode;
 use metaquorum_controller::control::outcome::wire_message;
-use metaquorum_controller::control::{acls, configs};
 use metaquorum_controller::metadata::image::MetadataImage;
-use metaquorum_controller::net::server::{ApiTable, Handler, HandlerFuture, Reply};
+use metaquorum_controller::net::server::{Handler, HandlerFuture, Reply};
 use metaquorum_controller::net::wire::{encode_response_kind, RawRequest};
-use metaquorum_controller::server::decode::decode_state_machine_request;
 use tokio::sync::{watch, Mutex};
 
 use crate::channel::{forwarding_error, ControllerChannel};
-
-/// The APIs a broker serves its clients, with the versions accepted (capped by what the
-/// `kafka-protocol` crate knows).
-pub const BROKER_APIS: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::ApiVersions, 0, 4),
-    (ApiKey::Metadata, 0, 12),
-    (ApiKey::DescribeCluster, 0, 1),
-    (ApiKey::CreateTopics, 2, 7),
-    (ApiKey::DeleteTopics, 1, 6),
-    (ApiKey::CreatePartitions, 0, 3),
-    (ApiKey::CreateAcls, 1, 3),
-    (ApiKey::DescribeAcls, 1, 3),
-    (ApiKey::DeleteAcls, 1, 3),
-    (ApiKey::DescribeConfigs, 1, 4),
-    (ApiKey::IncrementalAlterConfigs, 0, 1),
-];
-
-/// Every API a broker serves its clients, in ApiVersions order.
-pub const BROKER_API_TABLE: ApiTable = ApiTable {
-    groups: &[BROKER_APIS],
-    served_by: "this broker",
-};
 
 /// Bits of the ACL operations a topic supports (READ 3, WRITE 4, CREATE 5, DELETE 6,
 /// ALTER 7, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11): what a broker without an
@@ -136,11 +118,9 @@ impl BrokerApis {
                 ResponseKind::DescribeCluster(d)
             }
             RequestKind::DescribeConfigs(r) => {
-                ResponseKind::DescribeConfigs(configs::describe_configs(&image, r))
+                ResponseKind::DescribeConfigs(describe_configs(&image, r))
             }
-            RequestKind::DescribeAcls(r) => {
-                ResponseKind::DescribeAcls(acls::describe_acls(&image, r))
-            }
+            RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(describe_acls(&image, r)),
             _ => return None,
         })
     }
@@ -163,16 +143,19 @@ impl Handler for ClientListener {
         }
         let api = request.api;
         let (version, cid) = (request.version, request.correlation_id);
-        let decoded = match decode_state_machine_request(request) {
+        let decoded = match decode_metadata_request(request) {
             Ok(r) => r,
             Err(e) => {
                 let why = format!("{peer}: {e}");
                 return Box::pin(async move { Reply::Close(why) });
             }
         };
-        if let Some(response) = self.0.local(&decoded) {
-            let bytes = encode_response_kind(api, cid, version, &response);
-            return Box::pin(async move { respond(bytes) });
+        if metadata_api(api).is_some_and(|m| m.on_broker() == OnBroker::Local) {
+            let reply = match self.0.local(&decoded) {
+                Some(response) => respond(encode_response_kind(api, cid, version, &response)),
+                None => Reply::Close(format!("{peer}: {api:?} has no local handler")),
+            };
+            return Box::pin(async move { reply });
         }
         let apis = Arc::clone(&self.0);
         Box::pin(async move {

@@ -1,8 +1,9 @@
 //! ACL requests of the active controller (KIP-801's `AclControlManager`): CreateAcls writes one
 //! `AccessControlEntryRecord` per new binding, DeleteAcls one `RemoveAccessControlEntryRecord`
-//! per binding its filters match, DescribeAcls reads the image.
+//! per binding its filters match. Reading them (DescribeAcls) is
+//! [`crate::apis::describe_acls`].
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use kafka_protocol::messages::create_acls_request::{AclCreation, CreateAclsRequest};
 use kafka_protocol::messages::create_acls_response::{AclCreationResult, CreateAclsResponse};
@@ -11,9 +12,6 @@ use kafka_protocol::messages::delete_acls_response::{
     DeleteAclsFilterResult, DeleteAclsMatchingAcl, DeleteAclsResponse,
 };
 use kafka_protocol::messages::describe_acls_request::DescribeAclsRequest;
-use kafka_protocol::messages::describe_acls_response::{
-    AclDescription, DescribeAclsResource, DescribeAclsResponse,
-};
 use kafka_protocol::protocol::StrBytes;
 use rand::Rng;
 use uuid::Uuid;
@@ -131,45 +129,6 @@ pub fn create_acls<R: Rng + ?Sized>(
     }
 }
 
-/// DescribeAcls: the bindings the filter selects, grouped by resource pattern.
-pub fn describe_acls(image: &MetadataImage, request: &DescribeAclsRequest) -> DescribeAclsResponse {
-    let filter = describe_filter(request);
-    if let Err(e) = filter.validate() {
-        return DescribeAclsResponse::default()
-            .with_error_code(ErrorCode::InvalidRequest.code())
-            .with_error_message(wire_message(e.0));
-    }
-    let mut groups: BTreeMap<(i8, String, i8), Vec<AclDescription>> = BTreeMap::new();
-    for (_, acl) in image.acls_matching(&filter) {
-        groups
-            .entry((
-                acl.resource_type.code(),
-                acl.resource_name.clone(),
-                acl.pattern_type.code(),
-            ))
-            .or_default()
-            .push(
-                AclDescription::default()
-                    .with_principal(wire_str(acl.principal.clone()))
-                    .with_host(wire_str(acl.host.clone()))
-                    .with_operation(acl.operation.code())
-                    .with_permission_type(acl.permission_type.code()),
-            );
-    }
-    DescribeAclsResponse::default().with_resources(
-        groups
-            .into_iter()
-            .map(|((resource_type, name, pattern_type), acls)| {
-                DescribeAclsResource::default()
-                    .with_resource_type(resource_type)
-                    .with_resource_name(wire_str(name))
-                    .with_pattern_type(pattern_type)
-                    .with_acls(acls)
-            })
-            .collect(),
-    )
-}
-
 /// DeleteAcls: every binding any filter matches is removed once; each filter reports what it
 /// matched.
 pub fn delete_acls(
@@ -221,6 +180,7 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
+    use crate::apis::describe_acls::describe_acls;
     use crate::metadata::delta::MetadataDelta;
     use crate::metadata::image::MetadataProvenance;
 

@@ -1,19 +1,11 @@
-//! Dynamic configs on the active controller: DescribeConfigs reads topic and broker configs from
-//! the image (dynamic values, cluster-wide broker defaults, built-in defaults, with their
-//! sources), IncrementalAlterConfigs validates SET / DELETE / APPEND / SUBTRACT against the
-//! catalogues of [`super::config_defs`] and writes `ConfigRecord`s.
+//! Dynamic configs on the active controller: IncrementalAlterConfigs validates SET / DELETE /
+//! APPEND / SUBTRACT against the catalogues of [`super::config_defs`] and writes
+//! `ConfigRecord`s. Reading them (DescribeConfigs) is [`crate::apis::describe_configs`].
 
 use std::collections::{BTreeMap, HashSet};
 
 use imbl::OrdMap;
 
-use kafka_protocol::messages::describe_configs_request::{
-    DescribeConfigsRequest, DescribeConfigsResource,
-};
-use kafka_protocol::messages::describe_configs_response::{
-    DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult,
-    DescribeConfigsSynonym,
-};
 use kafka_protocol::messages::incremental_alter_configs_request::{
     AlterConfigsResource, IncrementalAlterConfigsRequest,
 };
@@ -23,10 +15,10 @@ use kafka_protocol::messages::incremental_alter_configs_response::{
 
 use super::config_defs::{
     broker_dynamic_config, topic_config, validate_broker_config, validate_topic_configs, ConfigDef,
-    ConfigSource, ConfigType, BROKER_DYNAMIC_CONFIGS, TOPIC_CONFIGS,
+    ConfigType,
 };
 use super::errors::ErrorCode;
-use super::outcome::{wire_message, wire_str, ControlResult};
+use super::outcome::{wire_message, ControlResult};
 use crate::metadata::configs::{CONFIG_RESOURCE_BROKER, CONFIG_RESOURCE_TOPIC};
 use crate::metadata::image::MetadataImage;
 use crate::metadata::record::{ConfigRecord, MetadataRecord};
@@ -37,10 +29,14 @@ const OP_DELETE: i8 = 1;
 const OP_APPEND: i8 = 2;
 const OP_SUBTRACT: i8 = 3;
 
-type ConfigFailure = (ErrorCode, String);
+pub(crate) type ConfigFailure = (ErrorCode, String);
 
 /// The dynamic configs of a resource: the image's own persistent map, so the copy is O(1).
-fn dynamic(image: &MetadataImage, resource_type: i8, name: &str) -> OrdMap<String, String> {
+pub(crate) fn dynamic(
+    image: &MetadataImage,
+    resource_type: i8,
+    name: &str,
+) -> OrdMap<String, String> {
     image
         .configs
         .get(resource_type, name)
@@ -49,7 +45,7 @@ fn dynamic(image: &MetadataImage, resource_type: i8, name: &str) -> OrdMap<Strin
 }
 
 /// Checks a resource exists and its name is well formed.
-fn check_resource(
+pub(crate) fn check_resource(
     image: &MetadataImage,
     resource_type: i8,
     name: &str,
@@ -79,153 +75,6 @@ fn check_resource(
             format!("Unsupported resource type {other}"),
         )),
     }
-}
-
-/// One entry of a DescribeConfigs answer: (name, value, source, synonyms).
-type Entry = (
-    &'static ConfigDef,
-    Option<String>,
-    ConfigSource,
-    Vec<(String, Option<String>, ConfigSource)>,
-);
-
-fn topic_entries(image: &MetadataImage, name: &str) -> Vec<Entry> {
-    let own = dynamic(image, CONFIG_RESOURCE_TOPIC, name);
-    let cluster = dynamic(image, CONFIG_RESOURCE_BROKER, "");
-    TOPIC_CONFIGS
-        .iter()
-        .map(|def| {
-            let mut synonyms = Vec::new();
-            if let Some(v) = own.get(def.name) {
-                synonyms.push((
-                    def.name.to_string(),
-                    Some(v.clone()),
-                    ConfigSource::DynamicTopicConfig,
-                ));
-            }
-            if let Some(server) = def.server_default {
-                if let Some(v) = cluster.get(server) {
-                    synonyms.push((
-                        server.to_string(),
-                        Some(v.clone()),
-                        ConfigSource::DynamicDefaultBrokerConfig,
-                    ));
-                }
-            }
-            synonyms.push((
-                def.server_default.unwrap_or(def.name).to_string(),
-                def.default.map(str::to_string),
-                ConfigSource::DefaultConfig,
-            ));
-            let (_, value, source) = synonyms[0].clone();
-            (def, value, source, synonyms)
-        })
-        .collect()
-}
-
-fn broker_entries(image: &MetadataImage, name: &str) -> Vec<Entry> {
-    let own = dynamic(image, CONFIG_RESOURCE_BROKER, name);
-    let cluster = dynamic(image, CONFIG_RESOURCE_BROKER, "");
-    BROKER_DYNAMIC_CONFIGS
-        .iter()
-        .filter_map(|def| {
-            let mut synonyms = Vec::new();
-            if !name.is_empty() {
-                if let Some(v) = own.get(def.name) {
-                    synonyms.push((
-                        def.name.to_string(),
-                        Some(v.clone()),
-                        ConfigSource::DynamicBrokerConfig,
-                    ));
-                }
-            }
-            if let Some(v) = cluster.get(def.name) {
-                synonyms.push((
-                    def.name.to_string(),
-                    Some(v.clone()),
-                    ConfigSource::DynamicDefaultBrokerConfig,
-                ));
-            }
-            if name.is_empty() && synonyms.is_empty() {
-                // The default resource lists only the cluster-wide values that are set.
-                return None;
-            }
-            synonyms.push((
-                def.name.to_string(),
-                def.default.map(str::to_string),
-                ConfigSource::DefaultConfig,
-            ));
-            let (_, value, source) = synonyms[0].clone();
-            Some((def, value, source, synonyms))
-        })
-        .collect()
-}
-
-fn describe_resource(
-    image: &MetadataImage,
-    r: &DescribeConfigsResource,
-    include_synonyms: bool,
-) -> DescribeConfigsResult {
-    let name = r.resource_name.as_str();
-    let mut result = DescribeConfigsResult::default()
-        .with_resource_type(r.resource_type)
-        .with_resource_name(r.resource_name.clone());
-    if let Err((code, message)) = check_resource(image, r.resource_type, name) {
-        result.error_code = code.code();
-        result.error_message = wire_message(message);
-        return result;
-    }
-    let entries = if r.resource_type == CONFIG_RESOURCE_TOPIC {
-        topic_entries(image, name)
-    } else {
-        broker_entries(image, name)
-    };
-    let wanted: Option<HashSet<&str>> = r
-        .configuration_keys
-        .as_ref()
-        .map(|keys| keys.iter().map(|k| k.as_str()).collect());
-    result.configs = entries
-        .into_iter()
-        .filter(|(def, ..)| wanted.as_ref().is_none_or(|w| w.contains(def.name)))
-        .map(|(def, value, source, synonyms)| {
-            let sensitive = def.sensitive || def.config_type == ConfigType::Password;
-            DescribeConfigsResourceResult::default()
-                .with_name(wire_str(def.name))
-                .with_value(if sensitive { None } else { value.map(wire_str) })
-                .with_read_only(false)
-                .with_config_source(source.code())
-                .with_is_sensitive(sensitive)
-                .with_config_type(def.config_type.code())
-                .with_synonyms(if include_synonyms {
-                    synonyms
-                        .into_iter()
-                        .map(|(n, v, s)| {
-                            DescribeConfigsSynonym::default()
-                                .with_name(wire_str(n))
-                                .with_value(if sensitive { None } else { v.map(wire_str) })
-                                .with_source(s.code())
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                })
-        })
-        .collect();
-    result
-}
-
-/// DescribeConfigs for topics and brokers (the empty broker name is the cluster default).
-pub fn describe_configs(
-    image: &MetadataImage,
-    request: &DescribeConfigsRequest,
-) -> DescribeConfigsResponse {
-    DescribeConfigsResponse::default().with_results(
-        request
-            .resources
-            .iter()
-            .map(|r| describe_resource(image, r, request.include_synonyms))
-            .collect(),
-    )
 }
 
 /// The definition of `key` for a resource type.
@@ -403,7 +252,14 @@ pub fn incremental_alter_configs(
 mod tests {
     use kafka_protocol::messages::incremental_alter_configs_request::AlterableConfig;
 
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    use kafka_protocol::messages::describe_configs_response::DescribeConfigsResourceResult;
+    use kafka_protocol::messages::DescribeConfigsRequest;
+
     use super::*;
+    use crate::apis::describe_configs::describe_configs;
+    use crate::control::config_defs::ConfigSource;
+    use crate::control::outcome::wire_str;
     use crate::metadata::delta::MetadataDelta;
     use crate::metadata::image::MetadataProvenance;
     use crate::metadata::record::TopicRecord;

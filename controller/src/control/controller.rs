@@ -20,13 +20,14 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::oneshot;
 
-use super::acls;
-use super::api::{describe_cluster_response, error_response, metadata_response, ControllerCall};
 use super::brokers::{balance_leaders, BrokerLifecycle};
-use super::configs;
 use super::errors::ErrorCode;
 use super::outcome::ControlResult;
-use super::topics::{self, TopicDefaults};
+use super::topics::TopicDefaults;
+use crate::apis::{
+    error_response, metadata_api_of, outcome_unknown, AnyMetadataApi, ControllerCall, Handled,
+    Handling, OnController,
+};
 use crate::config::HostPort;
 use crate::metadata::delta::MetadataDelta;
 use crate::metadata::image::{MetadataImage, MetadataProvenance};
@@ -163,7 +164,7 @@ impl QuorumController {
         for (_, replies) in active.replies {
             for (tx, response) in replies {
                 // The outcome is unknown: the records may still commit under the next leader.
-                let _ = tx.send(not_controller_like(response));
+                let _ = tx.send(outcome_unknown(response));
             }
         }
     }
@@ -265,15 +266,15 @@ impl QuorumController {
     }
 
     /// Proposes a write's records and queues its response behind them.
-    fn complete<R, L: SnapshotStore>(
+    fn complete<L: SnapshotStore>(
         &mut self,
-        result: ControlResult<R>,
-        wrap: fn(R) -> ResponseKind,
+        result: ControlResult<ResponseKind>,
+        api: &dyn AnyMetadataApi,
         call_request: &RequestKind,
         reply: oneshot::Sender<ResponseKind>,
         ctx: &mut Ctx<'_, L>,
     ) {
-        let response = wrap(result.response);
+        let response = result.response;
         let wait_for = if result.records.is_empty() {
             // Nothing to write, but the answer may rest on records not yet committed.
             self.active.as_ref().map_or(-1, |a| a.last_proposed)
@@ -282,7 +283,8 @@ impl QuorumController {
                 Ok(last) => last,
                 Err(e) => {
                     tracing::error!("{e}");
-                    let r = error_response(call_request, ErrorCode::UnknownServerError, &e)
+                    let r = api
+                        .error_response(call_request, ErrorCode::UnknownServerError, &e)
                         .unwrap_or(response);
                     let _ = reply.send(r);
                     return;
@@ -299,108 +301,53 @@ impl QuorumController {
         }
     }
 
+    /// Runs a request's handler: on the active controller against its latest image, or (for
+    /// the APIs any controller answers) against the committed image.
     fn dispatch<L: SnapshotStore>(&mut self, call: ControllerCall, ctx: &mut Ctx<'_, L>) {
-        let Some(active) = self.active.as_ref() else {
-            return Self::not_controller(call, ctx);
+        let ControllerCall {
+            request,
+            version,
+            reply,
+        } = call;
+        let Some(api) = metadata_api_of(&request) else {
+            tracing::warn!("dropping a request the controller does not serve");
+            return;
         };
-        let latest = active.latest.clone();
-        let version = call.version;
-        let ControllerCall { request, reply, .. } = call;
-        match &request {
-            RequestKind::CreateTopics(r) => {
-                let result = topics::create_topics(
-                    &latest,
-                    r,
+        let latest = match self.active.as_ref() {
+            Some(a) => a.latest.clone(),
+            None if api.on_controller() == OnController::Any => self.loader.image().clone(),
+            None => {
+                let call = ControllerCall {
+                    request,
                     version,
-                    self.settings.topic_defaults,
-                    &mut self.rng,
-                );
-                self.complete(result, ResponseKind::CreateTopics, &request, reply, ctx);
-            }
-            RequestKind::DeleteTopics(r) => {
-                let result = topics::delete_topics(&latest, r, version);
-                self.complete(result, ResponseKind::DeleteTopics, &request, reply, ctx);
-            }
-            RequestKind::CreatePartitions(r) => {
-                let result = topics::create_partitions(&latest, r, &mut self.rng);
-                self.complete(result, ResponseKind::CreatePartitions, &request, reply, ctx);
-            }
-            RequestKind::CreateAcls(r) => {
-                let result = acls::create_acls(&latest, r, &mut self.rng);
-                self.complete(result, ResponseKind::CreateAcls, &request, reply, ctx);
-            }
-            RequestKind::DeleteAcls(r) => {
-                let result = acls::delete_acls(&latest, r);
-                self.complete(result, ResponseKind::DeleteAcls, &request, reply, ctx);
-            }
-            RequestKind::DescribeAcls(r) => {
-                let _ = reply.send(ResponseKind::DescribeAcls(acls::describe_acls(
-                    self.loader.image(),
-                    r,
-                )));
-            }
-            RequestKind::Metadata(r) => {
-                // Served by the active controller only: a standby's image may lag, and a
-                // tool reading after a write must see it.
-                let response = metadata_response(
-                    self.loader.image(),
-                    &self.settings.cluster_id,
-                    Some(ctx.node_id()),
-                    r,
-                    None,
-                );
-                let _ = reply.send(ResponseKind::Metadata(response));
-            }
-            RequestKind::DescribeConfigs(r) => {
-                let _ = reply.send(ResponseKind::DescribeConfigs(configs::describe_configs(
-                    self.loader.image(),
-                    r,
-                )));
-            }
-            RequestKind::IncrementalAlterConfigs(r) => {
-                let result = configs::incremental_alter_configs(&latest, r);
-                self.complete(
-                    result,
-                    ResponseKind::IncrementalAlterConfigs,
-                    &request,
                     reply,
-                    ctx,
-                );
+                };
+                return Self::not_controller(call, ctx);
             }
-            RequestKind::BrokerRegistration(r) => {
-                let result = self.lifecycle.register(
-                    &latest,
-                    &self.settings.cluster_id,
-                    r,
-                    ctx.next_offset(),
-                    ctx.now_ms(),
-                    self.settings.broker_session_timeout_ms,
-                );
-                self.complete(
-                    result,
-                    ResponseKind::BrokerRegistration,
-                    &request,
-                    reply,
-                    ctx,
-                );
+        };
+        let mut handling = Handling {
+            version,
+            committed: self.loader.image(),
+            latest: &latest,
+            cluster_id: &self.settings.cluster_id,
+            node_id: ctx.node_id(),
+            leader_id: ctx.leader_id(),
+            voters: &self.settings.voters,
+            topic_defaults: self.settings.topic_defaults,
+            broker_session_timeout_ms: self.settings.broker_session_timeout_ms,
+            rng: &mut self.rng,
+            lifecycle: &mut self.lifecycle,
+            now_ms: ctx.now_ms(),
+            next_offset: ctx.next_offset(),
+        };
+        match api.handle(&request, &mut handling) {
+            Some(Handled::Read(response)) => {
+                let _ = reply.send(response);
             }
-            RequestKind::BrokerHeartbeat(r) => {
-                let result = self
-                    .lifecycle
-                    .heartbeat(&latest, r, ctx.next_offset(), ctx.now_ms());
-                self.complete(result, ResponseKind::BrokerHeartbeat, &request, reply, ctx);
-            }
-            RequestKind::AlterPartition(r) => {
-                let result = super::alter_partition::alter_partition(&latest, r, version);
-                self.complete(result, ResponseKind::AlterPartition, &request, reply, ctx);
-            }
-            RequestKind::UnregisterBroker(r) => {
-                let result = self.lifecycle.unregister(&latest, r);
-                self.complete(result, ResponseKind::UnregisterBroker, &request, reply, ctx);
-            }
-            _ => {
+            Some(Handled::Write(result)) => self.complete(result, api, &request, reply, ctx),
+            None => {
                 if let Some(r) =
-                    error_response(&request, ErrorCode::InvalidRequest, "not a controller API")
+                    api.error_response(&request, ErrorCode::InvalidRequest, "not a controller API")
                 {
                     let _ = reply.send(r);
                 }
@@ -512,65 +459,6 @@ impl QuorumController {
     }
 }
 
-/// The NOT_CONTROLLER form of a response that was waiting for its records.
-fn not_controller_like(response: ResponseKind) -> ResponseKind {
-    let code = ErrorCode::NotController.code();
-    let message = || super::outcome::wire_message(super::api::OUTCOME_UNKNOWN_MESSAGE);
-    match response {
-        ResponseKind::CreateTopics(mut r) => {
-            for t in &mut r.topics {
-                t.error_code = code;
-                t.error_message = message();
-            }
-            ResponseKind::CreateTopics(r)
-        }
-        ResponseKind::DeleteTopics(mut r) => {
-            for t in &mut r.responses {
-                t.error_code = code;
-                t.error_message = message();
-            }
-            ResponseKind::DeleteTopics(r)
-        }
-        ResponseKind::CreatePartitions(mut r) => {
-            for t in &mut r.results {
-                t.error_code = code;
-                t.error_message = message();
-            }
-            ResponseKind::CreatePartitions(r)
-        }
-        ResponseKind::CreateAcls(mut r) => {
-            for t in &mut r.results {
-                t.error_code = code;
-                t.error_message = message();
-            }
-            ResponseKind::CreateAcls(r)
-        }
-        ResponseKind::DeleteAcls(mut r) => {
-            for t in &mut r.filter_results {
-                t.error_code = code;
-                t.error_message = message();
-                t.matching_acls.clear();
-            }
-            ResponseKind::DeleteAcls(r)
-        }
-        ResponseKind::IncrementalAlterConfigs(mut r) => {
-            for t in &mut r.responses {
-                t.error_code = code;
-                t.error_message = message();
-            }
-            ResponseKind::IncrementalAlterConfigs(r)
-        }
-        ResponseKind::BrokerRegistration(r) => {
-            ResponseKind::BrokerRegistration(r.with_error_code(code).with_broker_epoch(-1))
-        }
-        ResponseKind::BrokerHeartbeat(r) => ResponseKind::BrokerHeartbeat(r.with_error_code(code)),
-        ResponseKind::UnregisterBroker(r) => {
-            ResponseKind::UnregisterBroker(r.with_error_code(code).with_error_message(message()))
-        }
-        other => other,
-    }
-}
-
 impl<L: SnapshotStore> StateMachine<L> for QuorumController {
     type Request = ControllerCall;
 
@@ -610,18 +498,10 @@ impl<L: SnapshotStore> StateMachine<L> for QuorumController {
 
     fn handle(&mut self, call: ControllerCall, ctx: &mut Ctx<'_, L>) {
         self.check_leadership(ctx);
-        if let RequestKind::DescribeCluster(r) = &call.request {
-            // Any node answers: the voters and the registered brokers.
-            let response = describe_cluster_response(
-                self.loader.image(),
-                &self.settings.cluster_id,
-                ctx.leader_id(),
-                &self.settings.voters,
-                r,
-                None,
-            );
-            let _ = call.reply.send(ResponseKind::DescribeCluster(response));
-            return;
+        let any =
+            metadata_api_of(&call.request).is_some_and(|a| a.on_controller() == OnController::Any);
+        if any {
+            return self.dispatch(call, ctx);
         }
         if self.active.is_some() {
             self.dispatch(call, ctx);

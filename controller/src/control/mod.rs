@@ -7,15 +7,13 @@
 //! - [`placement`]: rack-aware replica placement for new partitions;
 //! - [`config_defs`]: the topic and dynamic broker config catalogues and their validation;
 //! - [`partition_change`]: leader election and ISR changes, and AlterPartition validation;
-//! - [`topics`], [`acls`], [`configs`], [`brokers`], [`alter_partition`]: the request handlers, each turning a
-//!   request and the latest image into records and a response ([`outcome`]);
-//! - [`api`]: what the network hands the controller, error responses, Metadata and
-//!   DescribeCluster;
+//! - [`topics`], [`acls`], [`configs`], [`brokers`], [`alter_partition`]: the write handlers,
+//!   each turning a request and the latest image into records and a response ([`outcome`]);
+//!   the Kafka APIs that call them, and the read-only views, are in [`crate::apis`];
 //! - [`controller`]: the metadata state machine and the active controller around them.
 
 pub mod acls;
 pub mod alter_partition;
-pub mod api;
 pub mod brokers;
 pub mod config_defs;
 pub mod configs;

@@ -14,15 +14,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::FuturesOrdered;
 use futures_util::{SinkExt, StreamExt};
-use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::api_versions_response::{ApiVersion, ApiVersionsResponse};
-use kafka_protocol::messages::ApiKey;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::codec::Framed;
 
 use super::frame::FrameCodec;
-use super::wire::{encode_response, read_request, RawRequest};
+use super::wire::{read_request, RawRequest};
 
 /// What a handler returns for one request.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Reply> + Send>>;
@@ -142,76 +139,5 @@ async fn serve_connection<H: Handler>(
             }
             _ = shutdown.changed() => return Ok(()),
         }
-    }
-}
-
-/// The APIs and versions one listener serves, in ApiVersions order: it answers ApiVersions
-/// itself (KIP-511 included) and turns away what it does not serve, so handlers see only
-/// requests they know.
-#[derive(Debug, Clone, Copy)]
-pub struct ApiTable {
-    /// Groups of (API, lowest version, highest version).
-    pub groups: &'static [&'static [(ApiKey, i16, i16)]],
-    /// Who serves them, for log lines ("a controller", "this broker").
-    pub served_by: &'static str,
-}
-
-impl ApiTable {
-    fn all(&self) -> impl Iterator<Item = &'static (ApiKey, i16, i16)> {
-        self.groups.iter().flat_map(|g| g.iter())
-    }
-
-    /// The versions of `api` served (capped by what the `kafka-protocol` crate knows).
-    pub fn versions(&self, api: ApiKey) -> Option<(i16, i16)> {
-        self.all()
-            .find(|(k, _, _)| *k == api)
-            .map(|(_, min, max)| (*min, (*max).min(api.valid_versions().max)))
-    }
-
-    /// The ApiVersions response listing every API served.
-    pub fn api_versions(&self, error_code: i16) -> ApiVersionsResponse {
-        let keys = self
-            .all()
-            .filter_map(|(k, _, _)| {
-                self.versions(*k).map(|(min, max)| {
-                    ApiVersion::default()
-                        .with_api_key(*k as i16)
-                        .with_min_version(min)
-                        .with_max_version(max)
-                })
-            })
-            .collect();
-        ApiVersionsResponse::default()
-            .with_error_code(error_code)
-            .with_api_keys(keys)
-    }
-
-    /// The reply to a request that must not reach the handlers (an API or version not served,
-    /// or ApiVersions itself); `None` lets it through.
-    pub fn gate(&self, request: &RawRequest, peer: std::net::SocketAddr) -> Option<Reply> {
-        let (api, version, cid) = (request.api, request.version, request.correlation_id);
-        let Some((min, max)) = self.versions(api) else {
-            return Some(Reply::Close(format!(
-                "{peer} sent {api:?}, which {} does not serve",
-                self.served_by
-            )));
-        };
-        let answer = |error: i16, version: i16| {
-            let r = self.api_versions(error);
-            match encode_response("ApiVersionsResponse", cid, version, &r) {
-                Ok(b) => Reply::Respond(b),
-                Err(e) => Reply::Close(format!("cannot encode the response: {e}")),
-            }
-        };
-        if version < min || version > max {
-            if api == ApiKey::ApiVersions {
-                // KIP-511: answer with v0 and UNSUPPORTED_VERSION so the client can retry.
-                return Some(answer(ResponseError::UnsupportedVersion.code(), 0));
-            }
-            return Some(Reply::Close(format!(
-                "{peer} sent {api:?} v{version}, outside the supported {min}..={max}"
-            )));
-        }
-        (api == ApiKey::ApiVersions).then(|| answer(0, version))
     }
 }

@@ -3,13 +3,10 @@
 //! broker shim's combined mode starts it with [`ControllerServer::start_with`].
 //!
 //! - [`setup`]: the start-up steps a broker shares (log, listeners, metrics, Raft settings);
-//! - [`apis`]: the request handlers between the listener and the node;
-//! - [`decode`]: decoding the metadata APIs into the state machine's requests;
-//! - [`describe_quorum`]: the DescribeQuorum answer built from a node's view.
+//! - [`handlers`]: the controller listener's handler, routing each request by the API
+//!   registry ([`crate::apis`]) to the node.
 
-pub mod apis;
-pub mod decode;
-pub mod describe_quorum;
+pub mod handlers;
 pub mod setup;
 
 use std::net::SocketAddr;
@@ -17,15 +14,15 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::apis::ControllerCall;
 use crate::config::Config;
-use crate::control::api::ControllerCall;
 use crate::control::controller::{ControllerSettings, QuorumController};
 use crate::control::topics::TopicDefaults;
 use crate::net::server::{self, ServerLimits};
 use crate::shell::{self, ShellHandle};
 use crate::storage;
 
-use apis::ControllerApis;
+use handlers::ControllerApis;
 use setup::{
     bind_listener, open_metadata_log, random_seed, serve_metrics, shell_config, snapshot_policy,
     voters, StartError,

@@ -33,7 +33,7 @@ use metadata::{
     CallKind, Outcome, SimMachine, SimRequest, Waiting, Workload, BROKER_HEARTBEAT_MS,
 };
 use metaquorum_broker_shim::lifecycle::CallFailure;
-use metaquorum_controller::control::api::ControllerCall;
+use metaquorum_controller::apis::ControllerCall;
 use metaquorum_controller::control::errors::ErrorCode as ControlErrorCode;
 use metaquorum_controller::metadata::image::MetadataImage;
 

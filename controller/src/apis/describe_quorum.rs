@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use kafka_protocol::messages::describe_quorum_response::{
     self as dq, DescribeQuorumResponse, ReplicaState,
 };
-use kafka_protocol::messages::{BrokerId, TopicName};
+use kafka_protocol::messages::{ApiKey, BrokerId, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
+use super::{ApiSpec, Route};
 use crate::config::HostPort;
 use crate::net::raft_wire::METADATA_TOPIC;
 use crate::node::QuorumView;
@@ -56,4 +57,14 @@ pub fn describe_quorum_response(
             .with_topic_name(TopicName(StrBytes::from_static_str(METADATA_TOPIC)))
             .with_partitions(vec![p])])
         .with_nodes(nodes)
+}
+
+/// DescribeQuorum (KIP-595, KIP-836): every controller answers from its view of the quorum.
+pub fn spec() -> ApiSpec {
+    ApiSpec {
+        key: ApiKey::DescribeQuorum,
+        controller: Some((0, 2)),
+        broker: None,
+        route: Route::DescribeQuorum,
+    }
 }

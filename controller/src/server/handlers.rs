@@ -7,43 +7,18 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::describe_quorum_response::DescribeQuorumResponse;
-use kafka_protocol::messages::{ApiKey, DescribeQuorumRequest};
+use kafka_protocol::messages::DescribeQuorumRequest;
 
-use super::decode::decode_state_machine_request;
-use super::describe_quorum::describe_quorum_response;
+use crate::apis::describe_quorum::describe_quorum_response;
+use crate::apis::{decode_metadata_request, ControllerCall, Route, CONTROLLER_API_TABLE};
 use crate::config::HostPort;
-use crate::control::api::{ControllerCall, STATE_MACHINE_APIS};
 use crate::net::raft_wire::{
-    decode_raft_request, encode_raft_response, raft_error_response, FETCH_VERSION_MIN,
-    METADATA_TOPIC,
+    decode_raft_request, encode_raft_response, raft_error_response, METADATA_TOPIC,
 };
-use crate::net::server::{ApiTable, Handler, HandlerFuture, Reply};
+use crate::net::server::{Handler, HandlerFuture, Reply};
 use crate::net::wire::{decode_body, encode_response, encode_response_kind, RawRequest, WireError};
 use crate::raft::NodeId;
 use crate::shell::ShellHandle;
-
-/// The APIs a controller serves itself (the Raft RPCs and the quorum's own), with the versions
-/// it accepts; the metadata APIs of the state machine are in [`STATE_MACHINE_APIS`].
-pub const CONTROLLER_APIS: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Fetch, FETCH_VERSION_MIN, 17),
-    (ApiKey::ApiVersions, 0, 3),
-    (ApiKey::Vote, 0, 2),
-    (ApiKey::BeginQuorumEpoch, 0, 1),
-    (ApiKey::EndQuorumEpoch, 0, 1),
-    (ApiKey::DescribeQuorum, 0, 2),
-    (ApiKey::FetchSnapshot, 0, 1),
-];
-
-/// Every API a controller serves, in ApiVersions order.
-pub const CONTROLLER_API_TABLE: ApiTable = ApiTable {
-    groups: &[CONTROLLER_APIS, STATE_MACHINE_APIS],
-    served_by: "a controller",
-};
-
-/// The versions of `api` this node serves (capped by what the `kafka-protocol` crate knows).
-pub fn served_versions(api: ApiKey) -> Option<(i16, i16)> {
-    CONTROLLER_API_TABLE.versions(api)
-}
 
 /// The request handlers of a controller listener.
 pub(super) struct ControllerApis {
@@ -57,21 +32,27 @@ impl Handler for ControllerApis {
         if let Some(reply) = CONTROLLER_API_TABLE.gate(&request, peer) {
             return Box::pin(async move { reply });
         }
-        let api = request.api;
-        match api {
-            ApiKey::DescribeQuorum => {
-                let shell = self.shell.clone();
+        let Some(spec) = crate::apis::spec(request.api) else {
+            let why = format!("{peer}: {:?} is not in the registry", request.api);
+            return Box::pin(async move { Reply::Close(why) });
+        };
+        let shell = self.shell.clone();
+        match spec.route {
+            Route::DescribeQuorum => {
                 let voters = self.voters.clone();
                 Box::pin(async move { describe_quorum(shell, voters, request, peer).await })
             }
-            _ if STATE_MACHINE_APIS.iter().any(|(k, _, _)| *k == api) => {
-                let shell = self.shell.clone();
+            Route::Metadata(_) => {
                 Box::pin(async move { state_machine_rpc(shell, request, peer).await })
             }
-            _ => {
-                let shell = self.shell.clone();
+            Route::Raft => {
                 let cluster_id = self.cluster_id.clone();
                 Box::pin(async move { raft_rpc(shell, cluster_id, request, peer).await })
+            }
+            Route::ApiVersions => {
+                // The gate answers ApiVersions; it never reaches here.
+                let why = format!("{peer}: ApiVersions passed the gate");
+                Box::pin(async move { Reply::Close(why) })
             }
         }
     }
@@ -165,7 +146,7 @@ async fn state_machine_rpc(
     peer: SocketAddr,
 ) -> Reply {
     let (api, version, cid) = (request.api, request.version, request.correlation_id);
-    let decoded = match decode_state_machine_request(request) {
+    let decoded = match decode_metadata_request(request) {
         Ok(r) => r,
         Err(e) => return Reply::Close(format!("{peer}: {e}")),
     };
