@@ -356,6 +356,9 @@ impl<S: StateMachine<L>, L: FlushStore> Node<S, L> {
             if ready.is_empty() {
                 return;
             }
+            if let Some(why) = ready.storage_failure {
+                return self.exit(ExitCode::Storage, why);
+            }
             let leading = self.core.role() == RoleKind::Leader;
             for op in ready.log_ops {
                 let what = match &op {

@@ -8,7 +8,10 @@ use bytes::Bytes;
 use metaquorum_log::batch::RecordData;
 
 use super::*;
-use crate::raft::{Batch, LogStore, MemFlush, MemStore, ProposalOutcome, ProposeError};
+use crate::raft::segmented::SegmentedStore;
+use metaquorum_log::PendingFlush;
+
+use crate::raft::{Batch, LogStore, MemFlush, MemStore, Message, ProposalOutcome, ProposeError};
 
 /// A state machine that proposes what it is handed and records what it sees; it asks the
 /// node to stop when it applies a batch starting at `exit_at`.
@@ -431,4 +434,217 @@ fn a_committed_batch_the_controller_cannot_replay_stops_it_with_code_4() {
     }
     assert_eq!(ExitCode::Metadata as i32, 4);
     assert_eq!(ExitCode::Storage as i32, 3);
+}
+
+/// A state machine over any store that counts what it applies; it claims a snapshot up to
+/// `start`, so the node applies only from there.
+struct Counter {
+    start: Offset,
+    applied: Vec<Offset>,
+}
+
+impl<L: FlushStore> StateMachine<L> for Counter {
+    type Request = Vec<RecordData>;
+
+    fn load(&mut self, _store: &L) -> Result<Offset, String> {
+        Ok(self.start)
+    }
+
+    fn apply(&mut self, batch: &Batch, _ctx: &mut Ctx<'_, L>) {
+        if !batch.control {
+            self.applied.push(batch.base_offset);
+        }
+    }
+
+    fn handle(&mut self, records: Vec<RecordData>, ctx: &mut Ctx<'_, L>) {
+        ctx.propose(records).expect("proposal accepted");
+    }
+
+    fn proposal_done(&mut self, _: ProposalId, _: ProposalOutcome, _: &mut Ctx<'_, L>) {}
+
+    fn tick(&mut self, _ctx: &mut Ctx<'_, L>) -> Option<Millis> {
+        None
+    }
+}
+
+type DiskNode = Node<Counter, SegmentedStore>;
+
+/// The production log settings (older segments are not scanned at open), with small
+/// segments so a few batches fill several.
+fn production_log(dir: &std::path::Path) -> SegmentedStore {
+    let config = metaquorum_log::LogConfig {
+        segment_bytes_max: 1024,
+        batch_bytes_max: 1024,
+        ..Default::default()
+    };
+    assert!(!config.verify_all_on_open);
+    let (log, _) = metaquorum_log::Log::open(dir, config).expect("the log opens");
+    SegmentedStore::new(log)
+}
+
+/// [`settle`] for the on-disk store: every flush really syncs.
+fn settle_disk(
+    node: &mut DiskNode,
+    now: Millis,
+    mut effects: Vec<Effect<PendingFlush>>,
+) -> Vec<Effect<PendingFlush>> {
+    let mut seen = Vec::new();
+    loop {
+        let mut flush = None;
+        for e in effects {
+            match e {
+                Effect::Flush(f) => flush = Some(f),
+                other => seen.push(other),
+            }
+        }
+        match flush {
+            Some(f) => {
+                node.flushed(now, f.sync().map_err(|e| e.to_string()));
+                effects = node.ready(now);
+            }
+            None => return seen,
+        }
+    }
+}
+
+/// Writes `batches` committed batches through a solo voter; returns the log's end offset.
+fn write_committed(dir: &std::path::Path, batches: usize) -> Offset {
+    let counter = Counter {
+        start: 0,
+        applied: Vec::new(),
+    };
+    let mut node = DiskNode::new(config(&[1], 7), production_log(dir), counter).unwrap();
+    let effects = node.tick(5_000);
+    settle_disk(&mut node, 5_000, effects);
+    assert_eq!(node.core().role(), RoleKind::Leader);
+    for i in 0..batches {
+        node.request(
+            5_000,
+            (0..4)
+                .map(|j| RecordData {
+                    key: None,
+                    value: Some(Bytes::from(format!(
+                        "batch {i} record {j} {}",
+                        "x".repeat(40)
+                    ))),
+                })
+                .collect(),
+        );
+        let effects = node.ready(5_000);
+        settle_disk(&mut node, 5_000, effects);
+    }
+    assert_eq!(node.state_machine().applied.len(), batches);
+    node.core().log_end_offset()
+}
+
+/// Flips one payload byte of the second batch of the oldest segment (covered by its CRC).
+fn damage_oldest_segment(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut segments: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    segments.sort();
+    assert!(segments.len() >= 3, "several segments: {segments:?}");
+    let oldest = segments[0].clone();
+    let mut bytes = std::fs::read(&oldest).unwrap();
+    let first = metaquorum_log::batch::BatchHeader::parse(&bytes, usize::MAX)
+        .unwrap()
+        .total_bytes();
+    let second = metaquorum_log::batch::BatchHeader::parse(&bytes[first..], usize::MAX)
+        .unwrap()
+        .total_bytes();
+    bytes[first + second - 3] ^= 0x10;
+    std::fs::write(&oldest, bytes).unwrap();
+    oldest
+}
+
+// A flipped bit in a sealed segment is not looked for at open with production settings (only
+// the last segment is scanned there), so the CRC is checked where batches leave the log: a
+// replay of the damaged batch stops the node with code 3, naming the offset, before the
+// state machine sees it or anything after it.
+#[test]
+fn damage_in_a_sealed_segment_stops_the_node_before_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    write_committed(dir.path(), 40);
+    damage_oldest_segment(dir.path());
+    let counter = Counter {
+        start: 0,
+        applied: Vec::new(),
+    };
+    let mut node = DiskNode::new(config(&[1], 7), production_log(dir.path()), counter)
+        .expect("older segments are not scanned at open");
+    let effects = node.tick(5_000);
+    let seen = settle_disk(&mut node, 5_000, effects);
+    let exit = seen.iter().find_map(|e| match e {
+        Effect::Exit(exit) => Some((exit.code, exit.reason.clone())),
+        _ => None,
+    });
+    let (code, reason) = exit.expect("the node stops");
+    assert_eq!(code, ExitCode::Storage);
+    assert!(reason.contains("Cyclic redundancy check"), "{reason}");
+    // The first batch (offset 0 is the LeaderChange, then batch 1) replayed; nothing after.
+    assert!(
+        node.state_machine().applied.len() <= 1,
+        "{:?}",
+        node.state_machine().applied
+    );
+}
+
+// The same damage is refused where the leader would serve it: a replica fetching it stops the
+// leader (code 3) and gets no answer built from the damaged batch.
+#[test]
+fn damage_in_a_sealed_segment_is_never_served_to_a_fetching_replica() {
+    let dir = tempfile::tempdir().unwrap();
+    let end = write_committed(dir.path(), 40);
+    damage_oldest_segment(dir.path());
+    // Everything is "in the snapshot", so the leader's own replay reads nothing old.
+    let counter = Counter {
+        start: end,
+        applied: Vec::new(),
+    };
+    let mut node = DiskNode::new(config(&[1], 7), production_log(dir.path()), counter).unwrap();
+    let effects = node.tick(5_000);
+    let seen = settle_disk(&mut node, 5_000, effects);
+    assert!(
+        seen.iter().all(|e| !matches!(e, Effect::Exit(_))),
+        "{seen:?}"
+    );
+    assert_eq!(node.core().role(), RoleKind::Leader);
+    let epoch = node.core().epoch();
+    node.step(
+        5_001,
+        9,
+        77,
+        Message::FetchRequest {
+            replica_id: 9,
+            current_leader_epoch: epoch,
+            fetch_offset: 0,
+            last_fetched_epoch: 0,
+            max_bytes: 1 << 20,
+        },
+    );
+    let effects = node.ready(5_001);
+    let seen = settle_disk(&mut node, 5_001, effects);
+    assert!(
+        seen.iter().all(|e| !matches!(
+            e,
+            Effect::Reply {
+                correlation_id: 77,
+                ..
+            }
+        )),
+        "{seen:?}"
+    );
+    let reason = seen
+        .iter()
+        .find_map(|e| match e {
+            Effect::Exit(Exit {
+                code: ExitCode::Storage,
+                reason,
+            }) => Some(reason.clone()),
+            _ => None,
+        })
+        .expect("the leader stops");
+    assert!(reason.contains("for a fetch of 9"), "{reason}");
 }

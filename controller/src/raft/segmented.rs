@@ -71,7 +71,8 @@ impl FlushStore for SegmentedStore {
     }
 }
 
-/// Decodes one RecordBatch v2 (already CRC-checked) into the core's form.
+/// Decodes one RecordBatch v2 into the core's form, verifying its CRC: a batch damaged in a
+/// segment that was not scanned at open is refused here, before it is replayed or served.
 pub fn decode_batch(bytes: &[u8]) -> Result<Batch, StoreError> {
     let header =
         BatchHeader::parse(bytes, usize::MAX).map_err(|e| StoreError::Invalid(e.to_string()))?;

@@ -149,10 +149,15 @@ impl<S: LogStore> RaftCore<S> {
                 .map_or(self.store.log_start_offset(), |e| e.end_offset);
             let target = d.end_offset.min(ours).min(self.log_end);
             // Truncation removes whole batches: land on the start of the batch holding target.
-            let target = if target < self.store.end_offset() {
+            let target = if target < self.store.end_offset()
+                && target >= self.store.log_start_offset()
+            {
                 match self.store.read(target, 1) {
                     Ok(b) => b.first().map_or(target, |b| b.base_offset.min(target)),
-                    Err(_) => target,
+                    Err(e) => {
+                        let what = format!("reading the batch holding {target} to truncate there");
+                        return self.storage_failed(&what, e);
+                    }
                 }
             } else {
                 target
@@ -168,7 +173,13 @@ impl<S: LogStore> RaftCore<S> {
             }
             self.push_op(LogOp::Truncate(target));
             self.log_end = target;
-            self.last_epoch = self.last_epoch_at(target);
+            self.last_epoch = match self.last_epoch_at(target) {
+                Ok(epoch) => epoch,
+                Err(e) => {
+                    let what = format!("reading the epoch of the record before {target}");
+                    return self.storage_failed(&what, e);
+                }
+            };
             self.send_fetch();
             return;
         }
@@ -302,15 +313,13 @@ impl<S: LogStore> RaftCore<S> {
         self.send_fetch();
     }
 
-    pub(super) fn last_epoch_at(&self, end: Offset) -> Epoch {
+    /// The epoch of the record before `end`: of the snapshot when `end` is the log start.
+    pub(super) fn last_epoch_at(&self, end: Offset) -> Result<Epoch, crate::raft::StoreError> {
         if end <= self.store.log_start_offset() {
-            return self.store.latest_snapshot().map_or(0, |s| s.epoch);
+            return Ok(self.store.latest_snapshot().map_or(0, |s| s.epoch));
         }
-        self.store
-            .read(end - 1, 1)
-            .ok()
-            .and_then(|b| b.first().map(|b| b.epoch))
-            .unwrap_or(self.last_epoch)
+        let batches = self.store.read(end - 1, 1)?;
+        Ok(batches.first().map_or(self.last_epoch, |b| b.epoch))
     }
 
     /// Whether a response answers a request of this incarnation (whose next id is `next`) sent

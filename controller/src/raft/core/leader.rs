@@ -144,8 +144,9 @@ impl<S: LogStore> RaftCore<S> {
         {
             Ok(r) => self.only_committed_for_observers(replica, r),
             Err(e) => {
-                tracing::error!(error = %e, fetch_offset, "reading the log for a fetch failed");
-                Vec::new()
+                // Never answer from a log that cannot be read: the node stops instead.
+                let what = format!("reading the log at {fetch_offset} for a fetch of {replica}");
+                return self.storage_failed(&what, e);
             }
         };
         if records.is_empty() && hw_known == Some(self.high_watermark) {
@@ -245,6 +246,7 @@ impl<S: LogStore> RaftCore<S> {
             return;
         }
         let store_end = self.store.end_offset();
+        let log_start = self.store.log_start_offset();
         let now = self.now;
         let hw = self.high_watermark;
         let voters = &self.voters;
@@ -260,15 +262,22 @@ impl<S: LogStore> RaftCore<S> {
         // batches share their records).
         let mut reads: Vec<((Offset, usize), Vec<Batch>)> = Vec::new();
         for p in ready {
-            let records = if store_end > p.fetch_offset {
+            // A fetch parked below a log start that retention has since moved answers empty;
+            // the replica's next fetch is told to load the snapshot.
+            let records = if store_end > p.fetch_offset && p.fetch_offset >= log_start {
                 let key = (p.fetch_offset, p.max_bytes.min(self.cfg.fetch_bytes_max));
                 let read = match reads.iter().find(|(k, _)| *k == key) {
                     Some((_, r)) => r.clone(),
-                    None => {
-                        let r = self.store.read(key.0, key.1).unwrap_or_default();
-                        reads.push((key, r.clone()));
-                        r
-                    }
+                    None => match self.store.read(key.0, key.1) {
+                        Ok(r) => {
+                            reads.push((key, r.clone()));
+                            r
+                        }
+                        Err(e) => {
+                            let what = format!("reading the log at {} for a parked fetch", key.0);
+                            return self.storage_failed(&what, e);
+                        }
+                    },
                 };
                 self.only_committed_for_observers(p.replica_id, read)
             } else {

@@ -96,6 +96,10 @@ pub struct Ready {
     pub high_watermark: Option<Offset>,
     /// Proposals that ended.
     pub proposals: Vec<(ProposalId, ProposalOutcome)>,
+    /// A read of the log failed (a damaged batch, an I/O error): the node must stop rather
+    /// than answer or decide from a log it cannot read. Nothing in this `Ready` rests on the
+    /// failed read.
+    pub storage_failure: Option<String>,
 }
 
 impl Ready {
@@ -107,6 +111,7 @@ impl Ready {
             && !self.flush
             && self.high_watermark.is_none()
             && self.proposals.is_empty()
+            && self.storage_failure.is_none()
     }
 }
 
@@ -460,6 +465,15 @@ impl<S: LogStore> RaftCore<S> {
             high_watermark: self.reported_high_watermark(),
             voters,
             observers,
+        }
+    }
+
+    /// Records that reading the log failed; the first failure is reported in the next
+    /// [`Ready`].
+    pub(super) fn storage_failed(&mut self, what: &str, e: impl std::fmt::Display) {
+        tracing::error!("{what}: {e}");
+        if self.out.storage_failure.is_none() {
+            self.out.storage_failure = Some(format!("{what}: {e}"));
         }
     }
 
