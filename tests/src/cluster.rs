@@ -305,6 +305,42 @@ impl Cluster {
         }
     }
 
+    /// Waits (bounded) for the node's process to exit on its own; its exit status, or `None`
+    /// if it was still running at the deadline (it is then killed).
+    pub fn wait_exit(&mut self, id: i32, within: Duration) -> Option<std::process::ExitStatus> {
+        let node = self.node(id);
+        let mut child = node.child.take().expect("process");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Formats a node's directories again, for another cluster id (`storage format
+    /// --ignore-formatted` refuses a different id, so the data directory is removed first).
+    pub fn reformat(&mut self, id: i32, cluster_id: &str) {
+        let bin = binary();
+        let node = self.node(id);
+        assert!(!node.is_running(), "node {id} is running");
+        std::fs::remove_dir_all(node.dir.join("data")).expect("remove the data directory");
+        run_ok(Command::new(bin).args([
+            "storage",
+            "format",
+            "-c",
+            &node.config().display().to_string(),
+            "-t",
+            cluster_id,
+        ]));
+    }
+
     /// The node's output so far, for failure messages.
     pub fn output(&self, id: i32) -> String {
         self.nodes

@@ -172,15 +172,30 @@ async fn check_history(admin: &Admin, history: &History) {
     }
 }
 
-async fn register_brokers(admin: &Admin, cluster_id: &str) -> Vec<TestBroker> {
-    let mut brokers = Vec::new();
+/// Brokers played by the test that keep heartbeating while this value lives: a broker that
+/// stopped would be fenced once its session (9 s by default) ran out, in the middle of a test.
+struct LiveBrokers {
+    beats: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for LiveBrokers {
+    fn drop(&mut self) {
+        for b in &self.beats {
+            b.abort();
+        }
+    }
+}
+
+/// Registers brokers 1..=3, unfences them, and keeps them heartbeating.
+async fn register_brokers(admin: &Admin, cluster_id: &str) -> LiveBrokers {
+    let mut beats = Vec::new();
     for id in 1..=3 {
         let mut b = TestBroker::new(id, cluster_id);
         b.register(admin, WITHIN).await;
         b.unfence(admin, WITHIN).await;
-        brokers.push(b);
+        beats.push(b.spawn_heartbeats(admin.clone(), Duration::from_millis(500)));
     }
-    brokers
+    LiveBrokers { beats }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,10 +208,6 @@ async fn acknowledged_metadata_survives_leader_follower_and_full_restarts() {
     let admin = admin(&cluster);
     wait_for_agreed_leader(&admin.addrs, WITHIN).await;
     let brokers = register_brokers(&admin, &cluster.cluster_id).await;
-    let beats: Vec<_> = brokers
-        .iter()
-        .map(|b| b.spawn_heartbeats(admin.clone(), Duration::from_millis(500)))
-        .collect();
     let mut history = History::default();
     let mut i = 0;
     for _ in 0..12 {
@@ -233,9 +244,7 @@ async fn acknowledged_metadata_survives_leader_follower_and_full_restarts() {
     // The restarts loaded snapshots.
     let loaded = (1..=3).any(|id| cluster.output(id).contains("loaded snapshot"));
     assert!(loaded, "no node loaded a snapshot on restart");
-    for b in beats {
-        b.abort();
-    }
+    drop(brokers);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -431,7 +440,7 @@ async fn invalid_requests_get_kafkas_errors() {
     let cluster = Cluster::start(3, &[]);
     let admin = admin(&cluster);
     let (leader, _) = wait_for_agreed_leader(&admin.addrs, WITHIN).await;
-    register_brokers(&admin, &cluster.cluster_id).await;
+    let _brokers = register_brokers(&admin, &cluster.cluster_id).await;
     let code = |r: &CreateTopicsResponse| r.topics[0].error_code;
     let ok = admin
         .call(
@@ -539,7 +548,7 @@ async fn a_follower_behind_the_log_start_catches_up_by_snapshot() {
     );
     let admin = admin(&cluster);
     let (leader, _) = wait_for_agreed_leader(&admin.addrs, WITHIN).await;
-    register_brokers(&admin, &cluster.cluster_id).await;
+    let _brokers = register_brokers(&admin, &cluster.cluster_id).await;
     let lagging = if leader == 3 { 2 } else { 3 };
     cluster.kill(lagging);
     for i in 0..60 {
@@ -592,12 +601,61 @@ async fn the_admin_tools_drive_a_real_quorum() {
     let cluster = Cluster::start(3, &[]);
     let admin = admin(&cluster);
     let (leader, _) = wait_for_agreed_leader(&admin.addrs, WITHIN).await;
-    register_brokers(&admin, &cluster.cluster_id).await;
+    let _brokers = register_brokers(&admin, &cluster.cluster_id).await;
     // Any controller will do as the bootstrap: the tools follow to the active one.
     let follower = admin.addrs[if leader == 1 { 1 } else { 0 }].clone();
     let b = ["--bootstrap-controller", follower.as_str()];
     // `metaquorum <tool> --bootstrap-controller h:p <args>`.
     let run = |rest: &[&str]| cli(&[&rest[..1], &b[..], &rest[1..]].concat());
+    // kafka-metadata-quorum's two views, in its format.
+    let (ok, out, err) = run(&["quorum", "describe", "--status"]);
+    assert!(ok, "{out}{err}");
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| panic!("no {name} in:\n{out}"))
+    };
+    assert_eq!(field("ClusterId:"), cluster.cluster_id);
+    let leader_id: i32 = field("LeaderId:").parse().expect("a leader id");
+    assert!((1..=3).contains(&leader_id), "{out}");
+    assert!(field("LeaderEpoch:").parse::<i32>().expect("an epoch") >= 1);
+    assert!(
+        field("HighWatermark:")
+            .parse::<i64>()
+            .expect("a high watermark")
+            >= 1
+    );
+    assert_eq!(
+        field("CurrentVoters:").matches("\"id\":").count(),
+        3,
+        "{out}"
+    );
+    let (ok, out, err) = run(&["quorum", "describe", "--replication"]);
+    assert!(ok, "{out}{err}");
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        [
+            "NodeId",
+            "DirectoryId",
+            "LogEndOffset",
+            "Lag",
+            "LastFetchTimestamp",
+            "LastCaughtUpTimestamp",
+            "Status"
+        ],
+        "{out}"
+    );
+    let status = |s: &str| rows.iter().filter(|r| r.last() == Some(&s)).count();
+    assert_eq!((status("Leader"), status("Follower")), (1, 2), "{out}");
+    assert_eq!(
+        rows[1].last(),
+        Some(&"Leader"),
+        "the leader comes first:\n{out}"
+    );
     let (ok, out, err) = run(&[
         "topics",
         "create",

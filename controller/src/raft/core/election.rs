@@ -452,6 +452,13 @@ impl<S: LogStore> RaftCore<S> {
             self.observe_epoch(epoch, Some(leader));
         }
         let position = preferred.iter().position(|p| *p == self.cfg.node_id);
+        tracing::info!(
+            "leader {leader} resigned epoch {epoch} with EndQuorumEpoch; this node is {}",
+            match position {
+                Some(p) => format!("successor number {} of {:?}", p + 1, preferred),
+                None => format!("not among the preferred successors {preferred:?}"),
+            }
+        );
         // Strict exponential order (Kafka's `strictExponentialElectionBackoffMs`): the first
         // successor campaigns at once, the next after retry.backoff, then 2×, 4×, ... capped;
         // voters not named wait the longest backoff.

@@ -1,0 +1,148 @@
+//! What a `metaquorum run` process does at its edges, checked on real processes: the exit codes
+//! the README documents (3 for storage, 5 for a broker refused for good) and a leader's SIGTERM
+//! resignation. Each test is bounded by its waits' deadlines.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kafka_protocol::messages::create_acls_request::{AclCreation, CreateAclsRequest};
+use kafka_protocol::protocol::StrBytes;
+use metaquorum_log::kafka_uuid;
+use metaquorum_tests::admin::Admin;
+use metaquorum_tests::cluster::{
+    agreed_leader, wait_for, wait_for_agreed_leader, Cluster, FIRST_BROKER_ID,
+};
+
+const WITHIN: Duration = Duration::from_secs(30);
+
+/// The segments of a node's metadata log, oldest first.
+fn segments(data: &Path) -> Vec<PathBuf> {
+    let dir = data.join("__cluster_metadata-0");
+    let mut out: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Flips one byte inside the last record of the oldest segment's second batch: a payload byte
+/// its CRC covers.
+fn damage_second_batch(segment: &Path) {
+    let mut bytes = std::fs::read(segment).expect("read the segment");
+    let batch_len =
+        |at: usize| 12 + i32::from_be_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+    let first = batch_len(0);
+    let second = batch_len(first);
+    bytes[first + second - 3] ^= 0x10;
+    std::fs::write(segment, bytes).expect("write the segment");
+}
+
+fn acls(prefix: &str, n: usize) -> CreateAclsRequest {
+    CreateAclsRequest::default().with_creations(
+        (0..n)
+            .map(|i| {
+                AclCreation::default()
+                    .with_resource_type(2) // TOPIC
+                    .with_resource_name(StrBytes::from_string(format!("{prefix}-{i}")))
+                    .with_resource_pattern_type(3) // LITERAL
+                    .with_principal(StrBytes::from_string(format!("User:{prefix}-{i}")))
+                    .with_host(StrBytes::from_static_str("*"))
+                    .with_operation(3) // READ
+                    .with_permission_type(3) // ALLOW
+            })
+            .collect(),
+    )
+}
+
+// Production settings do not scan sealed segments at open; the damaged batch is found when the
+// node replays it, and the process exits with code 3 (storage) naming the bad batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_with_a_damaged_sealed_segment_exits_with_code_3() {
+    let mut cluster = Cluster::start(
+        1,
+        &[
+            "metadata.log.segment.min.bytes=16384",
+            "metadata.log.segment.bytes=16384",
+        ],
+    );
+    let admin = Admin {
+        addrs: cluster.controller_addrs(),
+    };
+    wait_for_agreed_leader(&admin.addrs, WITHIN).await;
+    for round in 0..4 {
+        let r = admin.call(&acls(&format!("r{round}"), 100), WITHIN).await;
+        assert!(
+            r.results.iter().all(|a| a.error_code == 0),
+            "round {round}: {r:?}"
+        );
+    }
+    assert!(cluster.terminate(1, WITHIN), "a clean stop first");
+    let data = cluster.nodes[0].dir.join("data");
+    let segs = segments(&data);
+    assert!(
+        segs.len() >= 2,
+        "a sealed segment and the active one: {segs:?}"
+    );
+    damage_second_batch(&segs[0]);
+    cluster.launch(1);
+    let status = cluster
+        .wait_exit(1, WITHIN)
+        .expect("the node stops by itself");
+    let out = cluster.output(1);
+    assert_eq!(status.code(), Some(3), "{out}");
+    assert!(out.contains("Cyclic redundancy check"), "{out}");
+}
+
+// A broker formatted for another cluster is refused registration for good: it exits with
+// code 5 instead of retrying forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_of_another_cluster_exits_with_code_5() {
+    let mut cluster = Cluster::start_with(1, 1, false, &[]);
+    let broker = FIRST_BROKER_ID;
+    wait_for("the broker to register", WITHIN, || {
+        let out = cluster.output(broker);
+        async move { out.contains("registered with controller").then_some(()) }
+    })
+    .await;
+    assert!(cluster.terminate(broker, WITHIN), "a clean stop first");
+    let other = kafka_uuid::to_kafka_string(kafka_uuid::random_kafka_uuid());
+    cluster.reformat(broker, &other);
+    cluster.launch(broker);
+    let status = cluster
+        .wait_exit(broker, Duration::from_secs(60))
+        .expect("the broker stops by itself");
+    let out = cluster.output(broker);
+    assert_eq!(status.code(), Some(5), "{out}");
+}
+
+// SIGTERM of the leader: it resigns with EndQuorumEpoch naming its successors, exits cleanly,
+// and a successor takes over in a later epoch having been told so (not by its fetch timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_of_the_leader_hands_over_with_end_quorum_epoch() {
+    let mut cluster = Cluster::start(3, &[]);
+    let all = cluster.controller_addrs();
+    let (leader, epoch) = wait_for_agreed_leader(&all, WITHIN).await;
+    assert!(
+        cluster.terminate(leader, WITHIN),
+        "the leader exits cleanly"
+    );
+    let others: Vec<String> = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.id != leader)
+        .map(|n| n.addr())
+        .collect();
+    let (successor, new_epoch) = wait_for("a successor", WITHIN, || async {
+        let (l, e) = agreed_leader(&others).await?;
+        (l != leader && e > epoch).then_some((l, e))
+    })
+    .await;
+    let told = format!("leader {leader} resigned epoch {epoch} with EndQuorumEpoch");
+    let out = cluster.output(successor);
+    assert!(
+        out.contains(&told),
+        "successor {successor} in epoch {new_epoch}:\n{out}"
+    );
+}
