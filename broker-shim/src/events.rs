@@ -1,14 +1,13 @@
 //! [`MetadataEvent`]: an update of the metadata told as the host broker wants to hear it
 //! (topics created and deleted, partitions changed, its own leaderships and followerships,
-//! brokers fenced and unfenced, ACLs and configs changed), and [`diff_images`], the whole
-//! difference between two images for snapshot loads and resyncs.
+//! brokers fenced and unfenced, ACLs and configs changed). The whole difference between two
+//! images, for snapshot loads and resyncs, is the controller crate's [`diff_images`].
 
 use std::collections::BTreeMap;
 
-use imbl::{OrdMap, OrdSet};
 use metaquorum_controller::metadata::acl::StandardAcl;
-use metaquorum_controller::metadata::configs::ConfigResource;
 use metaquorum_controller::metadata::delta::MetadataChanges;
+pub use metaquorum_controller::metadata::diff::diff_images;
 use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::metadata::partition::PartitionRegistration;
 use uuid::Uuid;
@@ -321,58 +320,4 @@ fn partition_events(
             partition,
         });
     }
-}
-
-/// Everything that differs between two images, in the form the log's deltas use.
-pub fn diff_images(prev: &MetadataImage, next: &MetadataImage) -> MetadataChanges {
-    let mut ch = MetadataChanges {
-        features_changed: prev.features != next.features,
-        producer_ids_changed: prev.producer_ids != next.producer_ids,
-        ..MetadataChanges::default()
-    };
-    for (id, t) in &prev.topics.by_id {
-        if !next.topics.by_id.contains_key(id) {
-            ch.removed_topics.insert(*id, t.name.clone());
-        }
-    }
-    for (id, t) in &next.topics.by_id {
-        let before = prev.topics.by_id.get(id);
-        if before.is_none() {
-            ch.created_topics.insert(*id);
-        }
-        let mut changed = OrdSet::new();
-        for (p, reg) in &t.partitions {
-            if before.and_then(|b| b.partitions.get(p)) != Some(reg) {
-                changed.insert(*p);
-            }
-        }
-        if !changed.is_empty() {
-            ch.changed_partitions.insert(*id, changed);
-        }
-    }
-    ch.changed_brokers = changed_keys(&prev.cluster.brokers, &next.cluster.brokers);
-    ch.changed_controllers = changed_keys(&prev.cluster.controllers, &next.cluster.controllers);
-    ch.changed_configs = changed_keys(&prev.configs.resources, &next.configs.resources)
-        .into_iter()
-        .collect::<OrdSet<ConfigResource>>();
-    ch.changed_acls = changed_keys(&prev.acls, &next.acls);
-    ch
-}
-
-fn changed_keys<K: Ord + Clone, V: PartialEq + Clone>(
-    a: &OrdMap<K, V>,
-    b: &OrdMap<K, V>,
-) -> OrdSet<K> {
-    let mut out = OrdSet::new();
-    for (k, v) in a {
-        if b.get(k) != Some(v) {
-            out.insert(k.clone());
-        }
-    }
-    for k in b.keys() {
-        if !a.contains_key(k) {
-            out.insert(k.clone());
-        }
-    }
-    out
 }

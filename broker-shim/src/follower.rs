@@ -4,8 +4,9 @@
 //! log, and keeps the `kafka_server_brokermetadatametrics_*` gauges.
 //!
 //! A broker-only node runs it as the node's state machine over an observer core; a combined
-//! node runs it beside the controller's ([`Combined`]), fed the same committed batches, as
-//! Kafka's broker and controller share one Raft client.
+//! node runs it beside the controller's ([`Combined`]) as a publisher of the images the
+//! controller's loader produces, as Kafka's broker and controller share one Raft client and
+//! one `MetadataLoader`.
 //!
 //! Error policy: a batch that does not replay is never skipped. The broker stops applying at
 //! the batch before it, counts `metadata-apply-error-count`, logs the error, and asks the
@@ -18,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use metaquorum_controller::apis::ControllerCall;
 use metaquorum_controller::control::controller::QuorumController;
 use metaquorum_controller::metadata::image::MetadataImage;
-use metaquorum_controller::metadata::loader::{CommittedBatch, MetadataLoader};
+use metaquorum_controller::metadata::loader::{CommittedBatch, LoadedImage, MetadataLoader};
 use metaquorum_controller::node::{Ctx, StateMachine};
 use metaquorum_controller::raft::{Batch, Millis, Offset, ProposalId, ProposalOutcome};
 use metaquorum_controller::snapshots::{load_latest, SnapshotPolicy, SnapshotStore, Snapshotter};
@@ -138,19 +139,9 @@ impl BrokerMetadata {
         if batch.timestamp_ms >= 0 {
             record_apply_lag((wall_ms - batch.timestamp_ms).max(0) as f64);
         }
-        let mut previous = self.loader.image().clone();
+        let previous = self.loader.image().clone();
         match self.loader.handle_batch(&committed) {
-            Ok(published) => {
-                for loaded in published {
-                    let image = loaded.image;
-                    self.publisher.publish(MetadataUpdate {
-                        previous: std::mem::replace(&mut previous, image.clone()),
-                        image,
-                        changes: loaded.changes,
-                        source: UpdateSource::Log,
-                    });
-                }
-            }
+            Ok(loaded) => self.publish_log_images(previous, loaded),
             Err(e) => {
                 self.apply_errors += 1;
                 self.fail(e.to_string());
@@ -160,6 +151,38 @@ impl BrokerMetadata {
         if let Some(s) = &mut self.snapshots {
             s.record_applied(batch.size_bytes() as u64);
         }
+    }
+
+    /// Publishes the images a committed batch produced, each as one update from the one
+    /// before.
+    fn publish_log_images(&mut self, mut previous: MetadataImage, loaded: Vec<LoadedImage>) {
+        for l in loaded {
+            let image = l.image;
+            self.publisher.publish(MetadataUpdate {
+                previous: std::mem::replace(&mut previous, image.clone()),
+                image,
+                changes: l.changes,
+                source: UpdateSource::Log,
+            });
+        }
+    }
+
+    /// Publishes the images another loader produced from `batch` (the controller half of a
+    /// combined node, which decodes and replays every batch once for both halves) as if this
+    /// broker had replayed it, and continues from the last of them.
+    fn adopt_batch_images(&mut self, batch: &Batch, loaded: Vec<LoadedImage>, wall_ms: i64) {
+        if batch.control || self.failed() {
+            return;
+        }
+        if batch.timestamp_ms >= 0 {
+            record_apply_lag((wall_ms - batch.timestamp_ms).max(0) as f64);
+        }
+        let Some(last) = loaded.last().map(|l| l.image.clone()) else {
+            return;
+        };
+        let previous = self.loader.image().clone();
+        self.publish_log_images(previous, loaded);
+        self.loader = MetadataLoader::from_image(last);
     }
 
     fn maybe_publish_gauges(&mut self, now: Millis, wall_ms: i64) {
@@ -243,7 +266,9 @@ impl<L: SnapshotStore> StateMachine<L> for BrokerMetadata {
 }
 
 /// Combined mode (`process.roles=broker,controller`): the controller's state machine and the
-/// broker's, fed the same committed batches by one node. Requests go to the controller.
+/// broker's, fed the same committed batches by one node. The controller's loader decodes and
+/// replays each batch once; the broker half publishes the images it produced (one loader,
+/// many publishers, as in Kafka). Requests go to the controller.
 pub struct Combined {
     controller: QuorumController,
     broker: BrokerMetadata,
@@ -252,7 +277,20 @@ pub struct Combined {
 impl Combined {
     /// Both halves; the broker half must not snapshot (the controller does).
     pub fn new(controller: QuorumController, broker: BrokerMetadata) -> Self {
-        Combined { controller, broker }
+        Combined {
+            controller: controller.publish_images(),
+            broker,
+        }
+    }
+
+    /// The controller half's committed image.
+    pub fn controller_image(&self) -> &MetadataImage {
+        self.controller.image()
+    }
+
+    /// The broker half's image (the last one it published).
+    pub fn broker_image(&self) -> &MetadataImage {
+        self.broker.image()
     }
 }
 
@@ -270,7 +308,8 @@ impl<L: SnapshotStore> StateMachine<L> for Combined {
 
     fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_, L>) {
         self.controller.apply(batch, ctx);
-        self.broker.apply_batch(batch, ctx.wall_ms());
+        let loaded = self.controller.take_published();
+        self.broker.adopt_batch_images(batch, loaded, ctx.wall_ms());
         self.broker.after_apply(ctx);
     }
 

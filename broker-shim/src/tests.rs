@@ -412,3 +412,149 @@ fn a_broker_whose_metadata_stops_asks_to_be_fenced_and_is_fenced() {
     let fenced = delta.apply(MetadataProvenance::EMPTY);
     assert!(fenced.broker(1).unwrap().fenced, "{:?}", result.records);
 }
+
+/// A combined node (controller and broker in one process) decodes and replays each committed
+/// batch once, in the controller's loader; the broker half publishes those images. On the
+/// active controller the images are the ones its proposals built, so their changes come from
+/// the proposals' deltas: each update must carry exactly what changed, chain from the one
+/// before, and end on the controller's committed image.
+#[tokio::test]
+async fn a_combined_node_publishes_the_controllers_images_with_their_changes() {
+    use std::time::Duration;
+
+    use kafka_protocol::messages::create_acls_request::{AclCreation, CreateAclsRequest};
+    use kafka_protocol::messages::{RequestKind, ResponseKind};
+    use kafka_protocol::protocol::StrBytes;
+    use metaquorum_controller::apis::ControllerCall;
+    use metaquorum_controller::config::HostPort;
+    use metaquorum_controller::control::controller::{ControllerSettings, QuorumController};
+    use metaquorum_controller::control::topics::TopicDefaults;
+    use metaquorum_controller::node::{Effect, Node, NodeConfig};
+    use metaquorum_controller::raft::{MemStore, RaftConfig, RoleKind};
+    use metaquorum_controller::snapshots::SnapshotPolicy;
+
+    use crate::follower::{BrokerMetadata, Combined};
+
+    let settings = ControllerSettings {
+        cluster_id: "c".into(),
+        voters: [(
+            1,
+            HostPort {
+                host: "localhost".into(),
+                port: 9093,
+            },
+        )]
+        .into(),
+        bootstrap_metadata_version: metaquorum_controller::metadata::version::LATEST_PRODUCTION.0,
+        broker_session_timeout_ms: 9_000,
+        idle_interval_ms: 0,
+        snapshots: SnapshotPolicy {
+            bytes_max: u64::MAX,
+            interval_ms: 0,
+            retention: metaquorum_log::Retention {
+                bytes_max: -1,
+                ms: -1,
+            },
+        },
+        topic_defaults: TopicDefaults::default(),
+        leader_balance_interval_ms: None,
+    };
+    let publisher = MetadataPublisher::new();
+    let mut updates = publisher.subscribe();
+    let combined = Combined::new(
+        QuorumController::new(settings, 7),
+        BrokerMetadata::new(publisher.clone(), None),
+    );
+    let config = NodeConfig {
+        raft: RaftConfig::new(1),
+        voters: [1].into(),
+        persisted: None,
+        seed: 7,
+        now_ms: 0,
+        wall_ms_at_zero: 1_700_000_000_000,
+    };
+    let mut node: Node<Combined, MemStore> = Node::new(config, MemStore::new(), combined).unwrap();
+    let settle = |node: &mut Node<Combined, MemStore>, t, mut effects: Vec<Effect<_>>| loop {
+        let flush = effects.iter().find_map(|e| match e {
+            Effect::Flush(f) => Some(*f),
+            _ => None,
+        });
+        match flush {
+            Some(f) => {
+                node.flushed(t, Ok(f));
+                effects = node.ready(t);
+            }
+            None => return,
+        }
+    };
+    for t in [5_000, 5_001, 5_002] {
+        let effects = node.tick(t);
+        settle(&mut node, t, effects);
+    }
+    assert_eq!(node.core().role(), RoleKind::Leader);
+    // The empty log's "snapshot" at start, then the bootstrap records (metadata.version),
+    // which came through the controller's own proposal.
+    let start = tokio::time::timeout(Duration::from_secs(5), updates.next())
+        .await
+        .expect("the start image is published")
+        .expect("an update");
+    assert_eq!(start.source, UpdateSource::Snapshot);
+    let first = tokio::time::timeout(Duration::from_secs(5), updates.next())
+        .await
+        .expect("the bootstrap image is published")
+        .expect("an update");
+    assert_eq!(first.source, UpdateSource::Log);
+    assert!(first.changes.features_changed, "{:?}", first.changes);
+    assert!(first.image.metadata_version().is_some());
+    // Three ACL writes, each its own proposal.
+    let mut replies = Vec::new();
+    for i in 0..3 {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let creation = AclCreation::default()
+            .with_resource_type(2)
+            .with_resource_name(StrBytes::from_string(format!("t{i}")))
+            .with_resource_pattern_type(3)
+            .with_principal(StrBytes::from_string(format!("User:u{i}")))
+            .with_host(StrBytes::from_static_str("*"))
+            .with_operation(3)
+            .with_permission_type(3);
+        node.request(
+            5_010,
+            ControllerCall {
+                request: RequestKind::CreateAcls(
+                    CreateAclsRequest::default().with_creations(vec![creation]),
+                ),
+                version: 3,
+                reply,
+            },
+        );
+        replies.push(rx);
+    }
+    let effects = node.ready(5_010);
+    settle(&mut node, 5_010, effects);
+    for rx in replies {
+        match rx.await.expect("answered") {
+            ResponseKind::CreateAcls(r) => assert_eq!(r.results[0].error_code, 0, "{r:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    let controller_image = node.state_machine().controller_image().clone();
+    let mut acls_told = 0;
+    let mut last = first.image.clone();
+    while last.provenance.offset < controller_image.provenance.offset {
+        let u = tokio::time::timeout(Duration::from_secs(5), updates.next())
+            .await
+            .expect("every committed image is published")
+            .expect("an update");
+        assert_eq!(u.source, UpdateSource::Log);
+        assert_eq!(u.previous, last, "updates chain");
+        assert_eq!(u.changes, diff_images(&u.previous, &u.image));
+        acls_told += u.changes.changed_acls.len();
+        last = u.image.clone();
+    }
+    assert_eq!(acls_told, 3);
+    assert_eq!(last.acls.len(), 3);
+    assert_eq!(last, controller_image);
+    assert_eq!(node.state_machine().broker_image(), &controller_image);
+    assert_eq!(publisher.latest(), controller_image);
+}

@@ -29,9 +29,9 @@ use crate::apis::{
     Handling, OnController,
 };
 use crate::config::HostPort;
-use crate::metadata::delta::MetadataDelta;
+use crate::metadata::delta::{MetadataChanges, MetadataDelta};
 use crate::metadata::image::{MetadataImage, MetadataProvenance};
-use crate::metadata::loader::{CommittedBatch, MetadataLoader};
+use crate::metadata::loader::{CommittedBatch, LoadedImage, MetadataLoader};
 use crate::metadata::record::{
     AbortTransactionRecord, BeginTransactionRecord, EndTransactionRecord, FeatureLevelRecord,
     MetadataRecord, NoOpRecord,
@@ -83,7 +83,7 @@ struct Active {
     /// The latest image after each proposal, by the proposal's last offset: when that batch
     /// commits, the committed image *is* this one, so the leader adopts it instead of replaying
     /// the same records a second time (Kafka keeps one in-memory state the same way).
-    images: VecDeque<(Offset, MetadataImage)>,
+    images: VecDeque<(Offset, MetadataImage, MetadataChanges)>,
     /// When a record was last proposed (node ms).
     last_write_ms: Millis,
     /// When leaders are next moved back to their preferred replicas (node ms).
@@ -107,6 +107,10 @@ pub struct QuorumController {
     new_active_controllers: u64,
     metadata_errors: u64,
     published_at_ms: Option<Millis>,
+    /// Whether committed images are kept for [`Self::take_published`] (combined mode).
+    publishing: bool,
+    /// Images committed since the last [`Self::take_published`], with their changes.
+    published: Vec<LoadedImage>,
 }
 
 impl QuorumController {
@@ -126,12 +130,28 @@ impl QuorumController {
             new_active_controllers: 0,
             metadata_errors: 0,
             published_at_ms: None,
+            publishing: false,
+            published: Vec::new(),
         }
     }
 
     /// The committed image.
     pub fn image(&self) -> &MetadataImage {
         self.loader.image()
+    }
+
+    /// Keeps every committed image with its changes for [`Self::take_published`]: the one
+    /// loader of a combined node, whose broker half publishes them (Kafka's `MetadataLoader`
+    /// with several `MetadataPublisher`s) instead of decoding every batch a second time.
+    pub fn publish_images(mut self) -> Self {
+        self.publishing = true;
+        self
+    }
+
+    /// The images committed since the last call, in order (empty unless
+    /// [`Self::publish_images`]).
+    pub fn take_published(&mut self) -> Vec<LoadedImage> {
+        std::mem::take(&mut self.published)
     }
 
     fn not_controller<L: SnapshotStore>(call: ControllerCall, ctx: &Ctx<'_, L>) {
@@ -261,7 +281,9 @@ impl QuorumController {
         });
         active.last_proposed = last;
         active.last_write_ms = ctx.now_ms();
-        active.images.push_back((last, active.latest.clone()));
+        active
+            .images
+            .push_back((last, active.latest.clone(), delta.changes().clone()));
         Ok(last)
     }
 
@@ -377,8 +399,16 @@ impl QuorumController {
         };
         let last = batch.next_offset() - 1;
         let mut adopted = None;
-        while active.images.front().is_some_and(|(o, _)| *o <= last) {
-            adopted = active.images.pop_front();
+        // Several proposals may share one batch: their changes chain into the batch's.
+        let mut changes: Option<MetadataChanges> = None;
+        while active.images.front().is_some_and(|(o, _, _)| *o <= last) {
+            if let Some((offset, image, ch)) = active.images.pop_front() {
+                changes = Some(match changes {
+                    Some(before) => before.then(&ch),
+                    None => ch,
+                });
+                adopted = Some((offset, image));
+            }
         }
         match adopted {
             Some((offset, image)) if offset == last && !self.loader.in_transaction() => {
@@ -394,6 +424,12 @@ impl QuorumController {
                 if image.metadata_version().is_none() {
                     // Only bootstrap-complete images are adopted; anything else replays.
                     return false;
+                }
+                if self.publishing {
+                    self.published.push(LoadedImage {
+                        image: image.clone(),
+                        changes: changes.unwrap_or_default(),
+                    });
                 }
                 self.loader = MetadataLoader::from_image(image);
                 true
@@ -463,6 +499,8 @@ impl<L: SnapshotStore> StateMachine<L> for QuorumController {
     type Request = ControllerCall;
 
     fn load(&mut self, store: &L) -> Result<Offset, String> {
+        // A loaded snapshot replaces everything; its image is published by whoever loads it.
+        self.published.clear();
         self.applied = load_latest(store, &mut self.loader)?.map_or(0, |id| id.end_offset);
         self.snapshots.reset();
         Ok(self.applied)
@@ -476,8 +514,10 @@ impl<L: SnapshotStore> StateMachine<L> for QuorumController {
                 Err(e) => return self.fatal("applying committed records", e, ctx),
             };
             if !self.adopt_latest(batch) {
-                if let Err(e) = self.loader.handle_batch(&committed) {
-                    return self.fatal("applying committed records", e, ctx);
+                match self.loader.handle_batch(&committed) {
+                    Ok(loaded) if self.publishing => self.published.extend(loaded),
+                    Ok(_) => {}
+                    Err(e) => return self.fatal("applying committed records", e, ctx),
                 }
             }
             self.applied_timestamp_ms = committed.append_timestamp_ms;

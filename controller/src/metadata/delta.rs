@@ -48,6 +48,37 @@ impl MetadataChanges {
         *self == MetadataChanges::default()
     }
 
+    /// These changes followed by `later`'s (those of a delta on top of this one's image), as
+    /// the changes of one delta over this one's base: a topic created here and removed later
+    /// was never there; one of the base removed later is a removed topic.
+    pub fn then(&self, later: &MetadataChanges) -> MetadataChanges {
+        let mut out = self.clone();
+        out.features_changed |= later.features_changed;
+        out.producer_ids_changed |= later.producer_ids_changed;
+        for (id, name) in &later.removed_topics {
+            if out.created_topics.remove(id).is_none() {
+                out.removed_topics.insert(*id, name.clone());
+            }
+            out.changed_partitions.remove(id);
+        }
+        out.created_topics
+            .extend(later.created_topics.iter().copied());
+        for (id, partitions) in &later.changed_partitions {
+            out.changed_partitions
+                .entry(*id)
+                .or_default()
+                .extend(partitions.iter().copied());
+        }
+        out.changed_brokers
+            .extend(later.changed_brokers.iter().copied());
+        out.changed_controllers
+            .extend(later.changed_controllers.iter().copied());
+        out.changed_configs
+            .extend(later.changed_configs.iter().cloned());
+        out.changed_acls.extend(later.changed_acls.iter().copied());
+        out
+    }
+
     /// Topics of the base image whose partitions were created or changed.
     pub fn changed_topics(&self) -> impl Iterator<Item = &Uuid> {
         self.changed_partitions

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::acl::{AclBindingFilter, AclOperation, AclPermissionType, PatternType, ResourceType};
 use super::configs::CONFIG_RESOURCE_TOPIC;
 use super::delta::{MetadataDelta, ReplayError};
+use super::diff::diff_images;
 use super::image::{MetadataImage, MetadataProvenance};
 use super::partition::LeaderRecoveryState;
 use super::record::*;
@@ -521,5 +522,62 @@ proptest! {
             let _ = d.replay(r);
         }
         prop_assert_eq!(d.apply(P), whole);
+    }
+
+    // A delta's changes cover every difference between its base and its image: a publisher
+    // told only the delta's changes misses nothing (diff_images, computed from the images
+    // alone, is the oracle).
+    #[test]
+    fn a_deltas_changes_cover_the_whole_difference(
+        base in arb_history(30),
+        more in arb_history(30),
+    ) {
+        let (first, _) = image_from(&base);
+        let mut d = MetadataDelta::new(&first);
+        for r in &more {
+            let _ = d.replay(r);
+        }
+        let next = d.apply(P);
+        let ch = d.changes();
+        let diff = diff_images(&first, &next);
+        // (The delta may say more: a topic removed and created again with the same id ends
+        // equal, but a broker must still drop what it held for the old one.)
+        prop_assert!(diff.created_topics.is_subset(&ch.created_topics));
+        for (id, name) in &diff.removed_topics {
+            prop_assert_eq!(ch.removed_topics.get(id), Some(name));
+        }
+        for (id, parts) in &diff.changed_partitions {
+            let told = ch.changed_partitions.get(id);
+            prop_assert!(told.is_some_and(|t| parts.is_subset(t)), "{:?} {:?}", id, parts);
+        }
+        prop_assert!(diff.changed_brokers.is_subset(&ch.changed_brokers));
+        prop_assert!(diff.changed_controllers.is_subset(&ch.changed_controllers));
+        prop_assert!(diff.changed_configs.is_subset(&ch.changed_configs));
+        prop_assert!(diff.changed_acls.is_subset(&ch.changed_acls));
+        prop_assert!(!diff.features_changed || ch.features_changed);
+        prop_assert!(!diff.producer_ids_changed || ch.producer_ids_changed);
+    }
+
+    // Two deltas' changes, chained with `then`, are the changes one delta over both would
+    // report: the active controller publishes the changes of several proposals that
+    // committed in one batch this way.
+    #[test]
+    fn chained_changes_equal_one_deltas(
+        history in arb_history(40),
+        split in any::<prop::sample::Index>(),
+    ) {
+        let at = split.index(history.len() + 1);
+        let mut whole = MetadataDelta::new(&MetadataImage::empty());
+        let mut first = MetadataDelta::new(&MetadataImage::empty());
+        for r in &history[..at] {
+            let _ = whole.replay(r);
+            let _ = first.replay(r);
+        }
+        let mut second = MetadataDelta::new(&first.apply(P));
+        for r in &history[at..] {
+            let _ = whole.replay(r);
+            let _ = second.replay(r);
+        }
+        prop_assert_eq!(first.changes().then(second.changes()), whole.changes().clone());
     }
 }

@@ -1,6 +1,6 @@
 //! Metadata records in Kafka's encoding ([`record`], [`records`]), the immutable metadata image
 //! ([`image`] and its parts) and the delta that replays records into the next image
-//! ([`delta`]), the loader that feeds committed batches through it ([`loader`]), ACLs and their
+//! ([`delta`]), the whole difference between two images ([`diff`]), the loader that feeds committed batches through it ([`loader`]), ACLs and their
 //! filters ([`acl`]), and the `metadata.version` ladder ([`version`]).
 
 pub mod acl;
@@ -8,6 +8,7 @@ pub mod cluster;
 pub(crate) mod codec;
 pub mod configs;
 pub mod delta;
+pub mod diff;
 pub mod features;
 pub mod image;
 pub(crate) mod json;
