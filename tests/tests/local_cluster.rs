@@ -10,39 +10,94 @@ use std::time::{Duration, Instant};
 use metaquorum_tests::cluster::{binary, wait_for};
 use metaquorum_tests::kafka_tools::kcat_metadata;
 
-fn run_local_cluster(extra: &[&str], want_brokers: Vec<i32>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = Command::new(binary())
-        .arg("local-cluster")
-        .arg("--dir")
-        .arg(dir.path())
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start local-cluster");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
+/// A running `metaquorum local-cluster`, its directory, and the lines it has printed.
+struct LocalCluster {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    lines: mpsc::Receiver<String>,
+    printed: Vec<String>,
+}
+
+impl LocalCluster {
+    /// Starts it and reads its output up to the bootstrap servers line.
+    fn start(extra: &[&str]) -> (LocalCluster, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut child = Command::new(binary())
+            .arg("local-cluster")
+            .arg("--dir")
+            .arg(dir.path())
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start local-cluster");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut lc = LocalCluster {
+            child,
+            dir,
+            lines: rx,
+            printed: Vec::new(),
+        };
+        let bootstrap = lc.read_until(|l| {
+            l.trim()
+                .strip_prefix("bootstrap servers:")
+                .map(|b| b.trim().to_string())
+        });
+        (lc, bootstrap)
+    }
+
+    /// Reads printed lines (30 s at most) until `find` picks one.
+    fn read_until<T>(&mut self, mut find: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("not printed; so far: {:?}", self.printed));
+            self.printed.push(line.clone());
+            if let Some(t) = find(&line) {
+                return t;
             }
         }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut printed = Vec::new();
-    let bootstrap = loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("no bootstrap servers printed: {printed:?}"));
-        printed.push(line.clone());
-        if let Some(b) = line.trim().strip_prefix("bootstrap servers:") {
-            break b.trim().to_string();
+    }
+
+    /// SIGTERM, and its exit status (bounded wait).
+    fn stop(&mut self) -> std::process::ExitStatus {
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
         }
-    };
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "local-cluster did not stop");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything printed until the process closed its output.
+    fn rest_of_output(&mut self) -> String {
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.printed.push(l);
+        }
+        self.printed.join("\n")
+    }
+}
+
+/// Waits (30 s at most) until kcat lists exactly `want` through `bootstrap`.
+fn wait_for_brokers(bootstrap: &str, want: Vec<i32>) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -51,24 +106,24 @@ fn run_local_cluster(extra: &[&str], want_brokers: Vec<i32>) {
         "kcat to list every broker of the local cluster",
         Duration::from_secs(30),
         || {
-            let v = kcat_metadata(&bootstrap);
-            let want = want_brokers.clone();
+            let v = kcat_metadata(bootstrap);
+            let want = want.clone();
             async move { v.filter(|v| v.brokers == want) }
         },
     ));
-    // SAFETY: kill(2) on our own child.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let deadline = Instant::now() + Duration::from_secs(40);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "local-cluster did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success(), "local-cluster exited with {status}");
+}
+
+fn run_local_cluster(extra: &[&str], want_brokers: Vec<i32>) {
+    let (mut lc, bootstrap) = LocalCluster::start(extra);
+    wait_for_brokers(&bootstrap, want_brokers.clone());
+    let status = lc.stop();
+    let out = lc.rest_of_output();
+    assert!(
+        status.success(),
+        "local-cluster exited with {status}:\n{out}"
+    );
+    assert!(out.contains("Stopped. Data is kept in"), "{out}");
+    let dir = &lc.dir;
     // Every broker stopped with a controlled shutdown; combined nodes stop one at a time, and
     // the last finds no quorum left to move its leaderships, so it stops without.
     let mut completed = 0;
@@ -104,4 +159,28 @@ fn local_cluster_serves_kafka_clients_and_stops_cleanly() {
 #[test]
 fn local_cluster_in_combined_mode() {
     run_local_cluster(&["--combined"], vec![1, 2, 3]);
+}
+
+// A node that dies while the cluster runs (here SIGKILL) is reported when local-cluster stops,
+// which then exits non-zero: an operator never reads "Stopped" over a node that crashed.
+#[test]
+fn a_node_that_died_is_reported_and_local_cluster_exits_non_zero() {
+    let (mut lc, bootstrap) = LocalCluster::start(&[]);
+    let pid: i32 = lc.read_until(|l| {
+        let l = l.trim();
+        l.starts_with("broker 102:")
+            .then(|| l.rsplit("pid ").next()?.trim().parse().ok())
+            .flatten()
+    });
+    // Up and serving first: a node signalled in the middle of its start-up dies of it, which
+    // would be reported too.
+    wait_for_brokers(&bootstrap, vec![101, 102, 103]);
+    // SAFETY: kill(2) on a grandchild we were told the pid of.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let status = lc.stop();
+    let out = lc.rest_of_output();
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("1 node(s) did not stop cleanly"), "{out}");
+    assert!(out.contains("broker 102"), "{out}");
+    assert!(!out.contains("Stopped. Data is kept in"), "{out}");
 }

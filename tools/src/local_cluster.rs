@@ -166,7 +166,7 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
         match start(&exe, &node.dir, &node.config, node.role) {
             Ok(c) => children.push((format!("{} {}", node.role, node.id), c)),
             Err(e) => {
-                stop_all(&mut children);
+                let _ = stop_all(&mut children);
                 return Err(e);
             }
         }
@@ -199,7 +199,7 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
     if !bootstrap.is_empty() {
         println!("  bootstrap servers:     {bootstrap}");
     }
-    for n in &nodes {
+    for (n, (_, child)) in nodes.iter().zip(&children) {
         let mut endpoints = Vec::new();
         if let Some(p) = n.controller_port {
             endpoints.push(format!("CONTROLLER://127.0.0.1:{p}"));
@@ -208,13 +208,14 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
             endpoints.push(format!("PLAINTEXT://127.0.0.1:{p}"));
         }
         println!(
-            "  {} {}: {}  metrics http://127.0.0.1:{}/metrics  data {}  log {}",
+            "  {} {}: {}  metrics http://127.0.0.1:{}/metrics  data {}  log {}  pid {}",
             n.role,
             n.id,
             endpoints.join(" "),
             n.metrics_port,
             n.dir.join("data").display(),
-            n.dir.join(format!("{}.log", n.role)).display()
+            n.dir.join(format!("{}.log", n.role)).display(),
+            child.id()
         );
     }
     println!(
@@ -229,6 +230,9 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    // Nodes that did not stop cleanly: exited on their own while running, failed their stop,
+    // or had to be killed.
+    let mut unclean: Vec<String> = Vec::new();
     let signalled = runtime.block_on(async {
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         let signal = crate::run_cmd::wait_for_signal();
@@ -240,6 +244,7 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
                     for (name, child) in children.iter_mut() {
                         if let Ok(Some(status)) = child.try_wait() {
                             eprintln!("{name} exited ({status}); see its log");
+                            unclean.push(format!("{name} exited while running ({status})"));
                         }
                     }
                     children.retain_mut(|(_, c)| matches!(c.try_wait(), Ok(None)));
@@ -256,16 +261,28 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
     let (mut first, rest): (Vec<_>, Vec<_>) = children
         .into_iter()
         .partition(|(name, _)| name.starts_with("broker"));
-    stop_all(&mut first);
+    unclean.extend(stop_all(&mut first));
     let (combined, mut controllers): (Vec<_>, Vec<_>) = rest
         .into_iter()
         .partition(|(name, _)| name.starts_with("combined"));
     for node in combined {
-        stop_all(&mut [node]);
+        unclean.extend(stop_all(&mut [node]));
     }
-    stop_all(&mut controllers);
-    println!("Stopped. Data is kept in {}", dir.display());
-    signalled.map(|_| ExitCode::SUCCESS)
+    unclean.extend(stop_all(&mut controllers));
+    signalled?;
+    if unclean.is_empty() {
+        println!("Stopped. Data is kept in {}", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Stopped, but {} node(s) did not stop cleanly (see their logs in {}):",
+        unclean.len(),
+        dir.display()
+    );
+    for u in &unclean {
+        println!("  {u}");
+    }
+    Ok(ExitCode::FAILURE)
 }
 
 fn output(cmd: &mut Command) -> Result<String, String> {
@@ -304,7 +321,10 @@ fn start(exe: &Path, node_dir: &Path, config: &Path, role: &str) -> Result<Child
         .map_err(|e| format!("starting {}: {e}", exe.display()))
 }
 
-fn stop_all(children: &mut [(String, Child)]) {
+/// SIGTERM to every node, then waits up to [`STOP_GRACE`] for each; returns what did not stop
+/// cleanly (a failed exit status, or killed after the grace period).
+fn stop_all(children: &mut [(String, Child)]) -> Vec<String> {
+    let mut unclean = Vec::new();
     for (_, c) in children.iter() {
         // SAFETY: kill(2) on our own child's pid.
         unsafe {
@@ -315,15 +335,28 @@ fn stop_all(children: &mut [(String, Child)]) {
     for (id, c) in children.iter_mut() {
         loop {
             match c.try_wait() {
-                Ok(Some(_)) | Err(_) => break,
+                Ok(Some(status)) => {
+                    if !status.success() {
+                        unclean.push(format!("{id} stopped with {status}"));
+                    }
+                    break;
+                }
+                Err(e) => {
+                    unclean.push(format!("{id}: cannot tell how it stopped: {e}"));
+                    break;
+                }
                 Ok(None) if Instant::now() >= deadline => {
                     eprintln!("{id} did not stop within {STOP_GRACE:?}; killing it");
                     let _ = c.kill();
                     let _ = c.wait();
+                    unclean.push(format!(
+                        "{id} did not stop within {STOP_GRACE:?} and was killed"
+                    ));
                     break;
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             }
         }
     }
+    unclean
 }
