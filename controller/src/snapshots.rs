@@ -90,13 +90,39 @@ fn values_of(bytes: &[u8], id: SnapshotId, batch_bytes_max: usize) -> Result<Vec
     Ok(values)
 }
 
-/// Encodes records in batches of [`SNAPSHOT_RECORDS_PER_BATCH`] through `append`.
+/// A RecordBatch v2 header, and the most one record adds besides its key and value (attributes,
+/// length, timestamp and offset deltas, key and value lengths, header count, as varints).
+const BATCH_OVERHEAD_BYTES: usize = 61;
+const RECORD_OVERHEAD_BYTES_MAX: usize = 36;
+
+/// Encodes records in batches of at most [`SNAPSHOT_RECORDS_PER_BATCH`] records and
+/// `batch_bytes_max` bytes through `append`. A record that cannot fit a batch on its own still
+/// gets one, and the writer refuses it with a clear error.
 fn append_in_batches<E>(
     records: &[RecordData],
+    batch_bytes_max: usize,
     mut append: impl FnMut(&[RecordData]) -> Result<(), E>,
 ) -> Result<(), E> {
-    for chunk in records.chunks(SNAPSHOT_RECORDS_PER_BATCH) {
-        append(chunk)?;
+    let size = |r: &RecordData| {
+        RECORD_OVERHEAD_BYTES_MAX
+            + r.key.as_ref().map_or(0, |k| k.len())
+            + r.value.as_ref().map_or(0, |v| v.len())
+    };
+    let mut start = 0;
+    let mut bytes = BATCH_OVERHEAD_BYTES;
+    for (i, r) in records.iter().enumerate() {
+        let n = size(r);
+        let full = i - start == SNAPSHOT_RECORDS_PER_BATCH
+            || (i > start && bytes.saturating_add(n) > batch_bytes_max);
+        if full {
+            append(&records[start..i])?;
+            start = i;
+            bytes = BATCH_OVERHEAD_BYTES;
+        }
+        bytes = bytes.saturating_add(n);
+    }
+    if start < records.len() {
+        append(&records[start..])?;
     }
     Ok(())
 }
@@ -120,19 +146,35 @@ impl SnapshotStore for SegmentedStore {
         last_contained_timestamp_ms: i64,
         records: SnapshotRecords,
     ) -> Result<Receiver<SnapshotOutcome>, String> {
+        // The voter set (KIP-853) travels from snapshot to snapshot, so retention can delete
+        // the bootstrap snapshot that first held it.
+        if self.voters_control.is_none() {
+            let found = crate::storage::voters_control_records(self.log().dir())
+                .map_err(|e| format!("reading the voter set for snapshot {id}: {e}"))?;
+            self.voters_control = Some(found.map(|f| f.control_records).unwrap_or_default());
+        }
+        let carried = self.voters_control.clone().unwrap_or_default();
         let mut writer = self
             .log_mut()
             .create_snapshot(id, last_contained_timestamp_ms)
             .map_err(|e| format!("starting snapshot {id}: {e}"))?;
+        if !carried.is_empty() {
+            writer
+                .append_control_records(&carried)
+                .map_err(|e| format!("writing the voter set into snapshot {id}: {e}"))?;
+        }
+        let batch_bytes_max = self.log().config().batch_bytes_max;
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("metaquorum-snapshot".into())
             .spawn(move || {
                 let started = Instant::now();
                 let records = records();
-                let result = append_in_batches(&records, |chunk| writer.append_records(chunk))
-                    .and_then(|()| writer.finish())
-                    .map_err(|e| e.to_string());
+                let result = append_in_batches(&records, batch_bytes_max, |chunk| {
+                    writer.append_records(chunk)
+                })
+                .and_then(|()| writer.finish())
+                .map_err(|e| e.to_string());
                 let _ = tx.send(SnapshotOutcome {
                     result,
                     records: records.len(),
@@ -185,7 +227,7 @@ impl SnapshotStore for MemStore {
         let records = records();
         let encoded = SnapshotEncoder::new(id, last_contained_timestamp_ms, usize::MAX)
             .and_then(|mut e| {
-                append_in_batches(&records, |chunk| e.append_records(chunk))?;
+                append_in_batches(&records, usize::MAX, |chunk| e.append_records(chunk))?;
                 e.finish()
             })
             .map_err(|e| e.to_string());
@@ -368,4 +410,55 @@ pub fn load_latest<L: SnapshotStore>(
         image.cluster.brokers.len()
     );
     Ok(Some(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use metaquorum_log::batch::RecordData;
+    use metaquorum_log::{SnapshotEncoder, SnapshotId};
+
+    use super::*;
+
+    fn record(len: usize) -> RecordData {
+        RecordData {
+            key: None,
+            value: Some(Bytes::from(vec![7u8; len])),
+        }
+    }
+
+    // Snapshot batches stay within the log's batch limit however many records an image has:
+    // every batch encodes below it, every record is written once, in order.
+    #[test]
+    fn snapshot_batches_respect_the_batch_byte_limit() {
+        let records: Vec<RecordData> = (0..500).map(|i| record(50 + i % 200)).collect();
+        let limit = 4_096;
+        let mut chunks: Vec<usize> = Vec::new();
+        let mut encoder = SnapshotEncoder::new(
+            SnapshotId {
+                end_offset: 10,
+                epoch: 1,
+            },
+            0,
+            limit,
+        )
+        .unwrap();
+        append_in_batches(&records, limit, |chunk| {
+            chunks.push(chunk.len());
+            encoder.append_records(chunk)
+        })
+        .expect("every batch fits");
+        assert!(chunks.len() > 1, "{chunks:?}");
+        assert_eq!(chunks.iter().sum::<usize>(), records.len());
+        encoder.finish().expect("a whole snapshot");
+        // The record-count cap holds too.
+        let small: Vec<RecordData> = (0..2_500).map(|_| record(1)).collect();
+        let mut counts = Vec::new();
+        append_in_batches(&small, usize::MAX, |c| {
+            counts.push(c.len());
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(counts, vec![1_000, 1_000, 500]);
+    }
 }

@@ -723,52 +723,115 @@ pub struct BootstrapVoter {
     pub endpoints: Vec<String>,
 }
 
-/// Reads the voter set from the bootstrap snapshot (`00000000000000000000-0000000000.checkpoint`
-/// in the metadata log directory): the VotersRecord that `format` wrote. The consensus core takes
-/// its voters from here, so the voter set is data, not configuration.
-pub fn read_bootstrap_voters(metadata_dir: &Path) -> Result<Vec<BootstrapVoter>, StorageError> {
+/// A voter set as a snapshot holds it.
+#[derive(Debug, Clone)]
+pub struct SnapshotVoters {
+    /// The voters.
+    pub voters: Vec<BootstrapVoter>,
+    /// The control records that carry them (KRaftVersion, Voters), to copy into later
+    /// snapshots.
+    pub control_records: Vec<RecordData>,
+}
+
+/// The voter set of one snapshot file; `None` if it holds no VotersRecord. Only the control
+/// batches at the start of the file are read, each CRC-checked.
+fn voters_of_snapshot(path: &Path) -> Result<Option<SnapshotVoters>, StorageError> {
     use kafka_protocol::messages::VotersRecord;
-    let path = metadata_dir.join(METADATA_LOG_DIR_NAME).join(
-        SnapshotId {
-            end_offset: 0,
-            epoch: 0,
-        }
-        .file_name(),
-    );
-    let reader = metaquorum_log::SnapshotReader::open(&path, BATCH_BYTES_MAX_DEFAULT)?;
-    reader.verify()?;
+    let reader = metaquorum_log::SnapshotReader::open(path, BATCH_BYTES_MAX_DEFAULT)?;
+    let bad = |e: &dyn std::fmt::Display| refused(format!("{}: {e}", path.display()));
     for (_, header, bytes) in reader.batches() {
         if !header.is_control() {
-            continue;
+            break;
         }
         let mut buf = Bytes::copy_from_slice(bytes);
-        let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf)
-            .map_err(|e| refused(format!("{}: {e}", path.display())))?;
+        let set =
+            kafka_protocol::records::RecordBatchDecoder::decode(&mut buf).map_err(|e| bad(&e))?;
+        let mut carried = Vec::new();
+        let mut voters = None;
         for r in set.records {
             let (Some(key), Some(value)) = (r.key, r.value) else {
                 continue;
             };
-            if metaquorum_log::control::control_type_id(&key)
-                != Some(ControlRecordType::KRaftVoters as i16)
-            {
-                continue;
-            }
-            let voters: VotersRecord = metaquorum_log::control::decode_control(&value, 0)
-                .map_err(|e| refused(format!("{}: {e}", path.display())))?;
-            return Ok(voters
-                .voters
-                .into_iter()
-                .map(|v| BootstrapVoter {
-                    id: v.voter_id.0,
-                    directory_id: v.voter_directory_id,
-                    endpoints: v
-                        .endpoints
-                        .iter()
-                        .map(|e| format!("{}://{}:{}", e.name.as_str(), e.host.as_str(), e.port))
+            let kind = metaquorum_log::control::control_type_id(&key);
+            if kind == Some(ControlRecordType::KRaftVoters as i16) {
+                let record: VotersRecord =
+                    metaquorum_log::control::decode_control(&value, 0).map_err(|e| bad(&e))?;
+                voters = Some(
+                    record
+                        .voters
+                        .into_iter()
+                        .map(|v| BootstrapVoter {
+                            id: v.voter_id.0,
+                            directory_id: v.voter_directory_id,
+                            endpoints: v
+                                .endpoints
+                                .iter()
+                                .map(|e| {
+                                    format!("{}://{}:{}", e.name.as_str(), e.host.as_str(), e.port)
+                                })
+                                .collect(),
+                        })
                         .collect(),
-                })
-                .collect());
+                );
+            }
+            if kind == Some(ControlRecordType::KRaftVoters as i16)
+                || kind == Some(ControlRecordType::KRaftVersion as i16)
+            {
+                carried.push(RecordData {
+                    key: Some(key),
+                    value: Some(value),
+                });
+            }
+        }
+        if let Some(voters) = voters {
+            return Ok(Some(SnapshotVoters {
+                voters,
+                control_records: carried,
+            }));
         }
     }
-    Err(refused(format!("{} holds no VotersRecord", path.display())))
+    Ok(None)
+}
+
+/// The snapshots of a metadata log partition directory, newest first.
+fn snapshots_newest_first(partition_dir: &Path) -> Result<Vec<PathBuf>, StorageError> {
+    let entries = std::fs::read_dir(partition_dir)
+        .map_err(|e| refused(format!("reading {}: {e}", partition_dir.display())))?;
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "checkpoint"))
+        .collect();
+    // The names are zero-padded end offsets and epochs: their order is the snapshots' order.
+    out.sort();
+    out.reverse();
+    Ok(out)
+}
+
+/// The voter set and the control records carrying it, from the newest snapshot of the metadata
+/// log partition directory (`__cluster_metadata-0`) that holds a VotersRecord. The bootstrap
+/// snapshot `format` wrote holds the first; every snapshot a controller writes carries them
+/// forward, so retention may delete the bootstrap snapshot.
+pub fn voters_control_records(
+    partition_dir: &Path,
+) -> Result<Option<SnapshotVoters>, StorageError> {
+    for path in snapshots_newest_first(partition_dir)? {
+        if let Some(found) = voters_of_snapshot(&path)? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// Reads the voter set of a dynamic quorum (KIP-853) from the metadata log directory: the
+/// VotersRecord of the newest snapshot that has one (see [`voters_control_records`]). The
+/// consensus core takes its voters from here, so the voter set is data, not configuration.
+pub fn read_bootstrap_voters(metadata_dir: &Path) -> Result<Vec<BootstrapVoter>, StorageError> {
+    let dir = metadata_dir.join(METADATA_LOG_DIR_NAME);
+    match voters_control_records(&dir)? {
+        Some(found) => Ok(found.voters),
+        None => Err(refused(format!(
+            "no snapshot in {} holds a VotersRecord",
+            dir.display()
+        ))),
+    }
 }

@@ -118,6 +118,24 @@ impl Cluster {
         combined: bool,
         extra: &[&str],
     ) -> Cluster {
+        Self::start_inner(controllers, brokers, combined, extra, false)
+    }
+
+    /// Formats and starts `n` controllers as a dynamic quorum (KIP-853): no
+    /// `controller.quorum.voters`; every node is formatted with the same
+    /// `--initial-controllers`, finds its voters in the bootstrap snapshot, and reaches them
+    /// through `controller.quorum.bootstrap.servers`.
+    pub fn start_dynamic(n: usize, extra: &[&str]) -> Cluster {
+        Self::start_inner(n, 0, false, extra, true)
+    }
+
+    fn start_inner(
+        controllers: usize,
+        brokers: usize,
+        combined: bool,
+        extra: &[&str],
+        dynamic: bool,
+    ) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let bin = binary();
         let cluster_id = run_ok(Command::new(&bin).args(["storage", "random-uuid"]))
@@ -135,6 +153,18 @@ impl Cluster {
             .enumerate()
             .map(|(i, p)| format!("{}@127.0.0.1:{p}", i + 1))
             .collect();
+        // A dynamic quorum: each controller's metadata directory id, as --initial-controllers
+        // lists them.
+        let initial_controllers: Vec<String> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let dir_id = run_ok(Command::new(&bin).args(["storage", "random-uuid"]));
+                format!("{}@127.0.0.1:{p}:{}", i + 1, dir_id.trim())
+            })
+            .collect();
+        let bootstrap_servers: Vec<String> =
+            ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
         let mut nodes = Vec::new();
         for i in 0..total {
             let is_controller = i < controllers;
@@ -177,15 +207,27 @@ impl Cluster {
                 child: None,
                 stopped: false,
             };
+            let text = if dynamic {
+                let without: Vec<&str> = text
+                    .lines()
+                    .filter(|l| !l.starts_with("controller.quorum.voters="))
+                    .collect();
+                format!(
+                    "{}\ncontroller.quorum.bootstrap.servers={}\n",
+                    without.join("\n"),
+                    bootstrap_servers.join(",")
+                )
+            } else {
+                text
+            };
             std::fs::write(node.config(), text).expect("write config");
-            run_ok(Command::new(&bin).args([
-                "storage",
-                "format",
-                "-c",
-                &node.config().display().to_string(),
-                "-t",
-                &cluster_id,
-            ]));
+            let config = node.config().display().to_string();
+            let mut format = vec!["storage", "format", "-c", &config, "-t", &cluster_id];
+            let initial = initial_controllers.join(",");
+            if dynamic {
+                format.extend(["--initial-controllers", initial.as_str()]);
+            }
+            run_ok(Command::new(&bin).args(format));
             nodes.push(node);
         }
         let mut cluster = Cluster {

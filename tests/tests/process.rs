@@ -1,6 +1,7 @@
 //! What a `metaquorum run` process does at its edges, checked on real processes: the exit codes
-//! the README documents (3 for storage, 5 for a broker refused for good) and a leader's SIGTERM
-//! resignation. Each test is bounded by its waits' deadlines.
+//! the README documents (3 for storage, 5 for a broker refused for good), a leader's SIGTERM
+//! resignation, and a dynamic quorum started from its bootstrap snapshot. Each test is bounded
+//! by its waits' deadlines.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 use metaquorum_log::kafka_uuid;
 use metaquorum_tests::admin::Admin;
 use metaquorum_tests::cluster::{
-    agreed_leader, wait_for, wait_for_agreed_leader, Cluster, FIRST_BROKER_ID,
+    agreed_leader, quorum_of, wait_for, wait_for_agreed_leader, Cluster, FIRST_BROKER_ID,
 };
 
 const WITHIN: Duration = Duration::from_secs(30);
@@ -145,4 +146,88 @@ async fn sigterm_of_the_leader_hands_over_with_end_quorum_epoch() {
         out.contains(&told),
         "successor {successor} in epoch {new_epoch}:\n{out}"
     );
+}
+
+// A dynamic quorum (KIP-853) really runs: three controllers formatted with
+// --initial-controllers and no controller.quorum.voters elect a leader from the voters of
+// their bootstrap snapshot, describe all three, commit writes, survive losing the leader, and
+// restart after retention deleted the bootstrap snapshot (later snapshots carry the voters).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dynamic_quorum_from_the_bootstrap_snapshot_elects_commits_and_fails_over() {
+    // Small segments, frequent snapshots and retention: the bootstrap snapshot does not stay
+    // the only one.
+    let mut cluster = Cluster::start_dynamic(
+        3,
+        &[
+            "metadata.log.segment.min.bytes=16384",
+            "metadata.log.segment.bytes=16384",
+            "metadata.log.max.record.bytes.between.snapshots=4096",
+            "metadata.max.retention.bytes=1",
+        ],
+    );
+    for n in &cluster.nodes {
+        let config = std::fs::read_to_string(n.config()).expect("config");
+        assert!(!config.contains("controller.quorum.voters="), "{config}");
+    }
+    let all = cluster.controller_addrs();
+    let (leader, epoch) = wait_for_agreed_leader(&all, WITHIN).await;
+    let (_, _, _, described) = wait_for("every voter described", WITHIN, || async {
+        let q = quorum_of(&all[(leader - 1) as usize]).await?;
+        let voters = &q.3.topics.first()?.partitions.first()?.current_voters;
+        (voters.len() == 3).then_some(q)
+    })
+    .await;
+    let mut ids: Vec<i32> = described.topics[0].partitions[0]
+        .current_voters
+        .iter()
+        .map(|v| v.replica_id.0)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec![1, 2, 3]);
+    let admin = Admin { addrs: all.clone() };
+    let r = admin.call(&acls("dynamic", 2), WITHIN).await;
+    assert!(r.results.iter().all(|a| a.error_code == 0), "{r:?}");
+    cluster.kill(leader);
+    let others: Vec<String> = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.id != leader)
+        .map(|n| n.addr())
+        .collect();
+    wait_for("a successor", WITHIN, || async {
+        let (l, e) = agreed_leader(&others).await?;
+        (l != leader && e > epoch).then_some(())
+    })
+    .await;
+    // (Admin finds nodes by position: keep the dead one's address in the list.)
+    for round in 0..4 {
+        let r = admin
+            .call(&acls(&format!("after{round}"), 100), WITHIN)
+            .await;
+        assert!(r.results.iter().all(|a| a.error_code == 0), "{r:?}");
+    }
+    // Every node restarts from its own directory, snapshots and retention notwithstanding,
+    // and rejoins the quorum.
+    cluster.launch(leader);
+    let restarted = if leader == 1 { 2 } else { 1 };
+    assert!(cluster.terminate(restarted, WITHIN), "a clean stop");
+    let bootstrap_snapshot = cluster.nodes[(restarted - 1) as usize]
+        .dir
+        .join("data/__cluster_metadata-0/00000000000000000000-0000000000.checkpoint");
+    assert!(
+        !bootstrap_snapshot.exists(),
+        "retention removed the bootstrap snapshot, so the restart reads the voters from a later one"
+    );
+    cluster.launch(restarted);
+    wait_for("every node back in one quorum", WITHIN, || async {
+        let (l, _) = agreed_leader(&all).await?;
+        let (_, _, _, q) = quorum_of(&all[(l - 1) as usize]).await?;
+        let p = q.topics.first()?.partitions.first()?.clone();
+        let end = p.high_watermark;
+        p.current_voters
+            .iter()
+            .all(|v| v.log_end_offset >= end)
+            .then_some(())
+    })
+    .await;
 }

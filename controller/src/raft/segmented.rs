@@ -28,6 +28,9 @@ pub struct SegmentedStore {
     log: Log,
     /// The snapshot being received from the leader, if any.
     receiving: Option<SnapshotWriter>,
+    /// The control records carrying the voter set (KRaftVersion, Voters) that every snapshot
+    /// this node writes repeats; read from the newest snapshot holding them on first use.
+    pub(crate) voters_control: Option<Vec<metaquorum_log::batch::RecordData>>,
 }
 
 impl SegmentedStore {
@@ -36,6 +39,7 @@ impl SegmentedStore {
         SegmentedStore {
             log,
             receiving: None,
+            voters_control: None,
         }
     }
 

@@ -185,10 +185,7 @@ pub fn voters(config: &Config) -> Result<BTreeMap<NodeId, HostPort>, StartError>
             })
             .collect());
     }
-    let dir = config
-        .metadata_log_dir()
-        .join(format!("{METADATA_TOPIC}-0"));
-    let voters = storage::read_bootstrap_voters(&dir)?;
+    let voters = storage::read_bootstrap_voters(config.metadata_log_dir())?;
     let mut out = BTreeMap::new();
     for v in voters {
         let endpoint = v.endpoints.first().ok_or_else(|| {
