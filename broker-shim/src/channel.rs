@@ -187,3 +187,190 @@ pub fn forwarding_error(request: &RequestKind, error: &ChannelError) -> Option<R
     };
     error_response(request, code, &message)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The forwarding rules against controllers played on real loopback sockets: what is
+    //! retried on another controller, and what is never retried because it may have happened.
+
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use kafka_protocol::messages::create_topics_request::CreatableTopic;
+    use kafka_protocol::messages::{CreateTopicsRequest, TopicName};
+    use metaquorum_controller::apis::{decode_metadata_request, CONTROLLER_API_TABLE};
+    use metaquorum_controller::net::server::{serve, Handler, HandlerFuture, Reply, ServerLimits};
+    use metaquorum_controller::net::wire::{encode_response_kind, RawRequest};
+    use tokio::sync::watch;
+
+    use super::*;
+
+    /// How a played controller answers.
+    #[derive(Clone, Copy)]
+    enum Play {
+        /// The active controller: success.
+        Active,
+        /// A standby: NOT_CONTROLLER, nothing done.
+        Standby,
+        /// Lost leadership with the write in flight: NOT_CONTROLLER, outcome unknown.
+        LostLeadership,
+        /// Reads the request, then drops the connection without answering.
+        Vanish,
+    }
+
+    struct Played {
+        play: Play,
+        calls: Arc<AtomicUsize>,
+    }
+
+    impl Handler for Played {
+        fn handle(&self, request: RawRequest, peer: SocketAddr) -> HandlerFuture {
+            // ApiVersions, as a real controller answers it.
+            if let Some(reply) = CONTROLLER_API_TABLE.gate(&request, peer) {
+                return Box::pin(async move { reply });
+            }
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let (api, version, cid) = (request.api, request.version, request.correlation_id);
+            let decoded = decode_metadata_request(request).expect("a metadata request");
+            let (code, message) = match self.play {
+                Play::Active => (ErrorCode::None, ""),
+                Play::Standby => (ErrorCode::NotController, "The active controller is node 2."),
+                Play::LostLeadership => (ErrorCode::NotController, OUTCOME_UNKNOWN_MESSAGE),
+                Play::Vanish => {
+                    return Box::pin(async { Reply::Close("played: vanish".into()) });
+                }
+            };
+            let response = error_response(&decoded, code, message).expect("a response");
+            let bytes = encode_response_kind(api, cid, version, &response).expect("encodes");
+            Box::pin(async move { Reply::Respond(bytes) })
+        }
+    }
+
+    /// Starts a played controller on loopback; its address and call counter.
+    async fn controller(
+        play: Play,
+        shutdown: watch::Receiver<bool>,
+    ) -> (HostPort, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let handler = Arc::new(Played {
+            play,
+            calls: Arc::clone(&calls),
+        });
+        tokio::spawn(serve(listener, handler, ServerLimits::default(), shutdown));
+        let hp = HostPort {
+            host: "127.0.0.1".into(),
+            port,
+        };
+        (hp, calls)
+    }
+
+    /// A loopback port nothing listens on.
+    async fn dead_port() -> HostPort {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        drop(l);
+        HostPort {
+            host: "127.0.0.1".into(),
+            port,
+        }
+    }
+
+    fn create_topic() -> RequestKind {
+        RequestKind::CreateTopics(CreateTopicsRequest::default().with_topics(vec![
+            CreatableTopic::default()
+                .with_name(TopicName("t".into()))
+                .with_num_partitions(1)
+                .with_replication_factor(1),
+        ]))
+    }
+
+    async fn forward(
+        voters: BTreeMap<NodeId, HostPort>,
+        within: Duration,
+    ) -> Result<ResponseKind, ChannelError> {
+        let mut channel = ControllerChannel::new(voters, "test".into(), 1_000);
+        channel
+            .call(ApiKey::CreateTopics, 7, &create_topic(), within)
+            .await
+    }
+
+    fn code(r: &ResponseKind) -> (i16, Option<String>) {
+        let codes = error_codes(r);
+        (codes[0].0, codes[0].1.map(str::to_string))
+    }
+
+    // A standby refused without acting, and a controller that could not be reached never saw
+    // the write: both are safe to try on the next controller.
+    #[tokio::test]
+    async fn a_refusal_or_an_unreachable_controller_is_retried_on_the_next() {
+        let (_stop, shutdown) = watch::channel(false);
+        let (standby, standby_calls) = controller(Play::Standby, shutdown.clone()).await;
+        let (active, active_calls) = controller(Play::Active, shutdown.clone()).await;
+        let voters = BTreeMap::from([(1, dead_port().await), (2, standby), (3, active)]);
+        let r = forward(voters, Duration::from_secs(10))
+            .await
+            .expect("answered");
+        assert_eq!(code(&r).0, 0);
+        assert!(standby_calls.load(Ordering::SeqCst) >= 1);
+        assert_eq!(active_calls.load(Ordering::SeqCst), 1);
+    }
+
+    // A controller that lost leadership with the write in flight answers NOT_CONTROLLER with
+    // "outcome unknown": passed to the client as it is (Kafka clients retry NOT_CONTROLLER
+    // themselves), never sent to another controller by the broker.
+    #[tokio::test]
+    async fn a_write_whose_outcome_is_unknown_is_never_retried() {
+        let (_stop, shutdown) = watch::channel(false);
+        let (lost, lost_calls) = controller(Play::LostLeadership, shutdown.clone()).await;
+        let (active, active_calls) = controller(Play::Active, shutdown.clone()).await;
+        let voters = BTreeMap::from([(1, lost), (2, active)]);
+        let r = forward(voters, Duration::from_secs(10))
+            .await
+            .expect("answered");
+        assert_eq!(
+            code(&r),
+            (
+                ErrorCode::NotController.code(),
+                Some(OUTCOME_UNKNOWN_MESSAGE.to_string())
+            )
+        );
+        assert_eq!(lost_calls.load(Ordering::SeqCst), 1);
+        assert_eq!(active_calls.load(Ordering::SeqCst), 0);
+    }
+
+    // A connection that dies after the request was sent: it may have been applied, so the
+    // broker does not send it again; the client gets NOT_CONTROLLER (retriable).
+    #[tokio::test]
+    async fn a_request_sent_without_an_answer_is_never_retried() {
+        let (_stop, shutdown) = watch::channel(false);
+        let (vanish, vanish_calls) = controller(Play::Vanish, shutdown.clone()).await;
+        let (active, active_calls) = controller(Play::Active, shutdown.clone()).await;
+        let voters = BTreeMap::from([(1, vanish), (2, active)]);
+        let e = forward(voters, Duration::from_secs(10))
+            .await
+            .expect_err("outcome unknown");
+        assert!(matches!(e, ChannelError::OutcomeUnknown(_)), "{e}");
+        assert_eq!(vanish_calls.load(Ordering::SeqCst), 1);
+        assert_eq!(active_calls.load(Ordering::SeqCst), 0);
+        let answer = forwarding_error(&create_topic(), &e).expect("an answer for the client");
+        assert_eq!(code(&answer).0, ErrorCode::NotController.code());
+    }
+
+    // With no controller reachable, the call ends at its deadline with REQUEST_TIMED_OUT for
+    // the client, instead of waiting forever.
+    #[tokio::test]
+    async fn no_reachable_controller_ends_at_the_deadline() {
+        let voters = BTreeMap::from([(1, dead_port().await), (2, dead_port().await)]);
+        let started = Instant::now();
+        let e = forward(voters, Duration::from_millis(300))
+            .await
+            .expect_err("no controller");
+        assert!(matches!(e, ChannelError::NoController(300)), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let answer = forwarding_error(&create_topic(), &e).expect("an answer for the client");
+        assert_eq!(code(&answer).0, ErrorCode::RequestTimedOut.code());
+    }
+}
