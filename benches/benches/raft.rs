@@ -28,7 +28,10 @@ struct Proposer;
 impl StateMachine<MemStore> for Proposer {
     type Request = Vec<RecordData>;
 
-    fn load(&mut self, _store: &MemStore) -> Result<Offset, String> {
+    fn load(
+        &mut self,
+        _store: &MemStore,
+    ) -> Result<Offset, metaquorum_controller::snapshots::SnapshotError> {
         Ok(0)
     }
 

@@ -22,7 +22,9 @@ use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::metadata::loader::{CommittedBatch, LoadedImage, MetadataLoader};
 use metaquorum_controller::node::{Ctx, StateMachine};
 use metaquorum_controller::raft::{Batch, Millis, Offset, ProposalId, ProposalOutcome};
-use metaquorum_controller::snapshots::{load_latest, SnapshotPolicy, SnapshotStore, Snapshotter};
+use metaquorum_controller::snapshots::{
+    load_latest, SnapshotError, SnapshotPolicy, SnapshotStore, Snapshotter,
+};
 
 use crate::events::diff_images;
 use crate::metrics::{publish_broker_metadata, record_apply_lag, BrokerMetadataGauges};
@@ -87,7 +89,7 @@ impl BrokerMetadata {
     }
 
     /// Loads the newest snapshot of `store` and publishes it.
-    fn load_snapshot<L: SnapshotStore>(&mut self, store: &L) -> Result<Offset, String> {
+    fn load_snapshot<L: SnapshotStore>(&mut self, store: &L) -> Result<Offset, SnapshotError> {
         let previous = self.loader.image().clone();
         let loaded = match load_latest(store, &mut self.loader) {
             Ok(id) => id,
@@ -132,7 +134,7 @@ impl BrokerMetadata {
             Ok(c) => c,
             Err(e) => {
                 self.apply_errors += 1;
-                self.fail(e);
+                self.fail(e.to_string());
                 return;
             }
         };
@@ -244,7 +246,7 @@ impl<L: SnapshotStore> StateMachine<L> for BrokerMetadata {
     /// An observer takes no requests through the node: the shim reads the published image.
     type Request = Infallible;
 
-    fn load(&mut self, store: &L) -> Result<Offset, String> {
+    fn load(&mut self, store: &L) -> Result<Offset, SnapshotError> {
         self.load_snapshot(store)
     }
 
@@ -297,7 +299,7 @@ impl Combined {
 impl<L: SnapshotStore> StateMachine<L> for Combined {
     type Request = ControllerCall;
 
-    fn load(&mut self, store: &L) -> Result<Offset, String> {
+    fn load(&mut self, store: &L) -> Result<Offset, SnapshotError> {
         // The snapshot is read and decoded once: the broker half continues from the image
         // the controller half loaded.
         let next = self.controller.load(store)?;

@@ -191,7 +191,8 @@ where
         },
         store,
         state_machine,
-    )?;
+    )
+    .map_err(|e| format!("loading the newest snapshot: {e}"))?;
     let (tx, rx) = mpsc::sync_channel(EVENT_QUEUE_MAX);
     let epoch = Arc::new(AtomicI32::new(persisted.map_or(0, |s| s.epoch)));
     let handle = ShellHandle {

@@ -35,11 +35,56 @@ pub struct SnapshotPolicy {
     pub retention: Retention,
 }
 
+/// Why a snapshot could not be read, loaded or written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SnapshotError {
+    /// The store lists the snapshot but cannot open or read it.
+    #[error("opening snapshot {id}: {reason}")]
+    Open {
+        /// The snapshot.
+        id: SnapshotId,
+        /// What failed.
+        reason: String,
+    },
+    /// A batch, the framing, the header or the footer is damaged.
+    #[error("snapshot {id} is damaged: {reason}")]
+    Damaged {
+        /// The snapshot.
+        id: SnapshotId,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Its records do not replay into an image.
+    #[error("loading snapshot {id}: {reason}")]
+    Load {
+        /// The snapshot.
+        id: SnapshotId,
+        /// The replay error.
+        reason: String,
+    },
+    /// Writing it failed; the log is unchanged (only replay gets longer).
+    #[error("writing snapshot {id}: {reason}")]
+    Write {
+        /// The snapshot.
+        id: SnapshotId,
+        /// What failed.
+        reason: String,
+    },
+    /// Retention after it failed.
+    #[error("retention after snapshot {id}: {reason}")]
+    Retention {
+        /// The snapshot.
+        id: SnapshotId,
+        /// What failed.
+        reason: String,
+    },
+}
+
 /// How a snapshot's writing ended.
 #[derive(Debug)]
 pub struct SnapshotOutcome {
     /// The snapshot written, or why it could not be.
-    pub result: Result<SnapshotId, String>,
+    pub result: Result<SnapshotId, SnapshotError>,
     /// Records it holds.
     pub records: usize,
     /// Time spent encoding and writing it.
@@ -58,7 +103,7 @@ pub type SnapshotRecords = Box<dyn FnOnce() -> Vec<RecordData> + Send>;
 /// it returns anything from it.
 pub trait SnapshotStore: FlushStore {
     /// The values of the data records of snapshot `id`, in order, after checking every batch.
-    fn snapshot_values(&self, id: SnapshotId) -> Result<Vec<Bytes>, String>;
+    fn snapshot_values(&self, id: SnapshotId) -> Result<Vec<Bytes>, SnapshotError>;
     /// Starts writing snapshot `id` of the records `records` produces, stamped with the
     /// append time of its last record.
     fn start_snapshot(
@@ -66,7 +111,7 @@ pub trait SnapshotStore: FlushStore {
         id: SnapshotId,
         last_contained_timestamp_ms: i64,
         records: SnapshotRecords,
-    ) -> Result<Receiver<SnapshotOutcome>, String>;
+    ) -> Result<Receiver<SnapshotOutcome>, SnapshotError>;
     /// Records a written snapshot and applies retention at wall time `wall_ms`; returns what
     /// retention did, for the log line.
     fn finish_snapshot(
@@ -74,17 +119,24 @@ pub trait SnapshotStore: FlushStore {
         id: SnapshotId,
         wall_ms: i64,
         retention: Retention,
-    ) -> Result<String, String>;
+    ) -> Result<String, SnapshotError>;
 }
 
 /// The data records' values of a snapshot's bytes (header and footer control batches skipped).
-fn values_of(bytes: &[u8], id: SnapshotId, batch_bytes_max: usize) -> Result<Vec<Bytes>, String> {
+fn values_of(
+    bytes: &[u8],
+    id: SnapshotId,
+    batch_bytes_max: usize,
+) -> Result<Vec<Bytes>, SnapshotError> {
     let mut values = Vec::new();
     for (_, header, bytes) in BatchIter::new(bytes, batch_bytes_max, true) {
         if header.is_control() {
             continue;
         }
-        let batch = decode_batch(bytes).map_err(|e| format!("snapshot {id}: {e}"))?;
+        let batch = decode_batch(bytes).map_err(|e| SnapshotError::Damaged {
+            id,
+            reason: e.to_string(),
+        })?;
         values.extend(batch.records.iter().filter_map(|r| r.value.clone()));
     }
     Ok(values)
@@ -128,14 +180,18 @@ fn append_in_batches<E>(
 }
 
 impl SnapshotStore for SegmentedStore {
-    fn snapshot_values(&self, id: SnapshotId) -> Result<Vec<Bytes>, String> {
+    fn snapshot_values(&self, id: SnapshotId) -> Result<Vec<Bytes>, SnapshotError> {
         let reader = self
             .log()
             .open_snapshot(id)
-            .map_err(|e| format!("opening snapshot {id}: {e}"))?;
-        reader
-            .verify()
-            .map_err(|e| format!("snapshot {id} is damaged: {e}"))?;
+            .map_err(|e| SnapshotError::Open {
+                id,
+                reason: e.to_string(),
+            })?;
+        reader.verify().map_err(|e| SnapshotError::Damaged {
+            id,
+            reason: e.to_string(),
+        })?;
         values_of(reader.bytes(), id, self.log().config().batch_bytes_max)
     }
 
@@ -145,23 +201,24 @@ impl SnapshotStore for SegmentedStore {
         id: SnapshotId,
         last_contained_timestamp_ms: i64,
         records: SnapshotRecords,
-    ) -> Result<Receiver<SnapshotOutcome>, String> {
+    ) -> Result<Receiver<SnapshotOutcome>, SnapshotError> {
+        let write = |reason: String| SnapshotError::Write { id, reason };
         // The voter set (KIP-853) travels from snapshot to snapshot, so retention can delete
         // the bootstrap snapshot that first held it.
         if self.voters_control.is_none() {
             let found = crate::storage::voters_control_records(self.log().dir())
-                .map_err(|e| format!("reading the voter set for snapshot {id}: {e}"))?;
+                .map_err(|e| write(format!("reading the voter set: {e}")))?;
             self.voters_control = Some(found.map(|f| f.control_records).unwrap_or_default());
         }
         let carried = self.voters_control.clone().unwrap_or_default();
         let mut writer = self
             .log_mut()
             .create_snapshot(id, last_contained_timestamp_ms)
-            .map_err(|e| format!("starting snapshot {id}: {e}"))?;
+            .map_err(|e| write(format!("starting it: {e}")))?;
         if !carried.is_empty() {
             writer
                 .append_control_records(&carried)
-                .map_err(|e| format!("writing the voter set into snapshot {id}: {e}"))?;
+                .map_err(|e| write(format!("writing the voter set: {e}")))?;
         }
         let batch_bytes_max = self.log().config().batch_bytes_max;
         let (tx, rx) = mpsc::channel();
@@ -174,14 +231,17 @@ impl SnapshotStore for SegmentedStore {
                     writer.append_records(chunk)
                 })
                 .and_then(|()| writer.finish())
-                .map_err(|e| e.to_string());
+                .map_err(|e| SnapshotError::Write {
+                    id,
+                    reason: e.to_string(),
+                });
                 let _ = tx.send(SnapshotOutcome {
                     result,
                     records: records.len(),
                     elapsed_ms: started.elapsed().as_millis(),
                 });
             })
-            .map_err(|e| format!("starting the snapshot thread: {e}"))?;
+            .map_err(|e| write(format!("starting the snapshot thread: {e}")))?;
         Ok(rx)
     }
 
@@ -190,12 +250,19 @@ impl SnapshotStore for SegmentedStore {
         id: SnapshotId,
         wall_ms: i64,
         retention: Retention,
-    ) -> Result<String, String> {
+    ) -> Result<String, SnapshotError> {
         let log = self.log_mut();
-        log.add_finished_snapshot(id).map_err(|e| e.to_string())?;
+        log.add_finished_snapshot(id)
+            .map_err(|e| SnapshotError::Write {
+                id,
+                reason: e.to_string(),
+            })?;
         let report = log
             .clean(wall_ms, retention)
-            .map_err(|e| format!("retention after snapshot {id}: {e}"))?;
+            .map_err(|e| SnapshotError::Retention {
+                id,
+                reason: e.to_string(),
+            })?;
         Ok(format!(
             "retention deleted {} segment(s), {} snapshot(s); log starts at {}",
             report.segments_deleted, report.snapshots_deleted, report.log_start_offset
@@ -207,13 +274,16 @@ impl SnapshotStore for SegmentedStore {
 const MEM_SNAPSHOTS_KEPT: usize = 3;
 
 impl SnapshotStore for MemStore {
-    fn snapshot_values(&self, id: SnapshotId) -> Result<Vec<Bytes>, String> {
-        let bytes = self
-            .snapshot(id)
-            .ok_or_else(|| format!("snapshot {id} is not in the store"))?;
+    fn snapshot_values(&self, id: SnapshotId) -> Result<Vec<Bytes>, SnapshotError> {
+        let bytes = self.snapshot(id).ok_or_else(|| SnapshotError::Open {
+            id,
+            reason: "not in the store".into(),
+        })?;
         let name = std::path::PathBuf::from(id.file_name());
-        verify_snapshot_bytes(bytes, usize::MAX, &name)
-            .map_err(|e| format!("snapshot {id} is damaged: {e}"))?;
+        verify_snapshot_bytes(bytes, usize::MAX, &name).map_err(|e| SnapshotError::Damaged {
+            id,
+            reason: e.to_string(),
+        })?;
         values_of(bytes, id, usize::MAX)
     }
 
@@ -223,14 +293,17 @@ impl SnapshotStore for MemStore {
         id: SnapshotId,
         last_contained_timestamp_ms: i64,
         records: SnapshotRecords,
-    ) -> Result<Receiver<SnapshotOutcome>, String> {
+    ) -> Result<Receiver<SnapshotOutcome>, SnapshotError> {
         let records = records();
         let encoded = SnapshotEncoder::new(id, last_contained_timestamp_ms, usize::MAX)
             .and_then(|mut e| {
                 append_in_batches(&records, usize::MAX, |chunk| e.append_records(chunk))?;
                 e.finish()
             })
-            .map_err(|e| e.to_string());
+            .map_err(|e| SnapshotError::Write {
+                id,
+                reason: e.to_string(),
+            });
         let result = encoded.map(|bytes| {
             self.create_snapshot(id, bytes);
             id
@@ -249,9 +322,12 @@ impl SnapshotStore for MemStore {
         id: SnapshotId,
         _wall_ms: i64,
         _retention: Retention,
-    ) -> Result<String, String> {
+    ) -> Result<String, SnapshotError> {
         if self.snapshot(id).is_none() {
-            return Err(format!("snapshot {id} is not in the store"));
+            return Err(SnapshotError::Write {
+                id,
+                reason: "not in the store".into(),
+            });
         }
         self.delete_before_latest_snapshot(MEM_SNAPSHOTS_KEPT);
         Ok(format!("log starts at {}", self.log_start_offset()))
@@ -266,7 +342,7 @@ pub struct Snapshotter {
     /// Driver time of the last snapshot (or of the first check).
     last_ms: Option<Millis>,
     /// A snapshot being written; its outcome arrives here.
-    in_flight: Option<Receiver<SnapshotOutcome>>,
+    in_flight: Option<(SnapshotId, Receiver<SnapshotOutcome>)>,
 }
 
 impl Snapshotter {
@@ -346,7 +422,7 @@ impl Snapshotter {
                 .collect()
         });
         match store.start_snapshot(id, timestamp_ms, records) {
-            Ok(rx) => self.in_flight = Some(rx),
+            Ok(rx) => self.in_flight = Some((id, rx)),
             Err(e) => tracing::error!("{e}"),
         }
     }
@@ -354,14 +430,17 @@ impl Snapshotter {
     /// Records a finished snapshot in the store and applies retention at wall time `wall_ms`. A
     /// failed snapshot is logged and costs replay time, never data: the log stays as it was.
     pub fn maybe_finish<L: SnapshotStore>(&mut self, store: &mut L, wall_ms: i64) {
-        let Some(rx) = &self.in_flight else {
+        let Some((id, rx)) = &self.in_flight else {
             return;
         };
         let outcome = match rx.try_recv() {
             Ok(o) => o,
             Err(TryRecvError::Empty) => return,
             Err(TryRecvError::Disconnected) => SnapshotOutcome {
-                result: Err("the snapshot writer died".into()),
+                result: Err(SnapshotError::Write {
+                    id: *id,
+                    reason: "the snapshot writer died".into(),
+                }),
                 records: 0,
                 elapsed_ms: 0,
             },
@@ -388,7 +467,7 @@ impl Snapshotter {
 pub fn load_latest<L: SnapshotStore>(
     store: &L,
     loader: &mut MetadataLoader,
-) -> Result<Option<SnapshotId>, String> {
+) -> Result<Option<SnapshotId>, SnapshotError> {
     let Some(id) = store.latest_snapshot() else {
         *loader = MetadataLoader::new();
         return Ok(None);
@@ -401,7 +480,10 @@ pub fn load_latest<L: SnapshotStore>(
     };
     loader
         .load_snapshot(provenance, &values)
-        .map_err(|e| format!("loading snapshot {id}: {e}"))?;
+        .map_err(|e| SnapshotError::Load {
+            id,
+            reason: e.to_string(),
+        })?;
     let image = loader.image();
     tracing::info!(
         "loaded snapshot {id}: {} topics, {} partitions, {} brokers",

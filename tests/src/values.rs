@@ -9,6 +9,7 @@ use metaquorum_controller::node::{Ctx, StateMachine};
 use metaquorum_controller::raft::{
     Batch, LogStore, MemStore, Millis, Offset, ProposalId, ProposalOutcome, ProposeError,
 };
+use metaquorum_controller::snapshots::SnapshotError;
 use metaquorum_log::batch::RecordData;
 
 use crate::sim::decode_snapshot;
@@ -55,15 +56,16 @@ impl ValueLog {
 impl StateMachine<MemStore> for ValueLog {
     type Request = Vec<RecordData>;
 
-    fn load(&mut self, store: &MemStore) -> Result<Offset, String> {
+    fn load(&mut self, store: &MemStore) -> Result<Offset, SnapshotError> {
         self.digest = DIGEST_EMPTY;
         self.applied = 0;
         let Some(id) = store.latest_snapshot() else {
             return Ok(0);
         };
-        let bytes = store
-            .snapshot(id)
-            .ok_or_else(|| format!("snapshot {id} is listed but has no bytes"))?;
+        let bytes = store.snapshot(id).ok_or_else(|| SnapshotError::Open {
+            id,
+            reason: "listed but has no bytes".into(),
+        })?;
         for (offset, entry) in decode_snapshot(bytes).iter().enumerate() {
             if !entry.control {
                 self.fold_record(offset as Offset, &entry.value);

@@ -39,7 +39,7 @@ use crate::metadata::record::{
 use crate::metrics::{publish_controller, ControllerGauges};
 use crate::node::{Ctx, ExitCode, StateMachine};
 use crate::raft::{Batch, Millis, NodeId, Offset, ProposalId, ProposalOutcome, RoleKind};
-use crate::snapshots::{load_latest, SnapshotPolicy, SnapshotStore, Snapshotter};
+use crate::snapshots::{load_latest, SnapshotError, SnapshotPolicy, SnapshotStore, Snapshotter};
 
 /// Requests queued on a leader that is not yet active, at most.
 const WAITING_MAX: usize = 10_000;
@@ -498,7 +498,7 @@ impl QuorumController {
 impl<L: SnapshotStore> StateMachine<L> for QuorumController {
     type Request = ControllerCall;
 
-    fn load(&mut self, store: &L) -> Result<Offset, String> {
+    fn load(&mut self, store: &L) -> Result<Offset, SnapshotError> {
         // A loaded snapshot replaces everything; its image is published by whoever loads it.
         self.published.clear();
         self.applied = load_latest(store, &mut self.loader)?.map_or(0, |id| id.end_offset);

@@ -32,17 +32,16 @@ impl CommittedBatch {
     /// The metadata form of a committed (non-control) log batch; a batch not yet stamped
     /// takes `wall_ms` as its append time. Every record must carry a value: a record without
     /// one is an error naming the batch, never skipped.
-    pub fn from_log_batch(batch: &crate::raft::Batch, wall_ms: i64) -> Result<Self, String> {
+    pub fn from_log_batch(batch: &crate::raft::Batch, wall_ms: i64) -> Result<Self, LoaderError> {
         let records: Vec<Bytes> = batch
             .records
             .iter()
             .filter_map(|r| r.value.clone())
             .collect();
         if records.len() != batch.records.len() {
-            return Err(format!(
-                "batch at offset {} holds records without a value",
-                batch.base_offset
-            ));
+            return Err(LoaderError::RecordWithoutValue {
+                base_offset: batch.base_offset,
+            });
         }
         Ok(CommittedBatch {
             base_offset: batch.base_offset,
@@ -79,6 +78,12 @@ pub enum LoaderError {
         offset: i64,
         /// Kafka's wording of the problem.
         problem: &'static str,
+    },
+    /// A committed batch holds a record without a value (a metadata record is its value).
+    #[error("batch at offset {base_offset} holds records without a value")]
+    RecordWithoutValue {
+        /// The batch's base offset.
+        base_offset: i64,
     },
     /// A batch starts at or below an offset already loaded.
     #[error("batch at offset {base_offset} does not follow the last loaded offset {last_offset}")]

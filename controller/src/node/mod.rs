@@ -181,8 +181,13 @@ macro_rules! ctx {
 }
 
 impl<S: StateMachine<L>, L: FlushStore> Node<S, L> {
-    /// A node over an open store: the state machine loads the newest snapshot first.
-    pub fn new(config: NodeConfig, store: L, mut sm: S) -> Result<Self, String> {
+    /// A node over an open store: the state machine loads the newest snapshot first (the
+    /// error is why it could not).
+    pub fn new(
+        config: NodeConfig,
+        store: L,
+        mut sm: S,
+    ) -> Result<Self, crate::snapshots::SnapshotError> {
         let applied = sm.load(&store)?;
         let core = RaftCore::new(
             config.raft,

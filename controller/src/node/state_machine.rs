@@ -108,7 +108,7 @@ pub trait StateMachine<L: FlushStore = SegmentedStore>: 'static {
     /// Loads state from the newest snapshot at start and after a snapshot install (before any
     /// `apply`). Returns the offset the snapshot ends at (the next offset to apply), or 0
     /// without a snapshot.
-    fn load(&mut self, store: &L) -> Result<Offset, String>;
+    fn load(&mut self, store: &L) -> Result<Offset, crate::snapshots::SnapshotError>;
     /// A committed batch, in log order (control batches included).
     fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_, L>);
     /// A request from the network.

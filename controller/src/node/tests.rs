@@ -27,7 +27,7 @@ struct Recorder {
 impl StateMachine<MemStore> for Recorder {
     type Request = Vec<RecordData>;
 
-    fn load(&mut self, store: &MemStore) -> Result<Offset, String> {
+    fn load(&mut self, store: &MemStore) -> Result<Offset, crate::snapshots::SnapshotError> {
         self.loads += 1;
         Ok(store.latest_snapshot().map_or(0, |s| s.end_offset))
     }
@@ -446,7 +446,7 @@ struct Counter {
 impl<L: FlushStore> StateMachine<L> for Counter {
     type Request = Vec<RecordData>;
 
-    fn load(&mut self, _store: &L) -> Result<Offset, String> {
+    fn load(&mut self, _store: &L) -> Result<Offset, crate::snapshots::SnapshotError> {
         Ok(self.start)
     }
 

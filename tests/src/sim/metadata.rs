@@ -151,7 +151,10 @@ fn snapshot_policy(bytes_max: u64) -> SnapshotPolicy {
 impl StateMachine<MemStore> for SimMachine {
     type Request = SimRequest;
 
-    fn load(&mut self, store: &MemStore) -> Result<Offset, String> {
+    fn load(
+        &mut self,
+        store: &MemStore,
+    ) -> Result<Offset, metaquorum_controller::snapshots::SnapshotError> {
         match self {
             SimMachine::Values(v) => v.load(store),
             SimMachine::Controller(c) => c.load(store),
