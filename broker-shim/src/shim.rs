@@ -12,11 +12,10 @@ use metaquorum_controller::config::Config;
 use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::net::server::{self, ServerLimits};
 use metaquorum_controller::server::setup::{
-    bind_listener, open_metadata_log, serve_metrics, shell_config, snapshot_policy, voters,
-    StartError,
+    bind_listener, serve_metrics, snapshot_policy, start_node, voters, StartError,
 };
 use metaquorum_controller::server::ControllerServer;
-use metaquorum_controller::shell::{self, ShellHandle};
+use metaquorum_controller::shell::ShellHandle;
 use metaquorum_controller::storage;
 use tokio::sync::{watch, Mutex};
 use tokio::task::JoinHandle;
@@ -133,21 +132,7 @@ impl BrokerShim {
             let broker = BrokerMetadata::new(publisher.clone(), Some(snapshot_policy(config)));
             let health = broker.health();
             let metrics = serve_metrics(config).await?;
-            let (store, partition_dir) = open_metadata_log(config)?;
-            let batch_bytes_max = store.log().config().batch_bytes_max;
-            let (shell, thread) = shell::start(
-                shell_config(
-                    config,
-                    &identity.cluster_id,
-                    &voters,
-                    partition_dir,
-                    batch_bytes_max,
-                ),
-                store,
-                broker,
-                tokio::runtime::Handle::current(),
-            )
-            .map_err(StartError::Node)?;
+            let (shell, thread) = start_node(config, &identity.cluster_id, &voters, broker)?;
             (
                 Raft::Observer {
                     shell,

@@ -19,13 +19,12 @@ use crate::config::Config;
 use crate::control::controller::{ControllerSettings, QuorumController};
 use crate::control::topics::TopicDefaults;
 use crate::net::server::{self, ServerLimits};
-use crate::shell::{self, ShellHandle};
+use crate::shell::ShellHandle;
 use crate::storage;
 
 use handlers::ControllerApis;
 use setup::{
-    bind_listener, open_metadata_log, random_seed, serve_metrics, shell_config, snapshot_policy,
-    voters, StartError,
+    bind_listener, random_seed, serve_metrics, snapshot_policy, start_node, voters, StartError,
 };
 
 /// A running controller server.
@@ -62,15 +61,6 @@ impl ControllerServer {
                 voters.keys().collect::<Vec<_>>()
             )));
         }
-        let (store, partition_dir) = open_metadata_log(config)?;
-        let batch_bytes_max = store.log().config().batch_bytes_max;
-        let shell_config = shell_config(
-            config,
-            &identity.cluster_id,
-            &voters,
-            partition_dir,
-            batch_bytes_max,
-        );
         // Bind first: a node that cannot listen must not start voting.
         let mut bound = Vec::new();
         for l in config.controller_listeners() {
@@ -109,13 +99,8 @@ impl ControllerServer {
             },
             random_seed(),
         );
-        let (shell, thread) = shell::start(
-            shell_config,
-            store,
-            wrap(state_machine),
-            tokio::runtime::Handle::current(),
-        )
-        .map_err(StartError::Node)?;
+        let (shell, thread) =
+            start_node(config, &identity.cluster_id, &voters, wrap(state_machine))?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let apis = Arc::new(ControllerApis {
             shell: shell.clone(),

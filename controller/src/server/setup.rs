@@ -87,9 +87,7 @@ pub async fn serve_metrics(config: &Config) -> Result<Option<SocketAddr>, StartE
 
 /// Opens `<metadata.log.dir>/__cluster_metadata-0` with the configured segment size; returns
 /// the store and the partition directory.
-pub fn open_metadata_log(
-    config: &Config,
-) -> Result<(SegmentedStore, std::path::PathBuf), StartError> {
+fn open_metadata_log(config: &Config) -> Result<(SegmentedStore, std::path::PathBuf), StartError> {
     let partition_dir = config
         .metadata_log_dir()
         .join(format!("{METADATA_TOPIC}-0"));
@@ -141,9 +139,8 @@ pub fn peer_settings(config: &Config, cluster_id: &str) -> PeerSettings {
 
 /// Everything the shell needs besides the store and the state machine, from the
 /// configuration: the Raft settings for a log whose batches are at most `batch_bytes_max`, the
-/// voters' addresses, the peer settings and a fresh seed. Controllers and broker-only nodes
-/// start their shells from this one place.
-pub fn shell_config(
+/// voters' addresses, the peer settings and a fresh seed (used by [`start_node`]).
+fn shell_config(
     config: &Config,
     cluster_id: &str,
     voters: &BTreeMap<NodeId, HostPort>,
@@ -160,6 +157,37 @@ pub fn shell_config(
         partition_dir,
         seed: random_seed(),
     }
+}
+
+/// The one start-up of every node's Raft side (controller, broker-only or combined): opens the
+/// metadata log (recovering its tail) and starts the shell over it, driving `state_machine`.
+/// Returns the shell's handle and thread.
+pub fn start_node<S>(
+    config: &Config,
+    cluster_id: &str,
+    voters: &BTreeMap<NodeId, HostPort>,
+    state_machine: S,
+) -> Result<
+    (
+        crate::shell::ShellHandle<S::Request>,
+        std::thread::JoinHandle<()>,
+    ),
+    StartError,
+>
+where
+    S: crate::node::StateMachine + Send,
+    S::Request: Send,
+{
+    let (store, partition_dir) = open_metadata_log(config)?;
+    let batch_bytes_max = store.log().config().batch_bytes_max;
+    let settings = shell_config(config, cluster_id, voters, partition_dir, batch_bytes_max);
+    crate::shell::start(
+        settings,
+        store,
+        state_machine,
+        tokio::runtime::Handle::current(),
+    )
+    .map_err(StartError::Node)
 }
 
 /// A seed for the core's election jitter.
