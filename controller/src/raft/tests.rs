@@ -568,3 +568,50 @@ fn a_pre_vote_rejected_after_the_fetch_timeout_is_not_asked_again() {
         "voter 3 was asked again"
     );
 }
+
+// A new leader reports no high watermark (-1) until a record of its own epoch commits (Kafka's
+// `LeaderState`): what it learned as a follower may be less than its predecessor told others,
+// and what the quorum reports must never go back across a leader change. Then it reports the
+// high watermark itself.
+#[test]
+fn a_new_leader_reports_no_high_watermark_until_its_epoch_commits() {
+    let mut core = RaftCore::new(
+        RaftConfig::new(1),
+        MemStore::new(),
+        BTreeSet::from([1]),
+        None,
+        0,
+        7,
+    );
+    core.tick(5_000);
+    // Perform the Readys without flushing: the LeaderChange record is written, not durable.
+    let mut flush_asked = false;
+    for _ in 0..10 {
+        let ready = core.ready();
+        if ready.is_empty() {
+            break;
+        }
+        for op in ready.log_ops {
+            core.store_mut().apply(op).unwrap();
+        }
+        flush_asked |= ready.flush;
+        core.advance();
+    }
+    assert!(flush_asked);
+    assert_eq!(core.role(), RoleKind::Leader);
+    assert_eq!(core.high_watermark(), 0);
+    assert_eq!(
+        core.reported_high_watermark(),
+        -1,
+        "its LeaderChange is not committed yet"
+    );
+    core.store_mut().flush().unwrap();
+    core.handle_log_flushed(5_000);
+    run(&mut core);
+    assert!(core.high_watermark() >= 1);
+    assert_eq!(core.reported_high_watermark(), core.high_watermark());
+    core.propose(vec![record(8)]).expect("accepted");
+    run(&mut core);
+    assert_eq!(core.reported_high_watermark(), core.high_watermark());
+    assert_eq!(core.high_watermark(), core.log_end_offset());
+}
