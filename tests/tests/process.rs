@@ -231,3 +231,21 @@ async fn a_dynamic_quorum_from_the_bootstrap_snapshot_elects_commits_and_fails_o
     })
     .await;
 }
+
+// SIGTERM while the node is still starting (log recovery, binding, the shell): the handler is
+// in place before any of it, so the node finishes starting and then stops cleanly, exit 0,
+// instead of dying of the signal half-way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_start_up_stops_the_node_cleanly() {
+    let mut cluster = Cluster::start(1, &[]);
+    wait_for("the node to begin starting", WITHIN, || {
+        let out = cluster.output(1);
+        async move { out.contains("metaquorum node 1: starting").then_some(()) }
+    })
+    .await;
+    assert!(
+        cluster.terminate(1, WITHIN),
+        "the node did not stop cleanly:\n{}",
+        cluster.output(1)
+    );
+}

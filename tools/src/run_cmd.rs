@@ -18,14 +18,21 @@ pub fn run(config_path: &Path, overrides: &[String]) -> Result<ExitCode, String>
         .thread_name("metaquorum-io")
         .build()
         .map_err(|e| format!("starting the async runtime: {e}"))?;
-    if config.process_roles.broker {
-        runtime.block_on(serve_broker(config))
-    } else {
-        runtime.block_on(serve_controller(config))
-    }
+    runtime.block_on(async {
+        // Listened for before anything starts: a SIGTERM that arrives while the node is still
+        // starting stops it cleanly once it has started, instead of killing it mid-way.
+        let signals = Signals::new()?;
+        let role = config.process_roles;
+        eprintln!("metaquorum node {}: starting ({role})", config.node_id);
+        if role.broker {
+            serve_broker(config, signals).await
+        } else {
+            serve_controller(config, signals).await
+        }
+    })
 }
 
-async fn serve_controller(config: Config) -> Result<ExitCode, String> {
+async fn serve_controller(config: Config, mut signals: Signals) -> Result<ExitCode, String> {
     let node = ControllerServer::start(&config)
         .await
         .map_err(|e| e.to_string())?;
@@ -42,7 +49,7 @@ async fn serve_controller(config: Config) -> Result<ExitCode, String> {
             config.node_id
         );
     }
-    wait_for_signal().await?;
+    signals.recv().await;
     eprintln!("metaquorum controller {}: shutting down", config.node_id);
     node.shutdown().await;
     Ok(ExitCode::SUCCESS)
@@ -50,7 +57,7 @@ async fn serve_controller(config: Config) -> Result<ExitCode, String> {
 
 /// A broker (or combined) node: runs until a signal (controlled shutdown) or until its
 /// registration fails for good (exit code 5).
-async fn serve_broker(config: Config) -> Result<ExitCode, String> {
+async fn serve_broker(config: Config, mut signals: Signals) -> Result<ExitCode, String> {
     let role = if config.process_roles.controller {
         "combined node"
     } else {
@@ -79,8 +86,7 @@ async fn serve_broker(config: Config) -> Result<ExitCode, String> {
         );
     }
     tokio::select! {
-        r = wait_for_signal() => {
-            r?;
+        _ = signals.recv() => {
             eprintln!("metaquorum {role} {}: controlled shutdown", config.node_id);
             shim.shutdown().await;
             Ok(ExitCode::SUCCESS)
@@ -93,6 +99,32 @@ async fn serve_broker(config: Config) -> Result<ExitCode, String> {
             eprintln!("metaquorum {role} {}: {why}; stopping", config.node_id);
             shim.stop().await;
             Ok(ExitCode::from(5))
+        }
+    }
+}
+
+/// SIGINT and SIGTERM, listened for from the moment the value is made: a signal that arrives
+/// before [`Signals::recv`] is kept, not lost and not fatal.
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts listening (inside a Tokio runtime).
+    pub fn new() -> Result<Self, String> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?,
+            int: signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?,
+        })
+    }
+
+    /// Waits for the next SIGINT or SIGTERM (returns at once for one already received).
+    pub async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
         }
     }
 }
