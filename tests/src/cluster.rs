@@ -328,23 +328,11 @@ impl Cluster {
         self.node(id).stopped = false;
     }
 
-    /// SIGTERM and wait (bounded) for a clean exit; returns whether it exited successfully.
+    /// SIGTERM and wait (bounded) for a clean exit; returns whether it exited successfully (a
+    /// process still running at the deadline is killed).
     pub fn terminate(&mut self, id: i32, within: Duration) -> bool {
         self.signal(id, libc::SIGTERM);
-        let node = self.node(id);
-        let mut child = node.child.take().expect("process");
-        let deadline = Instant::now() + within;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status.success();
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        self.wait_exit(id, within).is_some_and(|s| s.success())
     }
 
     /// Waits (bounded) for the node's process to exit on its own; its exit status, or `None`

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use kafka_protocol::messages::create_acls_request::{AclCreation, CreateAclsRequest};
 use kafka_protocol::protocol::StrBytes;
+use metaquorum_log::batch::BatchHeader;
 use metaquorum_log::kafka_uuid;
 use metaquorum_tests::admin::Admin;
 use metaquorum_tests::cluster::{
@@ -32,8 +33,11 @@ fn segments(data: &Path) -> Vec<PathBuf> {
 /// its CRC covers.
 fn damage_second_batch(segment: &Path) {
     let mut bytes = std::fs::read(segment).expect("read the segment");
-    let batch_len =
-        |at: usize| 12 + i32::from_be_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+    let batch_len = |at: usize| {
+        BatchHeader::parse(&bytes[at..], usize::MAX)
+            .expect("a batch header")
+            .total_bytes()
+    };
     let first = batch_len(0);
     let second = batch_len(first);
     bytes[first + second - 3] ^= 0x10;

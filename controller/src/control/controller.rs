@@ -326,27 +326,20 @@ impl QuorumController {
     /// Runs a request's handler: on the active controller against its latest image, or (for
     /// the APIs any controller answers) against the committed image.
     fn dispatch<L: SnapshotStore>(&mut self, call: ControllerCall, ctx: &mut Ctx<'_, L>) {
-        let ControllerCall {
-            request,
-            version,
-            reply,
-        } = call;
-        let Some(api) = metadata_api_of(&request) else {
+        let Some(api) = metadata_api_of(&call.request) else {
             tracing::warn!("dropping a request the controller does not serve");
             return;
         };
         let latest = match self.active.as_ref() {
             Some(a) => a.latest.clone(),
             None if api.on_controller() == OnController::Any => self.loader.image().clone(),
-            None => {
-                let call = ControllerCall {
-                    request,
-                    version,
-                    reply,
-                };
-                return Self::not_controller(call, ctx);
-            }
+            None => return Self::not_controller(call, ctx),
         };
+        let ControllerCall {
+            request,
+            version,
+            reply,
+        } = call;
         let mut handling = Handling {
             version,
             committed: self.loader.image(),
@@ -538,12 +531,11 @@ impl<L: SnapshotStore> StateMachine<L> for QuorumController {
 
     fn handle(&mut self, call: ControllerCall, ctx: &mut Ctx<'_, L>) {
         self.check_leadership(ctx);
-        let any =
-            metadata_api_of(&call.request).is_some_and(|a| a.on_controller() == OnController::Any);
-        if any {
-            return self.dispatch(call, ctx);
-        }
-        if self.active.is_some() {
+        // The APIs any controller answers need no active state.
+        if self.active.is_some()
+            || metadata_api_of(&call.request)
+                .is_some_and(|a| a.on_controller() == OnController::Any)
+        {
             self.dispatch(call, ctx);
         } else if ctx.role() == RoleKind::Leader && self.waiting.len() < WAITING_MAX {
             self.waiting.push_back(call);
