@@ -8,6 +8,7 @@
 //! Runs in `$METAQUORUM_BENCH_DIR` (default: the system temp dir), which must be on the disk to
 //! measure; compare with `scripts/bench-disk.sh` (fio) on the same directory.
 
+use metaquorum_log::Offset;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -70,11 +71,11 @@ fn recovery_scan(c: &mut Criterion) {
     let template = encode_batch_of(0, 1, 64, 100);
     while data.len() + template.len() <= SEGMENT_BYTES {
         let mut b = template.clone();
-        set_base_offset(&mut b, offset).expect("offset");
+        set_base_offset(&mut b, Offset(offset)).expect("offset");
         data.extend_from_slice(&b);
         offset += 64;
     }
-    std::fs::write(dir.path().join(segment_file_name(0)), &data).expect("write segment");
+    std::fs::write(dir.path().join(segment_file_name(Offset(0))), &data).expect("write segment");
     let config = LogConfig {
         verify_all_on_open: true,
         ..LogConfig::default()
@@ -88,7 +89,7 @@ fn recovery_scan(c: &mut Criterion) {
         b.iter(|| {
             let (log, report) = Log::open(dir.path(), config).expect("open");
             assert_eq!(report.tail.truncated_bytes, 0);
-            assert_eq!(log.end_offset(), offset);
+            assert_eq!(log.end_offset(), Offset(offset));
         })
     });
     group.finish();

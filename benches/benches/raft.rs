@@ -32,7 +32,7 @@ impl StateMachine<MemStore> for Proposer {
         &mut self,
         _store: &MemStore,
     ) -> Result<Offset, metaquorum_controller::snapshots::SnapshotError> {
-        Ok(0)
+        Ok(Offset(0))
     }
 
     fn apply(&mut self, _batch: &Batch, _ctx: &mut Ctx<'_, MemStore>) {}
@@ -62,11 +62,11 @@ struct Cluster {
 
 impl Cluster {
     fn new() -> Cluster {
-        let voters: BTreeSet<NodeId> = (1..=3).collect();
+        let voters: BTreeSet<NodeId> = (1..=3).map(NodeId).collect();
         let nodes = (1..=3)
             .map(|id| {
                 let config = NodeConfig {
-                    raft: RaftConfig::new(id),
+                    raft: RaftConfig::new(NodeId(id)),
                     voters: voters.clone(),
                     persisted: None,
                     seed: id as u64,
@@ -132,7 +132,7 @@ impl Cluster {
             self.perform(i, effects);
         }
         while let Some((from, to, cid, m)) = self.queue.pop_front() {
-            let i = (to - 1) as usize;
+            let i = (to.get() - 1) as usize;
             self.nodes[i].step(self.now, from, cid, m);
             let effects = self.nodes[i].ready(self.now);
             self.perform(i, effects);

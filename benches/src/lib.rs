@@ -3,6 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 use metaquorum_log::batch::{encode_batch, BatchSpec, RecordData};
+use metaquorum_log::{Epoch, Offset};
 
 /// One encoded batch of `records` records, each with a `value_bytes`-byte value.
 pub fn encode_batch_of(
@@ -22,8 +23,8 @@ pub fn encode_batch_of(
     encode_batch(
         &mut out,
         BatchSpec {
-            base_offset,
-            epoch,
+            base_offset: Offset(base_offset),
+            epoch: Epoch(epoch),
             timestamp_ms: 1_700_000_000_000,
             control: false,
         },

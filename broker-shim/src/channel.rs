@@ -309,7 +309,11 @@ mod tests {
         let (_stop, shutdown) = watch::channel(false);
         let (standby, standby_calls) = controller(Play::Standby, shutdown.clone()).await;
         let (active, active_calls) = controller(Play::Active, shutdown.clone()).await;
-        let voters = BTreeMap::from([(1, dead_port().await), (2, standby), (3, active)]);
+        let voters = BTreeMap::from([
+            (NodeId(1), dead_port().await),
+            (NodeId(2), standby),
+            (NodeId(3), active),
+        ]);
         let r = forward(voters, Duration::from_secs(10))
             .await
             .expect("answered");
@@ -326,7 +330,7 @@ mod tests {
         let (_stop, shutdown) = watch::channel(false);
         let (lost, lost_calls) = controller(Play::LostLeadership, shutdown.clone()).await;
         let (active, active_calls) = controller(Play::Active, shutdown.clone()).await;
-        let voters = BTreeMap::from([(1, lost), (2, active)]);
+        let voters = BTreeMap::from([(NodeId(1), lost), (NodeId(2), active)]);
         let r = forward(voters, Duration::from_secs(10))
             .await
             .expect("answered");
@@ -348,7 +352,7 @@ mod tests {
         let (_stop, shutdown) = watch::channel(false);
         let (vanish, vanish_calls) = controller(Play::Vanish, shutdown.clone()).await;
         let (active, active_calls) = controller(Play::Active, shutdown.clone()).await;
-        let voters = BTreeMap::from([(1, vanish), (2, active)]);
+        let voters = BTreeMap::from([(NodeId(1), vanish), (NodeId(2), active)]);
         let e = forward(voters, Duration::from_secs(10))
             .await
             .expect_err("outcome unknown");
@@ -363,7 +367,10 @@ mod tests {
     // the client, instead of waiting forever.
     #[tokio::test]
     async fn no_reachable_controller_ends_at_the_deadline() {
-        let voters = BTreeMap::from([(1, dead_port().await), (2, dead_port().await)]);
+        let voters = BTreeMap::from([
+            (NodeId(1), dead_port().await),
+            (NodeId(2), dead_port().await),
+        ]);
         let started = Instant::now();
         let e = forward(voters, Duration::from_millis(300))
             .await

@@ -99,7 +99,7 @@ impl BrokerMetadata {
             }
         };
         self.publish_loaded(previous);
-        Ok(loaded.map_or(0, |id| id.end_offset))
+        Ok(loaded.map_or(Offset(0), |id| id.end_offset))
     }
 
     /// Continues from `image`, an image of a snapshot someone else has just loaded (the

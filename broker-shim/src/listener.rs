@@ -10,6 +10,7 @@
 //! As in Kafka's KRaft mode, clients never see the controllers: Metadata and DescribeCluster
 //! name a broker as the "controller" (this one when it is unfenced), and that broker forwards.
 
+use metaquorum_log::NodeId;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,7 +86,7 @@ impl BrokerApis {
                 let mut m = metadata_response(
                     &image,
                     &self.cluster_id,
-                    Some(self.controller_id(&image)),
+                    Some(NodeId(self.controller_id(&image))),
                     r,
                     Some(&self.listener_name),
                 );
@@ -104,7 +105,7 @@ impl BrokerApis {
                 let mut d = describe_cluster_response(
                     &image,
                     &self.cluster_id,
-                    Some(self.controller_id(&image)),
+                    Some(NodeId(self.controller_id(&image))),
                     &Default::default(),
                     r,
                     Some(&self.listener_name),

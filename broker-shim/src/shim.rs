@@ -162,7 +162,7 @@ impl BrokerShim {
             })?;
             listeners.push((name.clone(), addr));
             let apis = Arc::new(BrokerApis {
-                broker_id: config.node_id,
+                broker_id: config.node_id.into(),
                 cluster_id: identity.cluster_id.clone(),
                 listener_name: name,
                 image: publisher.watch(),
@@ -195,7 +195,7 @@ impl BrokerShim {
         let (shutdown_request, shutdown_rx) = watch::channel(false);
         let lifecycle = Lifecycle::new(
             LifecycleSettings {
-                broker_id: config.node_id,
+                broker_id: config.node_id.into(),
                 cluster_id: identity.cluster_id.clone(),
                 incarnation_id: uuid::Uuid::new_v4(),
                 listeners: advertised,
@@ -214,7 +214,7 @@ impl BrokerShim {
         let isr = options.metadata_only_isr.then(|| {
             tokio::spawn(
                 IsrExpander::new(
-                    config.node_id,
+                    config.node_id.into(),
                     channel("alter-partition"),
                     publisher.watch(),
                 )
@@ -222,7 +222,7 @@ impl BrokerShim {
             )
         });
         Ok(BrokerShim {
-            broker_id: config.node_id,
+            broker_id: config.node_id.into(),
             listeners,
             metrics,
             controller_listeners,

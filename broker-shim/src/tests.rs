@@ -5,6 +5,9 @@
 use metaquorum_controller::metadata::image::{MetadataImage, MetadataProvenance};
 use metaquorum_controller::metadata::loader::MetadataLoader;
 use metaquorum_controller::metadata::record::*;
+use metaquorum_log::Epoch;
+use metaquorum_log::NodeId;
+use metaquorum_log::Offset;
 use uuid::Uuid;
 
 use crate::events::diff_images;
@@ -333,8 +336,8 @@ fn a_broker_whose_metadata_stops_asks_to_be_fenced_and_is_fenced() {
     // 1. The broker's metadata meets a committed batch that is not a metadata record.
     let mut store = MemStore::new();
     let garbage = Batch::new(
-        0,
-        1,
+        Offset(0),
+        Epoch(1),
         false,
         vec![RecordData {
             key: None,
@@ -346,10 +349,10 @@ fn a_broker_whose_metadata_stops_asks_to_be_fenced_and_is_fenced() {
     let metadata = BrokerMetadata::new(MetadataPublisher::new(), None);
     let health = metadata.health();
     let config = NodeConfig {
-        raft: RaftConfig::new(1),
-        voters: [1].into(),
+        raft: RaftConfig::new(NodeId(1)),
+        voters: [NodeId(1)].into(),
         persisted: Some(ElectionState {
-            epoch: 1,
+            epoch: Epoch(1),
             leader_id: None,
             voted_id: None,
         }),
@@ -438,7 +441,7 @@ async fn a_combined_node_publishes_the_controllers_images_with_their_changes() {
     let settings = ControllerSettings {
         cluster_id: "c".into(),
         voters: [(
-            1,
+            NodeId(1),
             HostPort {
                 host: "localhost".into(),
                 port: 9093,
@@ -466,8 +469,8 @@ async fn a_combined_node_publishes_the_controllers_images_with_their_changes() {
         BrokerMetadata::new(publisher.clone(), None),
     );
     let config = NodeConfig {
-        raft: RaftConfig::new(1),
-        voters: [1].into(),
+        raft: RaftConfig::new(NodeId(1)),
+        voters: [NodeId(1)].into(),
         persisted: None,
         seed: 7,
         now_ms: 0,

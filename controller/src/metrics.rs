@@ -7,6 +7,7 @@
 //! Kafka's `*-avg`, `*-max` and `*-rate` attributes are windowed; [`Window`] keeps the last
 //! 30 seconds of samples (Kafka's default `metrics.sample.window.ms` × samples) to compute them.
 
+use crate::raft::NodeId;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -185,9 +186,9 @@ pub struct RaftGauges {
     /// Whether this node is a voter.
     pub is_voter: bool,
     /// Leader id, if known.
-    pub leader_id: Option<i32>,
+    pub leader_id: Option<NodeId>,
     /// Voted-for id, if any.
-    pub voted_id: Option<i32>,
+    pub voted_id: Option<NodeId>,
     /// Epoch.
     pub epoch: i32,
     /// High watermark.
@@ -230,9 +231,9 @@ impl RaftMetrics {
             self.last_state = Some(state);
         }
         metrics::gauge!("kafka_server_raftmetrics_current_leader")
-            .set(g.leader_id.unwrap_or(-1) as f64);
+            .set(g.leader_id.unwrap_or(NodeId::NONE).get() as f64);
         metrics::gauge!("kafka_server_raftmetrics_current_vote")
-            .set(g.voted_id.unwrap_or(-1) as f64);
+            .set(g.voted_id.unwrap_or(NodeId::NONE).get() as f64);
         metrics::gauge!("kafka_server_raftmetrics_current_epoch").set(g.epoch as f64);
         metrics::gauge!("kafka_server_raftmetrics_high_watermark").set(g.high_watermark as f64);
         metrics::gauge!("kafka_server_raftmetrics_log_end_offset").set(g.log_end_offset as f64);

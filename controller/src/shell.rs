@@ -12,6 +12,7 @@
 //! Storage failures are fatal: the process logs the error with its context and exits (code 3),
 //! as Kafka does, because a replica that cannot write its log must not vote or lead.
 
+use crate::raft::Epoch;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -62,7 +63,7 @@ enum Event<R> {
     },
     Flushed(Result<FlushDone, LogError>),
     /// A peer refused a connection, seen while this node was in the given epoch.
-    PeerUnreachable(NodeId, i32),
+    PeerUnreachable(NodeId, Epoch),
     Describe(oneshot::Sender<QuorumView>),
     StateMachine(R),
     Shutdown(oneshot::Sender<()>),
@@ -140,7 +141,7 @@ impl<R: Send + 'static> ResponseSink for ShellHandle<R> {
     }
 
     fn unreachable(&self, from: NodeId) {
-        let epoch = self.epoch.load(Ordering::Relaxed);
+        let epoch = Epoch(self.epoch.load(Ordering::Relaxed));
         let _ = self.send(Event::PeerUnreachable(from, epoch));
     }
 }
@@ -194,7 +195,7 @@ where
     )
     .map_err(|e| format!("loading the newest snapshot: {e}"))?;
     let (tx, rx) = mpsc::sync_channel(EVENT_QUEUE_MAX);
-    let epoch = Arc::new(AtomicI32::new(persisted.map_or(0, |s| s.epoch)));
+    let epoch = Arc::new(AtomicI32::new(persisted.map_or(0, |s| s.epoch.into())));
     let handle = ShellHandle {
         tx,
         epoch: Arc::clone(&epoch),
@@ -302,9 +303,9 @@ impl<S: StateMachine> Shell<S> {
                 is_voter: core.is_voter(),
                 leader_id: core.leader_id(),
                 voted_id: state.voted_id,
-                epoch: core.epoch(),
-                high_watermark: core.high_watermark(),
-                log_end_offset: core.log_end_offset(),
+                epoch: core.epoch().into(),
+                high_watermark: core.high_watermark().into(),
+                log_end_offset: core.log_end_offset().into(),
             },
         );
     }
@@ -349,7 +350,7 @@ impl<S: StateMachine> Shell<S> {
             let effects = self.node.tick(self.now());
             self.perform(effects);
             self.epoch
-                .store(self.node.core().epoch(), Ordering::Relaxed);
+                .store(self.node.core().epoch().into(), Ordering::Relaxed);
             self.observe();
         }
     }

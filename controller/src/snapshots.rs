@@ -9,6 +9,8 @@
 //! a thread of its own, so the node goes on while the image is encoded and fsynced; the
 //! simulator's [`MemStore`] encodes the same bytes in memory at once, so a seed replays exactly.
 
+use crate::raft::Epoch;
+use crate::raft::Offset;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::Instant;
 
@@ -398,8 +400,8 @@ impl Snapshotter {
             return;
         }
         let id = SnapshotId {
-            end_offset: image.provenance.offset + 1,
-            epoch: image.provenance.epoch,
+            end_offset: Offset(image.provenance.offset + 1),
+            epoch: Epoch(image.provenance.epoch),
         };
         self.last_ms = Some(now);
         self.bytes_since = 0;
@@ -474,8 +476,8 @@ pub fn load_latest<L: SnapshotStore>(
     };
     let values = store.snapshot_values(id)?;
     let provenance = MetadataProvenance {
-        offset: id.end_offset - 1,
-        epoch: id.epoch,
+        offset: (id.end_offset - 1).into(),
+        epoch: id.epoch.into(),
         last_contained_timestamp_ms: -1,
     };
     loader
@@ -518,8 +520,8 @@ mod tests {
         let mut chunks: Vec<usize> = Vec::new();
         let mut encoder = SnapshotEncoder::new(
             SnapshotId {
-                end_offset: 10,
-                epoch: 1,
+                end_offset: Offset(10),
+                epoch: Epoch(1),
             },
             0,
             limit,

@@ -6,13 +6,15 @@
 //! `meta.properties` is written last in each, so a crash leaves a directory unformatted, never
 //! half-formatted-but-accepted.
 
+use crate::raft::Epoch;
+use crate::raft::NodeId;
+use crate::raft::Offset;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use kafka_protocol::messages::k_raft_version_record::KRaftVersionRecord;
 use kafka_protocol::messages::voters_record::{Endpoint, KRaftVersionFeature, Voter, VotersRecord};
-use kafka_protocol::messages::BrokerId;
 use kafka_protocol::protocol::StrBytes;
 use metaquorum_log::batch::RecordData;
 use metaquorum_log::clock::wall_clock_ms;
@@ -52,7 +54,7 @@ fn refused(msg: impl Into<String>) -> StorageError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitialController {
     /// Node id.
-    pub id: i32,
+    pub id: NodeId,
     /// Controller listener host.
     pub host: String,
     /// Controller listener port.
@@ -101,11 +103,11 @@ pub fn parse_initial_controllers(s: &str) -> Result<Vec<InitialController>, Stor
         if host.is_empty() || id < 0 {
             return Err(bad("empty host or negative id"));
         }
-        if out.iter().any(|c| c.id == id) {
+        if out.iter().any(|c| c.id == NodeId(id)) {
             return Err(bad("duplicate node id"));
         }
         out.push(InitialController {
-            id,
+            id: NodeId(id),
             host,
             port,
             directory_id,
@@ -307,8 +309,8 @@ pub fn format(
 /// `bootstrap.checkpoint`: the finalized features the cluster starts with (metadata.version).
 fn write_bootstrap_checkpoint(dir: &Path, metadata_version: i16) -> Result<(), StorageError> {
     let id = SnapshotId {
-        end_offset: 0,
-        epoch: 0,
+        end_offset: Offset(0),
+        epoch: Epoch(0),
     };
     let mut w = SnapshotWriter::create_named(
         dir,
@@ -348,7 +350,7 @@ fn write_voters_snapshot(
             .iter()
             .map(|v| {
                 Voter::default()
-                    .with_voter_id(BrokerId(v.id))
+                    .with_voter_id(v.id.into())
                     .with_voter_directory_id(v.directory_id)
                     .with_endpoints(vec![Endpoint::default()
                         .with_name(StrBytes::from_string(listener.clone()))
@@ -372,8 +374,8 @@ fn write_voters_snapshot(
         control_record(ControlRecordType::KRaftVoters, &voters, 0).map_err(to_log)?,
     ];
     let id = SnapshotId {
-        end_offset: 0,
-        epoch: 0,
+        end_offset: Offset(0),
+        epoch: Epoch(0),
     };
     let mut w = SnapshotWriter::create(log_dir, id, wall_clock_ms(), BATCH_BYTES_MAX_DEFAULT)?;
     w.append_control_records(&records)?;
@@ -525,7 +527,7 @@ pub fn check_formatted(config: &Config) -> Result<NodeIdentity, StorageError> {
             None => {
                 identity = Some(NodeIdentity {
                     cluster_id: m.cluster_id.clone(),
-                    node_id: m.node_id,
+                    node_id: m.node_id.into(),
                     metadata_directory_id: if dir == meta_dir {
                         m.directory_id
                     } else {

@@ -8,7 +8,7 @@ use metaquorum_log::{Log, LogConfig};
 
 fuzz_target!(|data: &[u8]| {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join(segment_file_name(0)), data).expect("write");
+    std::fs::write(dir.path().join(segment_file_name(metaquorum_log::Offset::ZERO)), data).expect("write");
     let config = LogConfig {
         segment_bytes_max: 1 << 20,
         batch_bytes_max: 64 * 1024,

@@ -4,6 +4,7 @@
 //! and [`check_batch`]; neither panics on any input. Encoding uses `kafka-protocol`'s
 //! `RecordBatchEncoder`, so the bytes are exactly what a Kafka broker writes.
 
+use crate::ids::{Epoch, Offset};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::records::{
@@ -72,11 +73,11 @@ pub enum BatchError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchHeader {
     /// Offset of the first record.
-    pub base_offset: i64,
+    pub base_offset: Offset,
     /// Bytes after the `batchLength` field.
     pub batch_length: i32,
     /// Epoch of the leader that wrote the batch (the Raft epoch).
-    pub partition_leader_epoch: i32,
+    pub partition_leader_epoch: Epoch,
     /// Format version; always 2 once parsed.
     pub magic: i8,
     /// Stored CRC-32C of attributes..end.
@@ -130,9 +131,9 @@ impl BatchHeader {
             });
         }
         let header = BatchHeader {
-            base_offset: be_i64(buf, 0),
+            base_offset: Offset(be_i64(buf, 0)),
             batch_length: be_i32(buf, 8),
-            partition_leader_epoch: be_i32(buf, 12),
+            partition_leader_epoch: Epoch(be_i32(buf, 12)),
             magic: buf[16] as i8,
             crc: be_i32(buf, CRC_POSITION) as u32,
             attributes: be_i16(buf, 21),
@@ -159,7 +160,7 @@ impl BatchHeader {
         if header.magic != MAGIC_V2 {
             return Err(BatchError::BadMagic(header.magic));
         }
-        if header.base_offset < 0 {
+        if header.base_offset < Offset::ZERO {
             return Err(BatchError::BadHeader("negative base offset"));
         }
         if header.last_offset_delta < 0 {
@@ -170,6 +171,7 @@ impl BatchHeader {
         }
         if header
             .base_offset
+            .0
             .checked_add(header.last_offset_delta as i64)
             .is_none()
         {
@@ -184,13 +186,13 @@ impl BatchHeader {
     }
 
     /// Offset of the last record in the batch.
-    pub fn last_offset(&self) -> i64 {
+    pub fn last_offset(&self) -> Offset {
         self.base_offset + self.last_offset_delta as i64
     }
 
     /// Offset just past the batch.
-    pub fn next_offset(&self) -> i64 {
-        self.last_offset() + 1
+    pub fn next_offset(&self) -> Offset {
+        self.last_offset().next()
     }
 
     /// Whether the batch holds control records (LeaderChange, SnapshotHeader, Voters, ...).
@@ -237,12 +239,12 @@ pub fn check_batch(buf: &[u8], batch_bytes_max: usize) -> Result<BatchHeader, Ba
 
 /// Rewrites the base offset of the batch at the start of `batch`. The CRC does not cover the base
 /// offset, so the batch stays valid; a leader uses this to place a pre-encoded batch at its log end.
-pub fn set_base_offset(batch: &mut [u8], base_offset: i64) -> Result<(), BatchError> {
+pub fn set_base_offset(batch: &mut [u8], base_offset: Offset) -> Result<(), BatchError> {
     let field = batch.get_mut(0..8).ok_or(BatchError::Truncated {
         needed: 8,
         available: 0,
     })?;
-    field.copy_from_slice(&base_offset.to_be_bytes());
+    field.copy_from_slice(&base_offset.0.to_be_bytes());
     Ok(())
 }
 
@@ -259,9 +261,9 @@ pub struct RecordData {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchSpec {
     /// Offset of the first record.
-    pub base_offset: i64,
+    pub base_offset: Offset,
     /// Leader epoch to stamp on the batch.
-    pub epoch: i32,
+    pub epoch: Epoch,
     /// Append time in ms since the epoch, for every record.
     pub timestamp_ms: i64,
     /// Whether the records are control records.
@@ -284,11 +286,11 @@ pub fn encode_batch(
             transactional: false,
             control: spec.control,
             delete_horizon: false,
-            partition_leader_epoch: spec.epoch,
+            partition_leader_epoch: spec.epoch.0,
             producer_id: NO_PRODUCER_ID,
             producer_epoch: NO_PRODUCER_EPOCH,
             timestamp_type: TimestampType::Creation,
-            offset: spec.base_offset + i as i64,
+            offset: spec.base_offset.0 + i as i64,
             // kafka-protocol groups records into one batch while offset - sequence stays constant;
             // counting up from NO_SEQUENCE keeps one batch and a header baseSequence of -1.
             sequence: NO_SEQUENCE.wrapping_add(i as i32),
@@ -398,7 +400,7 @@ impl<'a> Iterator for BatchIter<'a> {
 pub fn find_valid_batch_after(
     buf: &[u8],
     from: usize,
-    min_base_offset: i64,
+    min_base_offset: Offset,
     batch_bytes_max: usize,
 ) -> Option<usize> {
     let mut at = from;
@@ -431,8 +433,8 @@ mod tests {
         encode_batch(
             &mut out,
             BatchSpec {
-                base_offset: base,
-                epoch: 7,
+                base_offset: Offset(base),
+                epoch: Epoch(7),
                 timestamp_ms: 1_700_000_000_000,
                 control: false,
             },
@@ -446,10 +448,10 @@ mod tests {
     fn encoded_batch_parses_with_kafka_fields() {
         let b = sample(42, 3);
         let h = check_batch(&b, 1 << 20).unwrap();
-        assert_eq!(h.base_offset, 42);
-        assert_eq!(h.last_offset(), 44);
+        assert_eq!(h.base_offset, Offset(42));
+        assert_eq!(h.last_offset(), Offset(44));
         assert_eq!(h.records_count, 3);
-        assert_eq!(h.partition_leader_epoch, 7);
+        assert_eq!(h.partition_leader_epoch, Epoch(7));
         assert_eq!(h.total_bytes(), b.len());
         assert!(!h.is_control());
         assert_eq!(h.base_timestamp, 1_700_000_000_000);
@@ -468,8 +470,8 @@ mod tests {
     #[test]
     fn crc_covers_payload_but_not_base_offset() {
         let mut b = sample(0, 2).to_vec();
-        set_base_offset(&mut b, 1000).unwrap();
-        assert_eq!(check_batch(&b, 1 << 20).unwrap().base_offset, 1000);
+        set_base_offset(&mut b, Offset(1000)).unwrap();
+        assert_eq!(check_batch(&b, 1 << 20).unwrap().base_offset, Offset(1000));
         let last = b.len() - 1;
         b[last] ^= 1;
         assert!(matches!(
@@ -505,9 +507,12 @@ mod tests {
         let first_len = buf.len();
         buf.extend_from_slice(&sample(2, 2));
         buf[30] ^= 0xff;
-        assert_eq!(find_valid_batch_after(&buf, 1, 1, 1 << 20), Some(first_len));
         assert_eq!(
-            find_valid_batch_after(&buf, first_len + 1, 1, 1 << 20),
+            find_valid_batch_after(&buf, 1, Offset(1), 1 << 20),
+            Some(first_len)
+        );
+        assert_eq!(
+            find_valid_batch_after(&buf, first_len + 1, Offset(1), 1 << 20),
             None
         );
     }

@@ -201,7 +201,7 @@ fn record_lines(batch: &[u8], header: &BatchHeader, options: &DumpOptions<'_>) -
             let why = format!("cannot read the records of the batch: {why}");
             return vec![RecordLine {
                 text: format!("| offset: {} error: {why}", header.base_offset),
-                error: Some((header.base_offset, why)),
+                error: Some((header.base_offset.get(), why)),
             }];
         }
     };
@@ -303,6 +303,8 @@ mod tests {
     use super::*;
     use crate::batch::{encode_batch, BatchSpec, RecordData};
     use crate::control::{control_record, ControlRecordType};
+    use crate::ids::Epoch;
+    use crate::ids::Offset;
     use bytes::BytesMut;
     use kafka_protocol::messages::SnapshotFooterRecord;
 
@@ -316,18 +318,23 @@ mod tests {
         };
         let spec = |base_offset, control| BatchSpec {
             base_offset,
-            epoch: 3,
+            epoch: Epoch(3),
             timestamp_ms: 1_000,
             control,
         };
-        encode_batch(&mut buf, spec(0, false), &[data(Some(b"ok")), data(None)]).unwrap();
+        encode_batch(
+            &mut buf,
+            spec(Offset(0), false),
+            &[data(Some(b"ok")), data(None)],
+        )
+        .unwrap();
         let footer = control_record(
             ControlRecordType::SnapshotFooter,
             &SnapshotFooterRecord::default(),
             0,
         )
         .unwrap();
-        encode_batch(&mut buf, spec(2, true), &[footer]).unwrap();
+        encode_batch(&mut buf, spec(Offset(2), true), &[footer]).unwrap();
         let path = dir.join("00000000000000000000.log");
         std::fs::write(&path, &buf).unwrap();
         path

@@ -1,6 +1,7 @@
 //! The log crate's error type. Storage errors are returned, never panicked: the caller decides
 //! whether a node can go on.
 
+use crate::ids::{Epoch, Offset};
 use std::path::{Path, PathBuf};
 
 use crate::batch::BatchError;
@@ -40,27 +41,27 @@ pub enum LogError {
     #[error("batch base offset {got} does not match the log end offset {expected}")]
     OffsetMismatch {
         /// The log end offset.
-        expected: i64,
+        expected: Offset,
         /// The batch's base offset.
-        got: i64,
+        got: Offset,
     },
     /// An appended batch carries an epoch lower than the last one in the log.
     #[error("batch epoch {batch_epoch} is lower than the log's last epoch {last_epoch}")]
     EpochRegression {
         /// Epoch of the last batch in the log.
-        last_epoch: i32,
+        last_epoch: Epoch,
         /// Epoch of the appended batch.
-        batch_epoch: i32,
+        batch_epoch: Epoch,
     },
     /// An offset is outside the log.
     #[error("offset {offset} is outside the log [{start}, {end})")]
     OffsetOutOfRange {
         /// The requested offset.
-        offset: i64,
+        offset: Offset,
         /// Log start offset.
-        start: i64,
+        start: Offset,
         /// Log end offset.
-        end: i64,
+        end: Offset,
     },
     /// Another process holds the directory lock.
     #[error("{path} is locked by another process (is a node already running on this directory?)")]

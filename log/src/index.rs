@@ -8,6 +8,7 @@
 //! an `ENOSPC` error rather than a `SIGBUS`. The index is derived data: recovery validates it and
 //! rebuilds it from the segment when it does not match.
 
+use crate::ids::Offset;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ pub const INDEX_ENTRY_BYTES: usize = 8;
 pub struct OffsetIndex {
     path: PathBuf,
     file: File,
-    base_offset: i64,
+    base_offset: Offset,
     /// Read-only mapping of the whole file (its preallocated size while active).
     map: Option<Mmap>,
     /// Number of valid entries. Invariant: entries * 8 <= mapped length.
@@ -39,7 +40,7 @@ impl OffsetIndex {
     /// Creates an empty index for a new or rebuilt segment, preallocated to `entries_max` entries.
     pub fn create(
         path: &Path,
-        base_offset: i64,
+        base_offset: Offset,
         entries_max: usize,
     ) -> Result<OffsetIndex, LogError> {
         let file = OpenOptions::new()
@@ -69,7 +70,7 @@ impl OffsetIndex {
     /// file is missing or does not pass, so the caller rebuilds it.
     pub fn open_sealed(
         path: &Path,
-        base_offset: i64,
+        base_offset: Offset,
         segment_bytes: u64,
     ) -> Result<Option<OffsetIndex>, LogError> {
         let file = match OpenOptions::new().read(true).write(true).open(path) {
@@ -113,7 +114,7 @@ impl OffsetIndex {
 
     /// Adds an entry; offsets and positions must increase. Does nothing when the index is full
     /// (the index is sparse; lookups stay correct, just walk further).
-    pub fn append(&mut self, offset: i64, position: u64) -> Result<(), LogError> {
+    pub fn append(&mut self, offset: Offset, position: u64) -> Result<(), LogError> {
         let rel = offset - self.base_offset;
         if rel < 0 || rel > u32::MAX as i64 || position > u32::MAX as u64 {
             return Err(LogError::InvalidArgument(format!(
@@ -148,7 +149,7 @@ impl OffsetIndex {
         &mut self,
         bytes_since_entry: &mut u64,
         interval_bytes: u64,
-        offset: i64,
+        offset: Offset,
         position: u64,
         batch_bytes: u64,
     ) -> Result<(), LogError> {
@@ -162,7 +163,7 @@ impl OffsetIndex {
 
     /// The byte position to start scanning from for `offset`: the entry with the largest offset
     /// not above it, or (base offset, 0).
-    pub fn lookup(&self, offset: i64) -> (i64, u64) {
+    pub fn lookup(&self, offset: Offset) -> (Offset, u64) {
         let rel = offset - self.base_offset;
         if rel <= 0 || self.entries == 0 {
             return (self.base_offset, 0);
@@ -259,22 +260,24 @@ mod tests {
     fn lookup_finds_floor_entry() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("00000000000000000100.index");
-        let mut idx = OffsetIndex::create(&p, 100, 16).unwrap();
-        idx.append(110, 4096).unwrap();
-        idx.append(120, 8192).unwrap();
-        idx.append(130, 12288).unwrap();
-        assert_eq!(idx.lookup(100), (100, 0));
-        assert_eq!(idx.lookup(109), (100, 0));
-        assert_eq!(idx.lookup(110), (110, 4096));
-        assert_eq!(idx.lookup(125), (120, 8192));
-        assert_eq!(idx.lookup(10_000), (130, 12288));
+        let mut idx = OffsetIndex::create(&p, Offset(100), 16).unwrap();
+        idx.append(Offset(110), 4096).unwrap();
+        idx.append(Offset(120), 8192).unwrap();
+        idx.append(Offset(130), 12288).unwrap();
+        assert_eq!(idx.lookup(Offset(100)), (Offset(100), 0));
+        assert_eq!(idx.lookup(Offset(109)), (Offset(100), 0));
+        assert_eq!(idx.lookup(Offset(110)), (Offset(110), 4096));
+        assert_eq!(idx.lookup(Offset(125)), (Offset(120), 8192));
+        assert_eq!(idx.lookup(Offset(10_000)), (Offset(130), 12288));
         idx.truncate_to_position(8192);
         assert_eq!(idx.len(), 1);
-        assert_eq!(idx.lookup(125), (110, 4096));
+        assert_eq!(idx.lookup(Offset(125)), (Offset(110), 4096));
         idx.seal().unwrap();
         assert_eq!(std::fs::metadata(&p).unwrap().len(), 8);
-        let reopened = OffsetIndex::open_sealed(&p, 100, 100_000).unwrap().unwrap();
-        assert_eq!(reopened.lookup(125), (110, 4096));
+        let reopened = OffsetIndex::open_sealed(&p, Offset(100), 100_000)
+            .unwrap()
+            .unwrap();
+        assert_eq!(reopened.lookup(Offset(125)), (Offset(110), 4096));
     }
 
     #[test]
@@ -282,10 +285,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.index");
         std::fs::write(&p, [0u8, 0, 0, 5, 0, 0, 1, 0, 0, 0, 0, 4, 0, 0, 2, 0]).unwrap();
-        assert!(OffsetIndex::open_sealed(&p, 0, 100_000).unwrap().is_none());
+        assert!(OffsetIndex::open_sealed(&p, Offset(0), 100_000)
+            .unwrap()
+            .is_none());
         std::fs::write(&p, [0u8; 7]).unwrap();
-        assert!(OffsetIndex::open_sealed(&p, 0, 100_000).unwrap().is_none());
+        assert!(OffsetIndex::open_sealed(&p, Offset(0), 100_000)
+            .unwrap()
+            .is_none());
         std::fs::write(&p, [0u8, 0, 0, 5, 0, 1, 0, 0]).unwrap();
-        assert!(OffsetIndex::open_sealed(&p, 0, 100).unwrap().is_none());
+        assert!(OffsetIndex::open_sealed(&p, Offset(0), 100)
+            .unwrap()
+            .is_none());
     }
 }

@@ -16,6 +16,7 @@ pub mod control_text;
 pub mod dump;
 mod error;
 pub mod fsutil;
+pub mod ids;
 pub mod index;
 pub mod kafka_uuid;
 mod log;
@@ -25,6 +26,7 @@ pub mod segment;
 pub mod snapshot;
 
 pub use crate::error::LogError;
+pub use crate::ids::{Epoch, NodeId, Offset};
 pub use crate::log::{
     AppendInfo, CleanReport, EpochStart, FlushDone, Log, LogConfig, LogSlice, OpenReport,
     PendingFlush, Retention, BATCH_BYTES_MAX_DEFAULT, INDEX_INTERVAL_BYTES_DEFAULT,

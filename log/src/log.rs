@@ -6,6 +6,7 @@
 //! [`Log::durable_end_offset`] reports. One `fdatasync` covers every append before it (group
 //! commit). A crash may lose any suffix above the durable end offset, never anything below it.
 
+use crate::ids::{Epoch, Offset};
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -86,9 +87,9 @@ impl LogConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EpochStart {
     /// Leader epoch.
-    pub epoch: i32,
+    pub epoch: Epoch,
     /// Offset of the first batch written in that epoch.
-    pub start_offset: i64,
+    pub start_offset: Offset,
 }
 
 /// What [`Log::open`] found and repaired.
@@ -110,9 +111,9 @@ pub struct OpenReport {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AppendInfo {
     /// Offset of the first appended record.
-    pub first_offset: i64,
+    pub first_offset: Offset,
     /// Offset of the last appended record.
-    pub last_offset: i64,
+    pub last_offset: Offset,
     /// Batches appended.
     pub batches: usize,
 }
@@ -123,9 +124,9 @@ pub struct LogSlice<'a> {
     /// The batch bytes, ready to send.
     pub bytes: &'a [u8],
     /// Base offset of the first batch (may be below the requested offset).
-    pub first_offset: i64,
+    pub first_offset: Offset,
     /// Offset after the last batch; where the next read continues.
-    pub next_offset: i64,
+    pub next_offset: Offset,
 }
 
 impl<'a> LogSlice<'a> {
@@ -140,13 +141,13 @@ impl<'a> LogSlice<'a> {
 pub struct PendingFlush {
     file: Arc<File>,
     path: PathBuf,
-    end_offset: i64,
+    end_offset: Offset,
     generation: u64,
 }
 
 impl PendingFlush {
     /// The offset this flush makes durable everything below.
-    pub fn end_offset(&self) -> i64 {
+    pub fn end_offset(&self) -> Offset {
         self.end_offset
     }
 
@@ -165,7 +166,7 @@ impl PendingFlush {
 /// A completed flush, to hand back to [`Log::complete_flush`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlushDone {
-    end_offset: i64,
+    end_offset: Offset,
     generation: u64,
 }
 
@@ -186,7 +187,7 @@ pub struct CleanReport {
     /// Snapshots deleted.
     pub snapshots_deleted: usize,
     /// The new log start offset.
-    pub log_start_offset: i64,
+    pub log_start_offset: Offset,
 }
 
 /// The segmented metadata log of one directory.
@@ -198,7 +199,7 @@ pub struct Log {
     /// is unsealed.
     segments: Vec<Segment>,
     /// Invariant: log_start_offset <= durable_end_offset <= end_offset().
-    durable_end_offset: i64,
+    durable_end_offset: Offset,
     /// Bumped by every truncation so flushes started before it are not trusted after it.
     generation: u64,
     /// Invariant: strictly increasing epochs and start offsets, all below end_offset().
@@ -291,7 +292,7 @@ impl Log {
             segments.push(segment);
         }
         if segments.is_empty() {
-            segments.push(Segment::create(dir, 0, limits)?);
+            segments.push(Segment::create(dir, Offset::ZERO, limits)?);
             fsync_dir(dir)?;
         }
         report.segments = segments.len();
@@ -344,22 +345,22 @@ impl Log {
     }
 
     /// First offset held by the log.
-    pub fn log_start_offset(&self) -> i64 {
+    pub fn log_start_offset(&self) -> Offset {
         self.segments[0].base_offset
     }
 
     /// Offset the next appended record gets (the log end offset, LEO).
-    pub fn end_offset(&self) -> i64 {
+    pub fn end_offset(&self) -> Offset {
         self.active().next_offset
     }
 
     /// Everything below this offset is on disk (fdatasync'd).
-    pub fn durable_end_offset(&self) -> i64 {
+    pub fn durable_end_offset(&self) -> Offset {
         self.durable_end_offset
     }
 
     /// Epoch of the last batch, if the log holds any.
-    pub fn last_epoch(&self) -> Option<i32> {
+    pub fn last_epoch(&self) -> Option<Epoch> {
         self.epochs.last().map(|e| e.epoch)
     }
 
@@ -370,7 +371,7 @@ impl Log {
 
     /// For Raft's divergence check: the largest epoch `<= epoch` in the log and the offset where
     /// it ends (the start of the next epoch, or the log end). `None` if the log has no such epoch.
-    pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
+    pub fn end_offset_for_epoch(&self, epoch: Epoch) -> Option<(Epoch, Offset)> {
         let i = self.epochs.partition_point(|e| e.epoch <= epoch);
         if i == 0 {
             return None;
@@ -519,7 +520,7 @@ impl Log {
 
     /// Records a completed flush; returns the durable end offset. A flush begun before a
     /// truncation is ignored, since it may not cover what was written after.
-    pub fn complete_flush(&mut self, done: FlushDone) -> i64 {
+    pub fn complete_flush(&mut self, done: FlushDone) -> Offset {
         if done.generation == self.generation {
             debug_assert!(done.end_offset <= self.end_offset());
             self.durable_end_offset = self.durable_end_offset.max(done.end_offset);
@@ -528,7 +529,7 @@ impl Log {
     }
 
     /// Makes every append so far durable with one `fdatasync`; returns the durable end offset.
-    pub fn flush(&mut self) -> Result<i64, LogError> {
+    pub fn flush(&mut self) -> Result<Offset, LogError> {
         if self.durable_end_offset == self.end_offset() {
             return Ok(self.durable_end_offset);
         }
@@ -538,7 +539,7 @@ impl Log {
 
     /// Reads whole batches starting with the one containing `from`, up to `bytes_max` bytes (at
     /// least one batch, however large), from one segment. Empty at the log end.
-    pub fn read(&self, from: i64, bytes_max: usize) -> Result<LogSlice<'_>, LogError> {
+    pub fn read(&self, from: Offset, bytes_max: usize) -> Result<LogSlice<'_>, LogError> {
         let (start, end) = (self.log_start_offset(), self.end_offset());
         if from < start || from > end {
             return Err(LogError::OffsetOutOfRange {
@@ -586,7 +587,7 @@ impl Log {
         })
     }
 
-    fn segment_for(&self, offset: i64) -> &Segment {
+    fn segment_for(&self, offset: Offset) -> &Segment {
         let i = self.segments.partition_point(|s| s.base_offset <= offset);
         &self.segments[i.saturating_sub(1)]
     }
@@ -594,7 +595,7 @@ impl Log {
     /// Removes every record at or above `offset` (Raft divergence). If `offset` falls inside a
     /// batch, that whole batch goes: the new end offset is returned and may be below `offset`.
     /// Durable before it returns.
-    pub fn truncate_to(&mut self, offset: i64) -> Result<i64, LogError> {
+    pub fn truncate_to(&mut self, offset: Offset) -> Result<Offset, LogError> {
         let (start, end) = (self.log_start_offset(), self.end_offset());
         if offset >= end {
             return Ok(end);
@@ -634,8 +635,8 @@ impl Log {
 
     /// Deletes the whole log and starts it empty at `offset` (a follower installing a snapshot
     /// that is ahead of its log). Durable before it returns.
-    pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), LogError> {
-        if offset < 0 {
+    pub fn truncate_fully_and_start_at(&mut self, offset: Offset) -> Result<(), LogError> {
+        if offset < Offset::ZERO {
             return Err(LogError::InvalidArgument(format!(
                 "negative start offset {offset}"
             )));

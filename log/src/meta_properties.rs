@@ -2,6 +2,7 @@
 //! `node.id`, `directory.id`), in Kafka's format, written once by `storage format` and checked by
 //! every node before it opens the directory.
 
+use crate::ids::NodeId;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,7 @@ pub struct MetaProperties {
     /// The cluster's id (a Kafka Uuid).
     pub cluster_id: String,
     /// The node's id.
-    pub node_id: i32,
+    pub node_id: NodeId,
     /// This directory's own id (KIP-858); a reformatted disk gets a new one.
     pub directory_id: Option<Uuid>,
 }
@@ -69,7 +70,7 @@ impl MetaProperties {
             ));
         }
         let cluster_id = get("cluster.id")?.clone();
-        let node_id: i32 = get("node.id")?
+        let node_id: NodeId = get("node.id")?
             .parse()
             .map_err(|_| format!("invalid node.id '{}'", props["node.id"]))?;
         let directory_id = match props.get("directory.id") {
@@ -123,7 +124,7 @@ mod tests {
         let mp = MetaProperties {
             version: 1,
             cluster_id: "MkU3OEVBNTcwNTJENDM2Qg".into(),
-            node_id: 3,
+            node_id: NodeId(3),
             directory_id: Some(Uuid::from_u128(99)),
         };
         mp.write(dir.path()).unwrap();

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::error::{io_err, LogError};
 use crate::fsutil::write_atomically;
+use crate::ids::{Epoch, NodeId};
 use crate::kafka_uuid::{parse_kafka_uuid, to_kafka_string};
 
 /// File name inside the metadata log directory.
@@ -18,11 +19,11 @@ pub const QUORUM_STATE_FILE: &str = "quorum-state";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ElectionState {
     /// Current epoch.
-    pub epoch: i32,
+    pub epoch: Epoch,
     /// Known leader of the epoch.
-    pub leader_id: Option<i32>,
+    pub leader_id: Option<NodeId>,
     /// Candidate voted for in the epoch.
-    pub voted_id: Option<i32>,
+    pub voted_id: Option<NodeId>,
     /// Directory id of the candidate voted for (KIP-853).
     pub voted_directory_id: Option<Uuid>,
 }
@@ -91,9 +92,9 @@ impl QuorumStateStore {
             Some(d) => Some(parse_kafka_uuid(d).map_err(malformed)?),
         };
         Ok(Some(ElectionState {
-            epoch: json.leader_epoch,
-            leader_id: (json.leader_id >= 0).then_some(json.leader_id),
-            voted_id: (json.voted_id >= 0).then_some(json.voted_id),
+            epoch: Epoch(json.leader_epoch),
+            leader_id: (json.leader_id >= 0).then_some(NodeId(json.leader_id)),
+            voted_id: (json.voted_id >= 0).then_some(NodeId(json.voted_id)),
             voted_directory_id,
         }))
     }
@@ -102,9 +103,9 @@ impl QuorumStateStore {
     pub fn write(&self, state: &ElectionState) -> Result<(), LogError> {
         let json = QuorumStateJson {
             cluster_id: None,
-            leader_id: state.leader_id.unwrap_or(-1),
-            leader_epoch: state.epoch,
-            voted_id: state.voted_id.unwrap_or(-1),
+            leader_id: state.leader_id.unwrap_or(NodeId::NONE).get(),
+            leader_epoch: state.epoch.get(),
+            voted_id: state.voted_id.unwrap_or(NodeId::NONE).get(),
             voted_directory_id: state.voted_directory_id.map(to_kafka_string),
             data_version: 1,
         };
@@ -129,9 +130,9 @@ mod tests {
         let store = QuorumStateStore::new(dir.path());
         assert_eq!(store.read().unwrap(), None);
         let s = ElectionState {
-            epoch: 5,
+            epoch: Epoch(5),
             leader_id: None,
-            voted_id: Some(2),
+            voted_id: Some(NodeId(2)),
             voted_directory_id: Some(Uuid::from_u128(7)),
         };
         store.write(&s).unwrap();
@@ -158,7 +159,10 @@ mod tests {
         )
         .unwrap();
         let s = store.read().unwrap().unwrap();
-        assert_eq!((s.epoch, s.leader_id, s.voted_id), (9, Some(1), None));
+        assert_eq!(
+            (s.epoch, s.leader_id, s.voted_id),
+            (Epoch(9), Some(NodeId(1)), None)
+        );
         std::fs::write(store.path(), "{\"leaderId\":").unwrap();
         assert!(matches!(store.read(), Err(LogError::Malformed { .. })));
     }

@@ -5,6 +5,7 @@
 //! allowed; only touching pages past it faults, and reads never go past the written size), so
 //! appends never remap. Nothing is written through the mapping.
 
+use crate::ids::Offset;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -20,17 +21,17 @@ use crate::index::OffsetIndex;
 pub const OFFSET_DIGITS: usize = 20;
 
 /// The segment file name for a base offset.
-pub fn segment_file_name(base_offset: i64) -> String {
+pub fn segment_file_name(base_offset: Offset) -> String {
     format!("{base_offset:0width$}.log", width = OFFSET_DIGITS)
 }
 
 /// The index file name for a base offset.
-pub fn index_file_name(base_offset: i64) -> String {
+pub fn index_file_name(base_offset: Offset) -> String {
     format!("{base_offset:0width$}.index", width = OFFSET_DIGITS)
 }
 
 /// Parses `<20 digits>.<ext>` into its base offset.
-pub fn parse_offset_file_name(name: &str, ext: &str) -> Option<i64> {
+pub fn parse_offset_file_name(name: &str, ext: &str) -> Option<Offset> {
     let stem = name.strip_suffix(ext)?.strip_suffix('.')?;
     if stem.len() != OFFSET_DIGITS || !stem.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -69,13 +70,13 @@ pub struct TailRecovery {
 /// A segment file and its index.
 #[derive(Debug)]
 pub(crate) struct Segment {
-    pub base_offset: i64,
+    pub base_offset: Offset,
     pub path: PathBuf,
     pub file: Arc<File>,
     /// Bytes of valid batches. Invariant: size <= map length when mapped.
     pub size: u64,
     /// Offset after the last batch. Invariant: base_offset <= next_offset.
-    pub next_offset: i64,
+    pub next_offset: Offset,
     map: Option<Mmap>,
     map_len: usize,
     pub index: OffsetIndex,
@@ -89,7 +90,7 @@ impl Segment {
     /// Creates a new, empty, active segment.
     pub fn create(
         dir: &Path,
-        base_offset: i64,
+        base_offset: Offset,
         limits: SegmentLimits,
     ) -> Result<Segment, LogError> {
         let path = dir.join(segment_file_name(base_offset));
@@ -129,7 +130,7 @@ impl Segment {
     /// valid batches is corruption and an error. `visit` sees every batch kept.
     pub fn open(
         dir: &Path,
-        base_offset: i64,
+        base_offset: Offset,
         limits: SegmentLimits,
         is_last: bool,
         verify_crc: bool,
@@ -343,7 +344,7 @@ impl Segment {
     /// Byte position and header of the batch containing `offset` (which must be in this segment).
     pub fn locate(
         &self,
-        offset: i64,
+        offset: Offset,
         batch_bytes_max: usize,
     ) -> Result<(u64, BatchHeader), LogError> {
         let (_, start) = self.index.lookup(offset);
@@ -368,7 +369,7 @@ impl Segment {
     pub fn truncate_at(
         &mut self,
         position: u64,
-        new_next_offset: i64,
+        new_next_offset: Offset,
         limits: SegmentLimits,
         dir: &Path,
     ) -> Result<(), LogError> {
@@ -409,7 +410,7 @@ impl Segment {
     }
 
     fn index_gap_to_end(&self, limits: SegmentLimits) -> u64 {
-        let (_, last_pos) = self.index.lookup(i64::MAX);
+        let (_, last_pos) = self.index.lookup(Offset(i64::MAX));
         (self.size - last_pos.min(self.size)).min(limits.index_interval_bytes)
     }
 
@@ -446,10 +447,10 @@ mod tests {
 
     #[test]
     fn file_names_are_twenty_digits() {
-        assert_eq!(segment_file_name(4096), "00000000000000004096.log");
+        assert_eq!(segment_file_name(Offset(4096)), "00000000000000004096.log");
         assert_eq!(
             parse_offset_file_name("00000000000000004096.log", "log"),
-            Some(4096)
+            Some(Offset(4096))
         );
         assert_eq!(parse_offset_file_name("4096.log", "log"), None);
         assert_eq!(

@@ -3,6 +3,7 @@
 //! `SnapshotFooterRecord` one (KIP-630). Written to `.checkpoint.part`, fsynced, renamed, and the
 //! directory fsynced; read back whole through a memory map or in bounded chunks for FetchSnapshot.
 
+use crate::ids::{Epoch, Offset};
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -23,9 +24,9 @@ use crate::fsutil::fsync_dir;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SnapshotId {
     /// Offset after the last record the snapshot covers.
-    pub end_offset: i64,
+    pub end_offset: Offset,
     /// Epoch of that last record.
-    pub epoch: i32,
+    pub epoch: Epoch,
 }
 
 impl SnapshotId {
@@ -77,7 +78,7 @@ fn footer_record() -> Result<RecordData, LogError> {
 /// (records are numbered from 0 within a snapshot), refusing one above `batch_bytes_max`.
 fn encode_snapshot_batch(
     id: SnapshotId,
-    base_offset: i64,
+    base_offset: Offset,
     timestamp_ms: i64,
     control: bool,
     records: &[RecordData],
@@ -111,7 +112,7 @@ fn encode_snapshot_batch(
 #[derive(Debug)]
 pub struct SnapshotEncoder {
     id: SnapshotId,
-    next_offset: i64,
+    next_offset: Offset,
     timestamp_ms: i64,
     batch_bytes_max: usize,
     buf: BytesMut,
@@ -126,7 +127,7 @@ impl SnapshotEncoder {
     ) -> Result<Self, LogError> {
         let mut e = SnapshotEncoder {
             id,
-            next_offset: 0,
+            next_offset: Offset::ZERO,
             timestamp_ms: last_contained_log_timestamp_ms,
             batch_bytes_max,
             buf: BytesMut::new(),
@@ -219,7 +220,7 @@ pub struct SnapshotWriter {
     /// Bytes written so far.
     position: u64,
     /// Offset of the next record within the snapshot (records are numbered from 0).
-    next_offset: i64,
+    next_offset: Offset,
     /// Whether this writer encodes (header/footer added) or receives raw chunks.
     generated: bool,
     last_contained_log_timestamp_ms: i64,
@@ -274,7 +275,7 @@ impl SnapshotWriter {
         batch_bytes_max: usize,
         generated: bool,
     ) -> Result<Self, LogError> {
-        if id.end_offset < 0 || id.epoch < 0 {
+        if id.end_offset < Offset::ZERO || id.epoch < Epoch::ZERO {
             return Err(LogError::InvalidArgument(format!(
                 "invalid snapshot id {id}"
             )));
@@ -299,7 +300,7 @@ impl SnapshotWriter {
             part,
             file: Some(file),
             position: 0,
-            next_offset: 0,
+            next_offset: Offset::ZERO,
             generated,
             last_contained_log_timestamp_ms: -1,
             batch_bytes_max,
@@ -490,8 +491,8 @@ mod tests {
     #[test]
     fn names_round_trip() {
         let id = SnapshotId {
-            end_offset: 4096,
-            epoch: 3,
+            end_offset: Offset(4096),
+            epoch: Epoch(3),
         };
         assert_eq!(id.file_name(), "00000000000000004096-0000000003.checkpoint");
         assert_eq!(SnapshotId::parse_file_name(&id.file_name()), Some(id));
@@ -506,8 +507,8 @@ mod tests {
     fn write_finish_read_chunks() {
         let dir = tempfile::tempdir().unwrap();
         let id = SnapshotId {
-            end_offset: 10,
-            epoch: 2,
+            end_offset: Offset(10),
+            epoch: Epoch(2),
         };
         let mut w = SnapshotWriter::create(dir.path(), id, 1234, 1 << 20).unwrap();
         w.append_records(&[RecordData {
@@ -548,8 +549,8 @@ mod tests {
     fn abandoned_writer_leaves_nothing_and_bad_chunks_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let id = SnapshotId {
-            end_offset: 1,
-            epoch: 1,
+            end_offset: Offset(1),
+            epoch: Epoch(1),
         };
         drop(SnapshotWriter::create(dir.path(), id, 0, 1 << 20).unwrap());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

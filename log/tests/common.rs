@@ -3,6 +3,8 @@
 
 use bytes::{Bytes, BytesMut};
 use metaquorum_log::batch::{encode_batch, BatchSpec, RecordData};
+use metaquorum_log::Epoch;
+use metaquorum_log::Offset;
 
 /// Encodes a batch of `n` records with `payload_len`-byte values derived from `seed`.
 pub fn batch(base_offset: i64, epoch: i32, n: usize, payload_len: usize, seed: u64) -> Vec<u8> {
@@ -21,8 +23,8 @@ pub fn batch(base_offset: i64, epoch: i32, n: usize, payload_len: usize, seed: u
     encode_batch(
         &mut out,
         BatchSpec {
-            base_offset,
-            epoch,
+            base_offset: Offset(base_offset),
+            epoch: Epoch(epoch),
             timestamp_ms: 1_700_000_000_000 + seed as i64,
             control: false,
         },

@@ -10,6 +10,7 @@
 mod common;
 
 use metaquorum_log::segment::segment_file_name;
+use metaquorum_log::Offset;
 use metaquorum_log::{Log, LogConfig, LogError};
 use rand::{Rng, SeedableRng};
 
@@ -44,7 +45,7 @@ fn open_with(
     Result<(Log, metaquorum_log::OpenReport), LogError>,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(segment_file_name(0)), segment).unwrap();
+    std::fs::write(dir.path().join(segment_file_name(Offset(0))), segment).unwrap();
     let r = Log::open(dir.path(), config());
     (dir, r)
 }
@@ -74,7 +75,7 @@ fn cut_at_every_byte_of_the_last_batch_truncates_exactly_the_torn_batch() {
             "cut at {cut}"
         );
         assert_eq!(
-            std::fs::metadata(dir.path().join(segment_file_name(0)))
+            std::fs::metadata(dir.path().join(segment_file_name(Offset(0))))
                 .unwrap()
                 .len() as usize,
             last_pos
@@ -83,7 +84,8 @@ fn cut_at_every_byte_of_the_last_batch_truncates_exactly_the_torn_batch() {
         drop(log);
         let (mut log, _) = Log::open(dir.path(), config()).unwrap();
         let end = log.end_offset();
-        log.append(&common::batch(end, 9, 1, 10, 99)).unwrap();
+        log.append(&common::batch(end.into(), 9, 1, 10, 99))
+            .unwrap();
         log.flush().unwrap();
     }
     // The whole file is fine.
@@ -180,12 +182,13 @@ fn damage_in_a_sealed_segment_is_an_error_naming_file_and_position() {
         let (mut log, _) = Log::open(dir.path(), cfg).unwrap();
         for i in 0..40 {
             let end = log.end_offset();
-            log.append(&common::batch(end, 1, 2, 100, i)).unwrap();
+            log.append(&common::batch(end.into(), 1, 2, 100, i))
+                .unwrap();
         }
         log.flush().unwrap();
         assert!(log.segment_count() > 3);
     }
-    let first = dir.path().join(segment_file_name(0));
+    let first = dir.path().join(segment_file_name(Offset(0)));
     let mut bytes = std::fs::read(&first).unwrap();
     bytes[100] ^= 0x10;
     std::fs::write(&first, &bytes).unwrap();

@@ -4,6 +4,8 @@
 
 mod common;
 
+use metaquorum_log::Epoch;
+use metaquorum_log::Offset;
 use std::path::Path;
 
 use metaquorum_log::segment::segment_file_name;
@@ -89,7 +91,7 @@ fn check(log: &Log, model: &[ModelBatch]) {
         "log contents differ from the model"
     );
     let end = model.last().map_or(0, |b| b.base + b.count);
-    assert_eq!(log.end_offset(), end);
+    assert_eq!(log.end_offset(), Offset(end));
     assert!(log.durable_end_offset() <= log.end_offset());
     // The epoch cache: first offset of every epoch.
     let mut epochs: Vec<(i32, i64)> = Vec::new();
@@ -101,11 +103,14 @@ fn check(log: &Log, model: &[ModelBatch]) {
     let got: Vec<(i32, i64)> = log
         .epochs()
         .iter()
-        .map(|e| (e.epoch, e.start_offset))
+        .map(|e| (e.epoch.get(), e.start_offset.get()))
         .collect();
     assert_eq!(got, epochs, "epoch cache differs");
     if let Some(&(e, _)) = epochs.last() {
-        assert_eq!(log.end_offset_for_epoch(e), Some((e, end)));
+        assert_eq!(
+            log.end_offset_for_epoch(Epoch(e)),
+            Some((Epoch(e), Offset(end)))
+        );
     }
 }
 
@@ -118,18 +123,18 @@ fn crash_cut(dir: &Path, log: &Log, model: &[ModelBatch], permille: u32) -> usiz
             .unwrap()
             .filter_map(|e| {
                 let n = e.unwrap().file_name().to_string_lossy().into_owned();
-                metaquorum_log::segment::parse_offset_file_name(&n, "log")
+                metaquorum_log::segment::parse_offset_file_name(&n, "log").map(Offset::get)
             })
             .collect();
         bases.sort();
         *bases.last().unwrap()
     };
-    let path = dir.join(segment_file_name(active_base));
+    let path = dir.join(segment_file_name(Offset(active_base)));
     let len = std::fs::metadata(&path).unwrap().len() as usize;
     // Byte position of the first batch not yet durable, within the active segment.
     let mut pos = 0usize;
     for b in model.iter().filter(|b| b.base >= active_base) {
-        if b.base >= durable {
+        if b.base >= durable.into() {
             break;
         }
         pos += b.bytes.len();
@@ -171,11 +176,11 @@ proptest! {
                     if bump_epoch { epoch += 1; }
                     seed += 1;
                     let base = log.end_offset();
-                    let bytes = common::batch(base, epoch, records, payload, seed);
+                    let bytes = common::batch(base.into(), epoch, records, payload, seed);
                     let info = log.append(&bytes).unwrap();
                     prop_assert_eq!(info.first_offset, base);
                     prop_assert_eq!(info.last_offset, base + records as i64 - 1);
-                    model.push(ModelBatch { base, count: records as i64, epoch, bytes });
+                    model.push(ModelBatch { base: base.into(), count: records as i64, epoch, bytes });
                 }
                 Op::Flush => {
                     let durable = log.flush().unwrap();
@@ -183,16 +188,16 @@ proptest! {
                 }
                 Op::Read { from_permille, bytes_max } => {
                     if model.is_empty() { continue; }
-                    let end = log.end_offset();
+                    let end = log.end_offset().get();
                     let from = pick(end as usize + 1, from_permille).min(end as usize) as i64;
-                    let slice = log.read(from, bytes_max).unwrap();
+                    let slice = log.read(Offset(from), bytes_max).unwrap();
                     if from == end {
                         prop_assert!(slice.bytes.is_empty());
                         continue;
                     }
                     // The first batch returned contains `from`; whole batches; bounded unless one batch.
                     let i = model.iter().position(|b| b.base <= from && from < b.base + b.count).unwrap();
-                    prop_assert_eq!(slice.first_offset, model[i].base);
+                    prop_assert_eq!(slice.first_offset, Offset(model[i].base));
                     let mut expected = Vec::new();
                     for b in &model[i..] {
                         if !expected.is_empty() && expected.len() + b.bytes.len() > bytes_max { break; }
@@ -202,12 +207,12 @@ proptest! {
                     prop_assert_eq!(slice.bytes, &expected[..]);
                 }
                 Op::Truncate { to_permille } => {
-                    let end = log.end_offset();
+                    let end = log.end_offset().get();
                     let to = pick(end as usize + 1, to_permille) as i64;
-                    let new_end = log.truncate_to(to).unwrap();
+                    let new_end = log.truncate_to(Offset(to)).unwrap();
                     model.retain(|b| b.base + b.count <= to);
                     let model_end = model.last().map_or(0, |b| b.base + b.count);
-                    prop_assert_eq!(new_end, model_end.max(log.log_start_offset()));
+                    prop_assert_eq!(new_end.get(), model_end.max(log.log_start_offset().get()));
                     prop_assert!(log.durable_end_offset() <= new_end);
                     if model.is_empty() { epoch = 1; } else { epoch = epoch.max(1); }
                 }

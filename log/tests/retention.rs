@@ -4,6 +4,8 @@ mod common;
 
 use bytes::Bytes;
 use metaquorum_log::batch::RecordData;
+use metaquorum_log::Epoch;
+use metaquorum_log::Offset;
 use metaquorum_log::{Log, LogConfig, Retention, SnapshotId};
 
 fn config() -> LogConfig {
@@ -18,14 +20,17 @@ fn config() -> LogConfig {
 fn fill(log: &mut Log, batches: usize, epoch: i32) {
     for i in 0..batches {
         let end = log.end_offset();
-        log.append(&common::batch(end, epoch, 3, 200, i as u64))
+        log.append(&common::batch(end.into(), epoch, 3, 200, i as u64))
             .unwrap();
     }
     log.flush().unwrap();
 }
 
 fn snapshot(log: &mut Log, end_offset: i64, epoch: i32) -> SnapshotId {
-    let id = SnapshotId { end_offset, epoch };
+    let id = SnapshotId {
+        end_offset: Offset(end_offset),
+        epoch: Epoch(epoch),
+    };
     let mut w = log.create_snapshot(id, 1_700_000_000_000).unwrap();
     w.append_records(&[RecordData {
         key: None,
@@ -55,11 +60,11 @@ fn retention_deletes_only_segments_wholly_below_the_newest_snapshot() {
             },
         )
         .unwrap();
-    assert_eq!((r.segments_deleted, r.log_start_offset), (0, 0));
+    assert_eq!((r.segments_deleted, r.log_start_offset), (0, Offset(0)));
 
     let old = snapshot(&mut log, 30, 1);
-    let mid = log.end_offset() / 2;
-    let newest = snapshot(&mut log, mid, 1);
+    let mid = Offset(log.end_offset().get() / 2);
+    let newest = snapshot(&mut log, mid.into(), 1);
     assert_eq!(log.latest_snapshot(), Some(newest));
     // Unlimited retention keeps everything.
     let r = log
@@ -112,7 +117,7 @@ fn time_retention_uses_record_timestamps() {
     let (mut log, _) = Log::open(dir.path(), config()).unwrap();
     fill(&mut log, 40, 1);
     let end = log.end_offset();
-    snapshot(&mut log, end, 1);
+    snapshot(&mut log, end.into(), 1);
     // Batches carry timestamps 1_700_000_000_000 + i: a "now" just after keeps everything...
     let r = log
         .clean(
@@ -146,8 +151,8 @@ fn leftover_part_files_are_removed_on_open() {
         let w = log
             .create_snapshot(
                 SnapshotId {
-                    end_offset: 5,
-                    epoch: 1,
+                    end_offset: Offset(5),
+                    epoch: Epoch(1),
                 },
                 0,
             )
@@ -170,7 +175,7 @@ fn a_flush_begun_before_a_truncation_does_not_count_after_it() {
     let (mut log, _) = Log::open(dir.path(), config()).unwrap();
     fill(&mut log, 2, 1);
     let durable = log.durable_end_offset();
-    log.append(&common::batch(log.end_offset(), 1, 3, 10, 7))
+    log.append(&common::batch(log.end_offset().into(), 1, 3, 10, 7))
         .unwrap();
     assert_eq!(
         log.durable_end_offset(),
@@ -181,7 +186,7 @@ fn a_flush_begun_before_a_truncation_does_not_count_after_it() {
     assert_eq!(pending.end_offset(), log.end_offset());
     // Meanwhile the log is truncated and rewritten (a follower's divergence).
     log.truncate_to(durable).unwrap();
-    log.append(&common::batch(log.end_offset(), 2, 5, 10, 8))
+    log.append(&common::batch(log.end_offset().into(), 2, 5, 10, 8))
         .unwrap();
     let done = pending.sync().unwrap();
     assert_eq!(log.complete_flush(done), durable, "stale flush ignored");
@@ -198,23 +203,29 @@ fn truncate_fully_and_start_at_resets_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let (mut log, _) = Log::open(dir.path(), config()).unwrap();
     fill(&mut log, 30, 1);
-    log.truncate_fully_and_start_at(1000).unwrap();
+    log.truncate_fully_and_start_at(Offset(1000)).unwrap();
     assert_eq!(
         (
             log.log_start_offset(),
             log.end_offset(),
             log.segment_count()
         ),
-        (1000, 1000, 1)
+        (Offset(1000), Offset(1000), 1)
     );
     assert_eq!(log.last_epoch(), None);
     log.append(&common::batch(1000, 4, 2, 10, 1)).unwrap();
     log.flush().unwrap();
     drop(log);
     let (log, _) = Log::open(dir.path(), config()).unwrap();
-    assert_eq!((log.log_start_offset(), log.end_offset()), (1000, 1002));
-    assert_eq!(log.end_offset_for_epoch(4), Some((4, 1002)));
-    assert_eq!(log.end_offset_for_epoch(3), None);
+    assert_eq!(
+        (log.log_start_offset(), log.end_offset()),
+        (Offset(1000), Offset(1002))
+    );
+    assert_eq!(
+        log.end_offset_for_epoch(Epoch(4)),
+        Some((Epoch(4), Offset(1002)))
+    );
+    assert_eq!(log.end_offset_for_epoch(Epoch(3)), None);
 }
 
 #[test]
@@ -226,22 +237,22 @@ fn bad_appends_are_refused_and_change_nothing() {
     let size = log.size_bytes();
     use metaquorum_log::LogError::*;
     assert!(matches!(
-        log.append(&common::batch(end + 1, 5, 1, 10, 0)),
+        log.append(&common::batch((end + 1).into(), 5, 1, 10, 0)),
         Err(OffsetMismatch { .. })
     ));
     assert!(matches!(
-        log.append(&common::batch(end, 4, 1, 10, 0)),
+        log.append(&common::batch(end.into(), 4, 1, 10, 0)),
         Err(EpochRegression { .. })
     ));
-    let mut corrupt = common::batch(end, 5, 1, 10, 0);
+    let mut corrupt = common::batch(end.into(), 5, 1, 10, 0);
     let n = corrupt.len();
     corrupt[n - 1] ^= 1;
     assert!(matches!(log.append(&corrupt), Err(InvalidBatch { .. })));
     // A valid batch followed by garbage: nothing of it is written.
-    let mut mixed = common::batch(end, 5, 1, 10, 0);
+    let mut mixed = common::batch(end.into(), 5, 1, 10, 0);
     mixed.extend_from_slice(b"garbage");
     assert!(matches!(log.append(&mixed), Err(InvalidBatch { .. })));
-    let big = common::batch(end, 5, 20, 200, 0);
+    let big = common::batch(end.into(), 5, 20, 200, 0);
     assert!(matches!(log.append(&big), Err(InvalidBatch { .. })));
     assert!(log.append(&[]).is_err());
     assert_eq!((log.end_offset(), log.size_bytes()), (end, size));
@@ -256,8 +267,8 @@ fn a_damaged_or_missing_index_is_rebuilt_from_the_segment() {
     let dir = tempfile::tempdir().unwrap();
     let (mut log, _) = Log::open(dir.path(), config()).unwrap();
     fill(&mut log, 40, 1);
-    let expected: Vec<Vec<u8>> = (0..log.end_offset())
-        .map(|o| log.read(o, 1).unwrap().bytes.to_vec())
+    let expected: Vec<Vec<u8>> = (0..log.end_offset().into())
+        .map(|o| log.read(Offset(o), 1).unwrap().bytes.to_vec())
         .collect();
     drop(log);
     let first = dir.path().join("00000000000000000000.index");
@@ -273,7 +284,7 @@ fn a_damaged_or_missing_index_is_rebuilt_from_the_segment() {
     let (log, _) = Log::open(dir.path(), config()).unwrap();
     for (o, bytes) in expected.iter().enumerate() {
         assert_eq!(
-            &log.read(o as i64, 1).unwrap().bytes.to_vec(),
+            &log.read(Offset(o as i64), 1).unwrap().bytes.to_vec(),
             bytes,
             "offset {o}"
         );

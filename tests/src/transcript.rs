@@ -18,6 +18,7 @@
 //! - `unreachable <id> <peer>` — the transport of `<id>` found `<peer>` refusing connections
 //! - `status`, `describe <id>` (DescribeQuorum), `log <id>`, `queue`
 
+use metaquorum_log::Epoch;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 
@@ -43,7 +44,7 @@ struct HNode {
     /// A flush the node began while auto-flush was off, waiting for `flush`.
     held_flush: Option<MemFlush>,
     /// (role, epoch, leader, hw) last printed.
-    shown: Option<(RoleKind, i32, Option<NodeId>, Offset)>,
+    shown: Option<(RoleKind, Epoch, Option<NodeId>, Offset)>,
 }
 
 /// A hand-driven cluster.
@@ -66,7 +67,7 @@ impl Default for Harness {
 impl Harness {
     /// An empty harness; `cluster` creates the nodes.
     pub fn new() -> Self {
-        let mut cfg = RaftConfig::new(0);
+        let mut cfg = RaftConfig::new(NodeId(0));
         cfg.election_timeout_ms = 100;
         cfg.fetch_timeout_ms = 200;
         cfg.request_timeout_ms = 50;
@@ -114,10 +115,10 @@ impl Harness {
                 if let Some(b) = kv("chunk-bytes") {
                     self.cfg.snapshot_chunk_bytes_max = b.parse().map_err(|_| "bad chunk-bytes")?;
                 }
-                self.voters = (1..=voters).collect();
+                self.voters = (1..=voters).map(NodeId).collect();
                 for id in 1..=voters + observers {
                     self.nodes.insert(
-                        id,
+                        NodeId(id),
                         HNode {
                             node: None,
                             down_store: Some(MemStore::new()),
@@ -129,7 +130,7 @@ impl Harness {
                     );
                 }
                 for id in 1..=voters + observers {
-                    self.start(id);
+                    self.start(NodeId(id));
                 }
             }
             "elapse" => {
@@ -213,10 +214,11 @@ impl Harness {
                 let id = id_arg(0)?;
                 let node = self.node_mut(id).ok_or("node is down")?;
                 let hw = node.core().high_watermark();
-                let entries = entries_of(node.core().store(), 0, hw).ok_or("entries missing")?;
+                let entries =
+                    entries_of(node.core().store(), Offset(0), hw).ok_or("entries missing")?;
                 let sid = SnapshotId {
                     end_offset: hw,
-                    epoch: entries.last().map_or(0, |e| e.epoch),
+                    epoch: entries.last().map_or(Epoch(0), |e| e.epoch),
                 };
                 let store = node.store_mut();
                 store.create_snapshot(sid, encode_snapshot(&entries));
@@ -391,7 +393,7 @@ impl Harness {
             raft: cfg,
             voters,
             persisted: node.persisted,
-            seed: 1000 + id as u64,
+            seed: 1000 + id.get() as u64,
             now_ms: now,
             wall_ms_at_zero: 0,
         };

@@ -42,14 +42,14 @@ impl Default for ValueLog {
         ValueLog {
             last_proposal: None,
             digest: DIGEST_EMPTY,
-            applied: 0,
+            applied: Offset(0),
         }
     }
 }
 
 impl ValueLog {
     fn fold_record(&mut self, offset: Offset, value: &[u8]) {
-        self.digest = fold(fold(self.digest, &offset.to_le_bytes()), value);
+        self.digest = fold(fold(self.digest, &offset.get().to_le_bytes()), value);
     }
 }
 
@@ -58,9 +58,9 @@ impl StateMachine<MemStore> for ValueLog {
 
     fn load(&mut self, store: &MemStore) -> Result<Offset, SnapshotError> {
         self.digest = DIGEST_EMPTY;
-        self.applied = 0;
+        self.applied = Offset(0);
         let Some(id) = store.latest_snapshot() else {
-            return Ok(0);
+            return Ok(Offset(0));
         };
         let bytes = store.snapshot(id).ok_or_else(|| SnapshotError::Open {
             id,
@@ -68,7 +68,7 @@ impl StateMachine<MemStore> for ValueLog {
         })?;
         for (offset, entry) in decode_snapshot(bytes).iter().enumerate() {
             if !entry.control {
-                self.fold_record(offset as Offset, &entry.value);
+                self.fold_record(Offset(offset as i64), &entry.value);
             }
         }
         self.applied = id.end_offset;
@@ -83,7 +83,7 @@ impl StateMachine<MemStore> for ValueLog {
         if !batch.control {
             for (k, r) in batch.records.iter().enumerate() {
                 let value = r.value.as_deref().unwrap_or_default();
-                self.fold_record(batch.base_offset + k as Offset, value);
+                self.fold_record(batch.base_offset + k as i64, value);
             }
         }
         self.applied = batch.next_offset();

@@ -269,6 +269,9 @@ async fn brokers_are_fenced_and_unfenced_as_kip_631_says() {
     // Caught up: unfenced.
     let r = admin.call(&b1.heartbeat(epoch), WITHIN).await;
     assert!(!r.is_fenced && r.is_caught_up, "{r:?}");
+    // Broker 1 stays alive until the test silences it below, however slow the machine: its
+    // session is only 1.5 s.
+    let b1_beats = b1.spawn_heartbeats(admin.clone(), Duration::from_millis(300));
     // A stale epoch is refused.
     let mut stale = b1.clone();
     stale.epoch = epoch - 1;
@@ -281,12 +284,13 @@ async fn brokers_are_fenced_and_unfenced_as_kip_631_says() {
     let mut b2 = TestBroker::new(2, &cluster.cluster_id);
     b2.register(&admin, WITHIN).await;
     b2.unfence(&admin, WITHIN).await;
+    let beats = b2.spawn_heartbeats(admin.clone(), Duration::from_millis(300));
     let created = admin
         .call(&create_topic("fenced-test", 4, 2, &[]), WITHIN)
         .await;
     assert_eq!(created.topics[0].error_code, 0, "{created:?}");
     // Broker 2 keeps heartbeating; broker 1 goes silent and is fenced after the session.
-    let beats = b2.spawn_heartbeats(admin.clone(), Duration::from_millis(300));
+    b1_beats.abort();
     let md = wait_for("broker 1 fenced and out of every ISR", WITHIN, || async {
         let md = admin
             .attempt(&MetadataRequest::default().with_topics(None))

@@ -1,6 +1,8 @@
 //! End-to-end tests of `metaquorum storage` and `metaquorum log dump`, run as an operator would:
 //! the real binary, real files, exit codes and wording checked.
 
+use metaquorum_log::Epoch;
+use metaquorum_log::NodeId;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -82,7 +84,7 @@ fn format_then_info_then_refuse_to_format_twice() {
     let mp = MetaProperties::read(&data).unwrap().unwrap();
     assert_eq!(
         (mp.cluster_id.as_str(), mp.node_id, mp.version),
-        (id.as_str(), 1, 1)
+        (id.as_str(), NodeId(1), 1)
     );
     assert!(data.join("bootstrap.checkpoint").exists());
     assert!(data
@@ -422,7 +424,10 @@ fn bad_configuration_is_an_error_naming_key_and_value_and_env_overrides_apply() 
     );
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("some.unknown.key"), "{}", stderr(&o));
-    assert_eq!(MetaProperties::read(&data).unwrap().unwrap().node_id, 2);
+    assert_eq!(
+        MetaProperties::read(&data).unwrap().unwrap().node_id,
+        NodeId(2)
+    );
 }
 
 #[test]
@@ -492,7 +497,7 @@ fn write_segment(dir: &Path, values: &[bytes::Bytes]) {
             &mut b,
             metaquorum_log::batch::BatchSpec {
                 base_offset: log.end_offset(),
-                epoch: 4,
+                epoch: Epoch(4),
                 timestamp_ms: 1000 + i,
                 control: false,
             },

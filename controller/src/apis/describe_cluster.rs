@@ -71,7 +71,7 @@ pub fn describe_cluster_response(
 ) -> DescribeClusterResponse {
     let mut response = DescribeClusterResponse::default()
         .with_cluster_id(wire_str(cluster_id))
-        .with_controller_id(BrokerId(controller_id.unwrap_or(-1)))
+        .with_controller_id(controller_id.unwrap_or(NodeId::NONE).into())
         .with_endpoint_type(request.endpoint_type);
     match request.endpoint_type {
         1 => {
@@ -97,7 +97,7 @@ pub fn describe_cluster_response(
                 .iter()
                 .map(|(id, hp)| {
                     DescribeClusterBroker::default()
-                        .with_broker_id(BrokerId(*id))
+                        .with_broker_id((*id).into())
                         .with_host(wire_str(hp.host.clone()))
                         .with_port(i32::from(hp.port))
                 })

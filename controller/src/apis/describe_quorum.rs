@@ -1,11 +1,12 @@
 //! The DescribeQuorum answer (KIP-595, KIP-836) built from one node's view of the quorum.
 
+use crate::raft::Offset;
 use std::collections::BTreeMap;
 
 use kafka_protocol::messages::describe_quorum_response::{
     self as dq, DescribeQuorumResponse, ReplicaState,
 };
-use kafka_protocol::messages::{ApiKey, BrokerId, TopicName};
+use kafka_protocol::messages::{ApiKey, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
 use super::{ApiSpec, Route};
@@ -23,18 +24,18 @@ pub fn describe_quorum_response(
     let ts = |ms: Option<u64>| ms.map_or(-1, |m| view.wall_ms_at_zero + m as i64);
     let replica = |r: &crate::raft::ReplicaInfo| {
         ReplicaState::default()
-            .with_replica_id(BrokerId(r.replica_id))
-            .with_log_end_offset(r.log_end_offset.unwrap_or(-1))
+            .with_replica_id(r.replica_id.into())
+            .with_log_end_offset(r.log_end_offset.unwrap_or(Offset(-1)).into())
             .with_last_fetch_timestamp(ts(r.last_fetch_ms))
             .with_last_caught_up_timestamp(ts(r.last_caught_up_ms))
     };
     let p = dq::PartitionData::default()
         .with_partition_index(0)
-        .with_leader_id(BrokerId(view.info.leader_id.unwrap_or(-1)))
-        .with_leader_epoch(view.info.leader_epoch)
+        .with_leader_id(view.info.leader_id.unwrap_or(NodeId::NONE).into())
+        .with_leader_epoch(view.info.leader_epoch.into())
         .with_high_watermark(
             if view.role == RoleKind::Leader || view.info.leader_id.is_some() {
-                view.info.high_watermark
+                view.info.high_watermark.into()
             } else {
                 -1
             },
@@ -45,7 +46,7 @@ pub fn describe_quorum_response(
         .iter()
         .map(|(id, hp)| {
             dq::Node::default()
-                .with_node_id(BrokerId(*id))
+                .with_node_id((*id).into())
                 .with_listeners(vec![dq::Listener::default()
                     .with_name(StrBytes::from_static_str("CONTROLLER"))
                     .with_host(StrBytes::from_string(hp.host.clone()))

@@ -160,6 +160,6 @@ pub fn metadata_response(
     MetadataResponse::default()
         .with_brokers(brokers)
         .with_cluster_id(Some(wire_str(cluster_id)))
-        .with_controller_id(BrokerId(controller_id.unwrap_or(-1)))
+        .with_controller_id(controller_id.unwrap_or(NodeId::NONE).into())
         .with_topics(topics)
 }

@@ -9,6 +9,7 @@
 //! key is a warning returned in [`Loaded`]. Nothing here panics on any input, and nothing here logs:
 //! the caller logs the warnings.
 
+use crate::raft::NodeId;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::num::IntErrorKind;
@@ -38,7 +39,7 @@ use values::*;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// `node.id`: this node's id, >= 0.
-    pub node_id: i32,
+    pub node_id: NodeId,
     /// `process.roles`.
     pub process_roles: ProcessRoles,
     /// `controller.quorum.voters`: static voters with unique ids; may be empty.
@@ -433,7 +434,7 @@ impl Config {
 
         let min_segment = i64::try_from(METADATA_LOG_SEGMENT_MIN_BYTES_FLOOR).unwrap_or(INT_MAX);
         let config = Config {
-            node_id: i32::try_from(node_id).unwrap_or(i32::MAX),
+            node_id: NodeId(i32::try_from(node_id).unwrap_or(i32::MAX)),
             process_roles,
             controller_quorum_voters,
             controller_quorum_bootstrap_servers,

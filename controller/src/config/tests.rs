@@ -108,7 +108,7 @@ fn minimal_controller_file_gets_kafka_defaults() {
     .unwrap();
     assert_eq!(loaded.warnings, Vec::<String>::new());
     let c = loaded.config;
-    assert_eq!(c.node_id, 1);
+    assert_eq!(c.node_id, NodeId(1));
     assert_eq!(
         c.process_roles,
         ProcessRoles {
@@ -117,7 +117,7 @@ fn minimal_controller_file_gets_kafka_defaults() {
         }
     );
     let voter = QuorumVoter {
-        id: 1,
+        id: NodeId(1),
         host: "localhost".into(),
         port: 9093,
     };
@@ -147,7 +147,7 @@ fn minimal_broker_file_gets_kafka_defaults() {
     .unwrap();
     assert_eq!(loaded.warnings, Vec::<String>::new());
     let c = loaded.config;
-    assert_eq!(c.node_id, 2);
+    assert_eq!(c.node_id, NodeId(2));
     assert_eq!(c.process_roles.to_string(), "broker");
     assert_eq!(c.listeners.len(), 1);
     assert_eq!(c.listeners[0].to_string(), "PLAINTEXT://:9092");
@@ -297,7 +297,7 @@ fn values_are_trimmed_and_lists_skip_empty_items() {
     )
     .unwrap()
     .config;
-    assert_eq!(c.node_id, 1);
+    assert_eq!(c.node_id, NodeId(1));
     assert_eq!(c.process_roles.to_string(), "broker,controller");
     assert_eq!(c.listeners[0].name, "CONTROLLER", "names are upper-cased");
     assert_eq!(c.log_dirs, vec![PathBuf::from("/a"), PathBuf::from("/b")]);
@@ -359,7 +359,7 @@ fn file_syntax_follows_java_properties() {
     })
     .unwrap()
     .config;
-    assert_eq!(c.node_id, 1);
+    assert_eq!(c.node_id, NodeId(1));
     assert_eq!(c.controller_quorum_voters[0].host, "localhost");
     assert_eq!(c.log_dirs, vec![PathBuf::from("/data/caf\u{e9}")]);
 }
@@ -435,7 +435,7 @@ fn environment_overrides_file_and_override_overrides_environment() {
         "node.id=5".to_string(),
         "controller.quorum.voters=5@h:1".to_string(),
     ]);
-    assert_eq!(c.node_id, 5);
+    assert_eq!(c.node_id, NodeId(5));
 }
 
 #[test]

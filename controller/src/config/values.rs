@@ -1,6 +1,7 @@
 //! Typed values of the structured keys (roles, voters, addresses, listeners, protocols) and their
 //! parsers. A parser's error names the key, the whole value and the offending entry.
 
+use crate::raft::NodeId;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -62,7 +63,7 @@ fn fmt_host(f: &mut fmt::Formatter<'_>, host: &str) -> fmt::Result {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuorumVoter {
     /// The voter's node id.
-    pub id: i32,
+    pub id: NodeId,
     /// Host name or address, without brackets for IPv6.
     pub host: String,
     /// Port of the voter's controller listener.
@@ -292,14 +293,18 @@ pub(super) fn parse_voters(value: &str) -> Result<Vec<QuorumVoter>, ConfigError>
             })?;
         let (host, port) = split_host_port(address.trim(), false)
             .map_err(|reason| invalid(spec, value, reason))?;
-        if voters.iter().any(|v| v.id == id) {
+        if voters.iter().any(|v| v.id == NodeId(id)) {
             return Err(invalid(
                 spec,
                 value,
                 format!("voter id {id} appears more than once"),
             ));
         }
-        voters.push(QuorumVoter { id, host, port });
+        voters.push(QuorumVoter {
+            id: NodeId(id),
+            host,
+            port,
+        });
     }
     Ok(voters)
 }
@@ -515,7 +520,7 @@ mod tests {
             "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}",
         ];
         (0..=i32::MAX, host, any::<u16>()).prop_map(|(id, host, port)| QuorumVoter {
-            id,
+            id: NodeId(id),
             host,
             port,
         })
@@ -525,7 +530,7 @@ mod tests {
         #[test]
         fn voter_parsing_never_panics(s in ".*") {
             if let Ok(voters) = parse_voters(&s) {
-                let mut ids: Vec<i32> = voters.iter().map(|v| v.id).collect();
+                let mut ids: Vec<NodeId> = voters.iter().map(|v| v.id).collect();
                 ids.sort_unstable();
                 ids.dedup();
                 prop_assert_eq!(ids.len(), voters.len());

@@ -12,6 +12,7 @@
 //! drops the uncommitted state. The active controller also fences brokers whose sessions
 //! expire and writes a NoOp record when idle for `metadata.max.idle.interval.ms`.
 
+use crate::raft::Epoch;
 use std::collections::{BTreeMap, VecDeque};
 
 use kafka_protocol::messages::{RequestKind, ResponseKind};
@@ -121,7 +122,7 @@ impl QuorumController {
             snapshots: Snapshotter::new(settings.snapshots),
             settings,
             loader: MetadataLoader::new(),
-            applied: 0,
+            applied: Offset(0),
             applied_timestamp_ms: -1,
             active: None,
             waiting: VecDeque::new(),
@@ -163,7 +164,7 @@ impl QuorumController {
         let mut response = error_response(&call.request, ErrorCode::NotController, &message);
         if let Some(ResponseKind::Metadata(m)) = &mut response {
             // The controller id points a Metadata client the way.
-            m.controller_id = kafka_protocol::messages::BrokerId(leader.unwrap_or(-1));
+            m.controller_id = leader.unwrap_or(NodeId::NONE).into();
         }
         if let Some(r) = response {
             let _ = call.reply.send(r);
@@ -219,7 +220,7 @@ impl QuorumController {
             epoch,
             latest: self.loader.image().clone(),
             replies: BTreeMap::new(),
-            last_proposed: -1,
+            last_proposed: Offset(-1),
             images: VecDeque::new(),
             last_write_ms: ctx.now_ms(),
             next_balance_ms: ctx.now_ms() + self.settings.leader_balance_interval_ms.unwrap_or(0),
@@ -271,11 +272,11 @@ impl QuorumController {
                 value: Some(r.encode()),
             })
             .collect();
-        let n = data.len() as Offset;
+        let n = data.len() as i64;
         let (_, first) = ctx.propose(data).map_err(|e| e.to_string())?;
-        let last = first + n - 1;
+        let last = first + (n - 1);
         active.latest = delta.apply(MetadataProvenance {
-            offset: last,
+            offset: last.into(),
             epoch: active.epoch,
             last_contained_timestamp_ms: ctx.wall_ms(),
         });
@@ -299,7 +300,7 @@ impl QuorumController {
         let response = result.response;
         let wait_for = if result.records.is_empty() {
             // Nothing to write, but the answer may rest on records not yet committed.
-            self.active.as_ref().map_or(-1, |a| a.last_proposed)
+            self.active.as_ref().map_or(Offset(-1), |a| a.last_proposed)
         } else {
             match self.propose(result.records, ctx) {
                 Ok(last) => last,
@@ -406,8 +407,8 @@ impl QuorumController {
         match adopted {
             Some((offset, image)) if offset == last && !self.loader.in_transaction() => {
                 let provenance = MetadataProvenance {
-                    offset: last,
-                    epoch: batch.epoch,
+                    offset: last.into(),
+                    epoch: batch.epoch.into(),
                     last_contained_timestamp_ms: image.provenance.last_contained_timestamp_ms,
                 };
                 let image = MetadataImage {
@@ -474,7 +475,7 @@ impl QuorumController {
             partitions: image.partition_count(),
             offline_partitions: image.offline_partition_count(),
             last_applied_offset: last_applied,
-            last_committed_offset: ctx.high_watermark() - 1,
+            last_committed_offset: (ctx.high_watermark() - 1).into(),
             last_applied_lag_ms: if self.active.is_some() || self.applied_timestamp_ms < 0 {
                 0
             } else {
@@ -494,7 +495,7 @@ impl<L: SnapshotStore> StateMachine<L> for QuorumController {
     fn load(&mut self, store: &L) -> Result<Offset, SnapshotError> {
         // A loaded snapshot replaces everything; its image is published by whoever loads it.
         self.published.clear();
-        self.applied = load_latest(store, &mut self.loader)?.map_or(0, |id| id.end_offset);
+        self.applied = load_latest(store, &mut self.loader)?.map_or(Offset(0), |id| id.end_offset);
         self.snapshots.reset();
         Ok(self.applied)
     }
@@ -521,7 +522,7 @@ impl<L: SnapshotStore> StateMachine<L> for QuorumController {
         if batch.control
             && self.active.is_none()
             && ctx.role() == RoleKind::Leader
-            && batch.epoch == ctx.epoch()
+            && batch.epoch == Epoch(ctx.epoch())
         {
             // Everything before this epoch is applied: take over.
             self.activate(ctx);

@@ -40,12 +40,12 @@ impl CommittedBatch {
             .collect();
         if records.len() != batch.records.len() {
             return Err(LoaderError::RecordWithoutValue {
-                base_offset: batch.base_offset,
+                base_offset: batch.base_offset.into(),
             });
         }
         Ok(CommittedBatch {
-            base_offset: batch.base_offset,
-            epoch: batch.epoch,
+            base_offset: batch.base_offset.into(),
+            epoch: batch.epoch.into(),
             append_timestamp_ms: batch.timestamp_or(wall_ms),
             records,
         })

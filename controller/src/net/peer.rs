@@ -262,6 +262,8 @@ async fn backoff_and_drain(rx: &mut mpsc::Receiver<(u64, Message)>, backoff_ms: 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::raft::Epoch;
+    use crate::raft::Offset;
     use tokio::io::AsyncReadExt;
 
     struct NoSink;
@@ -282,14 +284,14 @@ mod tests {
             retry_backoff_ms: 10,
             response_timeout_ms: 100,
         };
-        let client = PeerClient::spawn(2, addr, settings, std::sync::Arc::new(NoSink));
+        let client = PeerClient::spawn(NodeId(2), addr, settings, std::sync::Arc::new(NoSink));
         client.send(
             7,
             Message::FetchRequest {
-                replica_id: 1,
-                current_leader_epoch: 1,
-                fetch_offset: 0,
-                last_fetched_epoch: 0,
+                replica_id: NodeId(1),
+                current_leader_epoch: Epoch(1),
+                fetch_offset: Offset(0),
+                last_fetched_epoch: Epoch(0),
                 max_bytes: 1024,
             },
         );

@@ -5,6 +5,8 @@
 //! Records travel as RecordBatch v2 bytes. Received batches are CRC-checked before the core sees
 //! them; a bad batch makes the whole response malformed (the core retries the fetch).
 
+use crate::raft::Epoch;
+use crate::raft::Offset;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
@@ -72,7 +74,7 @@ pub fn from_error_code(code: i16) -> Option<ErrorCode> {
 }
 
 fn leader_option(id: i32) -> Option<NodeId> {
-    (id >= 0).then_some(id)
+    (id >= 0).then_some(NodeId(id))
 }
 
 fn malformed(what: &str, reason: impl Into<String>) -> WireError {
@@ -158,10 +160,10 @@ pub fn encode_raft_request(
         } => {
             let p = vote_req::PartitionData::default()
                 .with_partition_index(0)
-                .with_replica_epoch(*replica_epoch)
-                .with_replica_id(BrokerId(*replica_id))
-                .with_last_offset_epoch(*last_offset_epoch)
-                .with_last_offset(*last_offset)
+                .with_replica_epoch(replica_epoch.get())
+                .with_replica_id((*replica_id).into())
+                .with_last_offset_epoch(last_offset_epoch.get())
+                .with_last_offset(last_offset.get())
                 .with_pre_vote(*pre_vote);
             let t = vote_req::TopicData::default()
                 .with_topic_name(TopicName(StrBytes::from_static_str(METADATA_TOPIC)))
@@ -183,8 +185,8 @@ pub fn encode_raft_request(
         } => {
             let p = bqe_req::PartitionData::default()
                 .with_partition_index(0)
-                .with_leader_id(BrokerId(*leader_id))
-                .with_leader_epoch(*leader_epoch);
+                .with_leader_id((*leader_id).into())
+                .with_leader_epoch(leader_epoch.get());
             let t = bqe_req::TopicData::default()
                 .with_topic_name(TopicName(StrBytes::from_static_str(METADATA_TOPIC)))
                 .with_partitions(vec![p]);
@@ -204,9 +206,11 @@ pub fn encode_raft_request(
         } => {
             let p = eqe_req::PartitionData::default()
                 .with_partition_index(0)
-                .with_leader_id(BrokerId(*leader_id))
-                .with_leader_epoch(*leader_epoch)
-                .with_preferred_successors(preferred_successors.clone());
+                .with_leader_id((*leader_id).into())
+                .with_leader_epoch(leader_epoch.get())
+                .with_preferred_successors(
+                    preferred_successors.iter().map(|id| id.get()).collect(),
+                );
             let t = eqe_req::TopicData::default()
                 .with_topic_name(TopicName(StrBytes::from_static_str(METADATA_TOPIC)))
                 .with_partitions(vec![p]);
@@ -229,9 +233,9 @@ pub fn encode_raft_request(
             let max_bytes = (*max_bytes).min(i32::MAX as usize) as i32;
             let p = fetch_req::FetchPartition::default()
                 .with_partition(0)
-                .with_current_leader_epoch(*current_leader_epoch)
-                .with_fetch_offset(*fetch_offset)
-                .with_last_fetched_epoch(*last_fetched_epoch)
+                .with_current_leader_epoch(current_leader_epoch.get())
+                .with_fetch_offset(fetch_offset.get())
+                .with_last_fetched_epoch(last_fetched_epoch.get())
                 .with_log_start_offset(-1)
                 .with_partition_max_bytes(max_bytes);
             let t = fetch_req::FetchTopic::default()
@@ -239,7 +243,7 @@ pub fn encode_raft_request(
                 .with_partitions(vec![p]);
             let r = fetch_req::FetchRequest::default()
                 .with_cluster_id(cluster(cluster_id))
-                .with_replica_id(BrokerId(*replica_id))
+                .with_replica_id((*replica_id).into())
                 .with_max_wait_ms(500)
                 .with_min_bytes(0)
                 .with_max_bytes(max_bytes)
@@ -258,11 +262,11 @@ pub fn encode_raft_request(
         } => {
             let p = snap_req::PartitionSnapshot::default()
                 .with_partition(0)
-                .with_current_leader_epoch(*current_leader_epoch)
+                .with_current_leader_epoch(current_leader_epoch.get())
                 .with_snapshot_id(
                     snap_req::SnapshotId::default()
-                        .with_end_offset(snapshot_id.end_offset)
-                        .with_epoch(snapshot_id.epoch),
+                        .with_end_offset(snapshot_id.end_offset.into())
+                        .with_epoch(snapshot_id.epoch.into()),
                 )
                 .with_position(*position as i64);
             let t = snap_req::TopicSnapshot::default()
@@ -270,7 +274,7 @@ pub fn encode_raft_request(
                 .with_partitions(vec![p]);
             let r = snap_req::FetchSnapshotRequest::default()
                 .with_cluster_id(cluster(cluster_id))
-                .with_replica_id(BrokerId(*replica_id))
+                .with_replica_id((*replica_id).into())
                 .with_max_bytes((*max_bytes).min(i32::MAX as usize) as i32)
                 .with_topics(vec![t]);
             let v = FETCH_SNAPSHOT_VERSION;
@@ -336,7 +340,7 @@ pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, 
             })?;
             Ok(Message::VoteResponse {
                 error: code(p.error_code, "VoteResponse")?,
-                leader_epoch: p.leader_epoch,
+                leader_epoch: Epoch(p.leader_epoch),
                 leader_id: leader_option(p.leader_id.0),
                 vote_granted: p.vote_granted,
                 pre_vote: sent.pre_vote,
@@ -355,7 +359,7 @@ pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, 
             };
             Ok(Message::BeginQuorumEpochResponse {
                 error: code(e, "BeginQuorumEpochResponse")?,
-                leader_epoch: p.leader_epoch,
+                leader_epoch: Epoch(p.leader_epoch),
                 leader_id: leader_option(p.leader_id.0),
             })
         }
@@ -372,7 +376,7 @@ pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, 
             };
             Ok(Message::EndQuorumEpochResponse {
                 error: code(e, "EndQuorumEpochResponse")?,
-                leader_epoch: p.leader_epoch,
+                leader_epoch: Epoch(p.leader_epoch),
                 leader_id: leader_option(p.leader_id.0),
             })
         }
@@ -393,20 +397,20 @@ pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, 
                 _ => Vec::new(),
             };
             let diverging = (p.diverging_epoch.epoch >= 0).then_some(EpochEndOffset {
-                epoch: p.diverging_epoch.epoch,
-                end_offset: p.diverging_epoch.end_offset,
+                epoch: Epoch(p.diverging_epoch.epoch),
+                end_offset: Offset(p.diverging_epoch.end_offset),
             });
             let snapshot =
                 (p.snapshot_id.epoch >= 0 && p.snapshot_id.end_offset >= 0).then_some(SnapshotId {
-                    end_offset: p.snapshot_id.end_offset,
-                    epoch: p.snapshot_id.epoch,
+                    end_offset: Offset(p.snapshot_id.end_offset),
+                    epoch: Epoch(p.snapshot_id.epoch),
                 });
             Ok(Message::FetchResponse {
                 error: code(p.error_code, "FetchResponse")?,
-                leader_epoch: p.current_leader.leader_epoch,
+                leader_epoch: Epoch(p.current_leader.leader_epoch),
                 leader_id: leader_option(p.current_leader.leader_id.0),
-                high_watermark: p.high_watermark,
-                log_start_offset: p.log_start_offset,
+                high_watermark: Offset(p.high_watermark),
+                log_start_offset: Offset(p.log_start_offset),
                 records,
                 diverging_epoch: diverging,
                 snapshot_id: snapshot,
@@ -425,8 +429,8 @@ pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, 
                 (t.name.0.to_string(), t.partitions)
             })?;
             let asked = sent.snapshot_id.unwrap_or(SnapshotId {
-                end_offset: p.snapshot_id.end_offset,
-                epoch: p.snapshot_id.epoch,
+                end_offset: Offset(p.snapshot_id.end_offset),
+                epoch: Epoch(p.snapshot_id.epoch),
             });
             if p.size < 0 || p.position < 0 {
                 return Err(malformed(
@@ -436,12 +440,12 @@ pub fn decode_raft_response(sent: SentRequest, frame: Bytes) -> Result<Message, 
             }
             Ok(Message::FetchSnapshotResponse {
                 error: code(p.error_code, "FetchSnapshotResponse")?,
-                leader_epoch: p.current_leader.leader_epoch,
+                leader_epoch: Epoch(p.current_leader.leader_epoch),
                 leader_id: leader_option(p.current_leader.leader_id.0),
                 snapshot_id: if p.error_code == 0 {
                     SnapshotId {
-                        end_offset: p.snapshot_id.end_offset,
-                        epoch: p.snapshot_id.epoch,
+                        end_offset: Offset(p.snapshot_id.end_offset),
+                        epoch: Epoch(p.snapshot_id.epoch),
                     }
                 } else {
                     asked
@@ -483,13 +487,13 @@ pub fn decode_raft_request(
                 (t.topic_name.0.to_string(), t.partitions)
             })?;
             Ok(InboundRaftRequest {
-                from: p.replica_id.0,
+                from: NodeId::from(p.replica_id),
                 cluster_id: r.cluster_id.map(|s| s.to_string()),
                 message: Message::VoteRequest {
-                    replica_epoch: p.replica_epoch,
-                    replica_id: p.replica_id.0,
-                    last_offset_epoch: p.last_offset_epoch,
-                    last_offset: p.last_offset,
+                    replica_epoch: Epoch(p.replica_epoch),
+                    replica_id: NodeId::from(p.replica_id),
+                    last_offset_epoch: Epoch(p.last_offset_epoch),
+                    last_offset: Offset(p.last_offset),
                     pre_vote: p.pre_vote,
                 },
             })
@@ -501,11 +505,11 @@ pub fn decode_raft_request(
                 (t.topic_name.0.to_string(), t.partitions)
             })?;
             Ok(InboundRaftRequest {
-                from: p.leader_id.0,
+                from: NodeId::from(p.leader_id),
                 cluster_id: r.cluster_id.map(|s| s.to_string()),
                 message: Message::BeginQuorumEpochRequest {
-                    leader_epoch: p.leader_epoch,
-                    leader_id: p.leader_id.0,
+                    leader_epoch: Epoch(p.leader_epoch),
+                    leader_id: NodeId::from(p.leader_id),
                 },
             })
         }
@@ -515,20 +519,23 @@ pub fn decode_raft_request(
             let p = only_partition("EndQuorumEpochRequest", r.topics, |t| {
                 (t.topic_name.0.to_string(), t.partitions)
             })?;
-            let successors = if version >= 1 {
+            let successors: Vec<NodeId> = if version >= 1 {
                 p.preferred_candidates
                     .iter()
-                    .map(|c| c.candidate_id.0)
+                    .map(|c| NodeId::from(c.candidate_id))
                     .collect()
             } else {
-                p.preferred_successors.clone()
+                p.preferred_successors
+                    .iter()
+                    .map(|&id| NodeId(id))
+                    .collect()
             };
             Ok(InboundRaftRequest {
-                from: p.leader_id.0,
+                from: NodeId::from(p.leader_id),
                 cluster_id: r.cluster_id.map(|s| s.to_string()),
                 message: Message::EndQuorumEpochRequest {
-                    leader_epoch: p.leader_epoch,
-                    leader_id: p.leader_id.0,
+                    leader_epoch: Epoch(p.leader_epoch),
+                    leader_id: NodeId::from(p.leader_id),
                     preferred_successors: successors,
                 },
             })
@@ -554,13 +561,13 @@ pub fn decode_raft_request(
                 return Err(malformed("FetchRequest", "negative offset or size"));
             }
             Ok(InboundRaftRequest {
-                from: replica_id,
+                from: NodeId(replica_id),
                 cluster_id: r.cluster_id.map(|s| s.to_string()),
                 message: Message::FetchRequest {
-                    replica_id,
-                    current_leader_epoch: p.current_leader_epoch,
-                    fetch_offset: p.fetch_offset,
-                    last_fetched_epoch: p.last_fetched_epoch,
+                    replica_id: NodeId(replica_id),
+                    current_leader_epoch: Epoch(p.current_leader_epoch),
+                    fetch_offset: Offset(p.fetch_offset),
+                    last_fetched_epoch: Epoch(p.last_fetched_epoch),
                     max_bytes: p.partition_max_bytes as usize,
                 },
             })
@@ -578,14 +585,14 @@ pub fn decode_raft_request(
                 ));
             }
             Ok(InboundRaftRequest {
-                from: r.replica_id.0,
+                from: NodeId::from(r.replica_id),
                 cluster_id: r.cluster_id.map(|s| s.to_string()),
                 message: Message::FetchSnapshotRequest {
-                    replica_id: r.replica_id.0,
-                    current_leader_epoch: p.current_leader_epoch,
+                    replica_id: NodeId::from(r.replica_id),
+                    current_leader_epoch: Epoch(p.current_leader_epoch),
                     snapshot_id: SnapshotId {
-                        end_offset: p.snapshot_id.end_offset,
-                        epoch: p.snapshot_id.epoch,
+                        end_offset: Offset(p.snapshot_id.end_offset),
+                        epoch: Epoch(p.snapshot_id.epoch),
                     },
                     position: p.position as u64,
                     max_bytes: r.max_bytes as usize,
@@ -614,8 +621,8 @@ pub fn encode_raft_response(
         } => {
             let p = vote_resp::PartitionData::default()
                 .with_error_code(error_code(*error))
-                .with_leader_id(BrokerId(leader_id.unwrap_or(-1)))
-                .with_leader_epoch(*leader_epoch)
+                .with_leader_id(leader_id.unwrap_or(NodeId::NONE).into())
+                .with_leader_epoch(leader_epoch.get())
                 .with_vote_granted(*vote_granted);
             let r = vote_resp::VoteResponse::default().with_topics(vec![
                 vote_resp::TopicData::default()
@@ -631,8 +638,8 @@ pub fn encode_raft_response(
         } => {
             let p = bqe_resp::PartitionData::default()
                 .with_error_code(error_code(*error))
-                .with_leader_id(BrokerId(leader_id.unwrap_or(-1)))
-                .with_leader_epoch(*leader_epoch);
+                .with_leader_id(leader_id.unwrap_or(NodeId::NONE).into())
+                .with_leader_epoch(leader_epoch.get());
             let r = bqe_resp::BeginQuorumEpochResponse::default().with_topics(vec![
                 bqe_resp::TopicData::default()
                     .with_topic_name(topic())
@@ -647,8 +654,8 @@ pub fn encode_raft_response(
         } => {
             let p = eqe_resp::PartitionData::default()
                 .with_error_code(error_code(*error))
-                .with_leader_id(BrokerId(leader_id.unwrap_or(-1)))
-                .with_leader_epoch(*leader_epoch);
+                .with_leader_id(leader_id.unwrap_or(NodeId::NONE).into())
+                .with_leader_epoch(leader_epoch.get());
             let r = eqe_resp::EndQuorumEpochResponse::default().with_topics(vec![
                 eqe_resp::TopicData::default()
                     .with_topic_name(topic())
@@ -669,27 +676,27 @@ pub fn encode_raft_response(
             let mut p = fetch_resp::PartitionData::default()
                 .with_partition_index(0)
                 .with_error_code(error_code(*error))
-                .with_high_watermark(*high_watermark)
-                .with_last_stable_offset(*high_watermark)
-                .with_log_start_offset(*log_start_offset)
+                .with_high_watermark(high_watermark.get())
+                .with_last_stable_offset(high_watermark.get())
+                .with_log_start_offset(log_start_offset.get())
                 .with_current_leader(
                     fetch_resp::LeaderIdAndEpoch::default()
-                        .with_leader_id(BrokerId(leader_id.unwrap_or(-1)))
-                        .with_leader_epoch(*leader_epoch),
+                        .with_leader_id(leader_id.unwrap_or(NodeId::NONE).into())
+                        .with_leader_epoch(leader_epoch.get()),
                 )
                 .with_records(Some(encode_batches(records, wall_clock_ms())?));
             if let Some(d) = diverging_epoch {
                 p = p.with_diverging_epoch(
                     fetch_resp::EpochEndOffset::default()
-                        .with_epoch(d.epoch)
-                        .with_end_offset(d.end_offset),
+                        .with_epoch(d.epoch.into())
+                        .with_end_offset(d.end_offset.into()),
                 );
             }
             if let Some(s) = snapshot_id {
                 p = p.with_snapshot_id(
                     fetch_resp::SnapshotId::default()
-                        .with_end_offset(s.end_offset)
-                        .with_epoch(s.epoch),
+                        .with_end_offset(s.end_offset.into())
+                        .with_epoch(s.epoch.into()),
                 );
             }
             let t = fetch_resp::FetchableTopicResponse::default()
@@ -713,13 +720,13 @@ pub fn encode_raft_response(
                 .with_error_code(error_code(*error))
                 .with_snapshot_id(
                     snap_resp::SnapshotId::default()
-                        .with_end_offset(snapshot_id.end_offset)
-                        .with_epoch(snapshot_id.epoch),
+                        .with_end_offset(snapshot_id.end_offset.into())
+                        .with_epoch(snapshot_id.epoch.into()),
                 )
                 .with_current_leader(
                     snap_resp::LeaderIdAndEpoch::default()
-                        .with_leader_id(BrokerId(leader_id.unwrap_or(-1)))
-                        .with_leader_epoch(*leader_epoch),
+                        .with_leader_id(leader_id.unwrap_or(NodeId::NONE).into())
+                        .with_leader_epoch(leader_epoch.get()),
                 )
                 .with_size(*size as i64)
                 .with_position(*position as i64)
@@ -809,10 +816,10 @@ mod tests {
     #[test]
     fn every_raft_rpc_round_trips() {
         let vote = Message::VoteRequest {
-            replica_epoch: 3,
-            replica_id: 2,
-            last_offset_epoch: 2,
-            last_offset: 17,
+            replica_epoch: Epoch(3),
+            replica_id: NodeId(2),
+            last_offset_epoch: Epoch(2),
+            last_offset: Offset(17),
             pre_vote: true,
         };
         round_trip_request(vote.clone());
@@ -820,36 +827,36 @@ mod tests {
             &vote,
             Message::VoteResponse {
                 error: ErrorCode::None,
-                leader_epoch: 2,
+                leader_epoch: Epoch(2),
                 leader_id: None,
                 vote_granted: true,
                 pre_vote: true,
             },
         );
         let bqe = Message::BeginQuorumEpochRequest {
-            leader_epoch: 4,
-            leader_id: 1,
+            leader_epoch: Epoch(4),
+            leader_id: NodeId(1),
         };
         round_trip_request(bqe.clone());
         round_trip_response(
             &bqe,
             Message::BeginQuorumEpochResponse {
                 error: ErrorCode::FencedLeaderEpoch,
-                leader_epoch: 5,
-                leader_id: Some(3),
+                leader_epoch: Epoch(5),
+                leader_id: Some(NodeId(3)),
             },
         );
         let eqe = Message::EndQuorumEpochRequest {
-            leader_epoch: 4,
-            leader_id: 1,
-            preferred_successors: vec![3, 2],
+            leader_epoch: Epoch(4),
+            leader_id: NodeId(1),
+            preferred_successors: vec![NodeId(3); 2],
         };
         round_trip_request(eqe.clone());
         let fetch = Message::FetchRequest {
-            replica_id: 2,
-            current_leader_epoch: 4,
-            fetch_offset: 10,
-            last_fetched_epoch: 3,
+            replica_id: NodeId(2),
+            current_leader_epoch: Epoch(4),
+            fetch_offset: Offset(10),
+            last_fetched_epoch: Epoch(3),
             max_bytes: 1 << 20,
         };
         round_trip_request(fetch.clone());
@@ -861,13 +868,13 @@ mod tests {
             &fetch,
             Message::FetchResponse {
                 error: ErrorCode::None,
-                leader_epoch: 4,
-                leader_id: Some(1),
-                high_watermark: 11,
-                log_start_offset: 0,
+                leader_epoch: Epoch(4),
+                leader_id: Some(NodeId(1)),
+                high_watermark: Offset(11),
+                log_start_offset: Offset(0),
                 records: vec![
-                    Batch::new(10, 4, false, vec![rec("a"), rec("b")]),
-                    Batch::new(12, 4, true, vec![rec("c")]),
+                    Batch::new(Offset(10), Epoch(4), false, vec![rec("a"), rec("b")]),
+                    Batch::new(Offset(12), Epoch(4), true, vec![rec("c")]),
                 ],
                 diverging_epoch: None,
                 snapshot_id: None,
@@ -877,27 +884,27 @@ mod tests {
             &fetch,
             Message::FetchResponse {
                 error: ErrorCode::None,
-                leader_epoch: 4,
-                leader_id: Some(1),
-                high_watermark: 11,
-                log_start_offset: 0,
+                leader_epoch: Epoch(4),
+                leader_id: Some(NodeId(1)),
+                high_watermark: Offset(11),
+                log_start_offset: Offset(0),
                 records: vec![],
                 diverging_epoch: Some(EpochEndOffset {
-                    epoch: 2,
-                    end_offset: 8,
+                    epoch: Epoch(2),
+                    end_offset: Offset(8),
                 }),
                 snapshot_id: Some(SnapshotId {
-                    end_offset: 5,
-                    epoch: 1,
+                    end_offset: Offset(5),
+                    epoch: Epoch(1),
                 }),
             },
         );
         let snap = Message::FetchSnapshotRequest {
-            replica_id: 3,
-            current_leader_epoch: 4,
+            replica_id: NodeId(3),
+            current_leader_epoch: Epoch(4),
             snapshot_id: SnapshotId {
-                end_offset: 100,
-                epoch: 2,
+                end_offset: Offset(100),
+                epoch: Epoch(2),
             },
             position: 4096,
             max_bytes: 1 << 20,
@@ -907,11 +914,11 @@ mod tests {
             &snap,
             Message::FetchSnapshotResponse {
                 error: ErrorCode::None,
-                leader_epoch: 4,
-                leader_id: Some(1),
+                leader_epoch: Epoch(4),
+                leader_id: Some(NodeId(1)),
                 snapshot_id: SnapshotId {
-                    end_offset: 100,
-                    epoch: 2,
+                    end_offset: Offset(100),
+                    epoch: Epoch(2),
                 },
                 size: 9000,
                 position: 4096,
@@ -926,7 +933,7 @@ mod tests {
             key: None,
             value: Some(Bytes::from_static(b"v")),
         };
-        let good = encode_batches(&[Batch::new(0, 1, false, vec![rec])], 0).unwrap();
+        let good = encode_batches(&[Batch::new(Offset(0), Epoch(1), false, vec![rec])], 0).unwrap();
         let mut bad = good.to_vec();
         let last = bad.len() - 1;
         bad[last] ^= 0xff;

@@ -28,6 +28,7 @@ mod state_machine;
 #[cfg(test)]
 mod tests;
 
+use crate::raft::Epoch;
 use std::collections::BTreeSet;
 
 pub use state_machine::{Ctx, StateMachine};
@@ -297,7 +298,7 @@ impl<S: StateMachine<L>, L: FlushStore> Node<S, L> {
     }
 
     /// The transport found `peer` refusing connections while this node was in `epoch`.
-    pub fn peer_unreachable(&mut self, now: Millis, peer: NodeId, epoch: i32) {
+    pub fn peer_unreachable(&mut self, now: Millis, peer: NodeId, epoch: Epoch) {
         if self.stopped {
             return;
         }

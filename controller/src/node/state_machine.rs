@@ -52,7 +52,7 @@ impl<L: FlushStore> Ctx<'_, L> {
 
     /// The current epoch.
     pub fn epoch(&self) -> i32 {
-        self.core.epoch()
+        self.core.epoch().into()
     }
 
     /// The role.

@@ -29,7 +29,7 @@ impl StateMachine<MemStore> for Recorder {
 
     fn load(&mut self, store: &MemStore) -> Result<Offset, crate::snapshots::SnapshotError> {
         self.loads += 1;
-        Ok(store.latest_snapshot().map_or(0, |s| s.end_offset))
+        Ok(store.latest_snapshot().map_or(Offset(0), |s| s.end_offset))
     }
 
     fn apply(&mut self, batch: &Batch, ctx: &mut Ctx<'_, MemStore>) {
@@ -70,7 +70,7 @@ type TestNode = Node<Recorder, MemStore>;
 
 fn config(voters: &[NodeId], seed: u64) -> NodeConfig {
     NodeConfig {
-        raft: RaftConfig::new(1),
+        raft: RaftConfig::new(NodeId(1)),
         voters: voters.iter().copied().collect::<BTreeSet<_>>(),
         persisted: None,
         seed,
@@ -120,7 +120,7 @@ fn solo_leader() -> TestNode {
 }
 
 fn solo_leader_with(recorder: Recorder) -> TestNode {
-    let mut node = TestNode::new(config(&[1], 7), MemStore::new(), recorder).unwrap();
+    let mut node = TestNode::new(config(&[NodeId(1)], 7), MemStore::new(), recorder).unwrap();
     let effects = node.tick(5_000);
     settle(&mut node, 5_000, effects);
     assert_eq!(node.core().role(), RoleKind::Leader);
@@ -140,14 +140,14 @@ fn committed_batches_are_applied_once_in_order_and_every_proposal_ends() {
     let sm = node.state_machine();
     // Offset 0 is the LeaderChange control batch; the two first proposals are packed into one
     // batch, the third is its own.
-    assert_eq!(sm.applied, vec![(1, 5), (6, 1)]);
+    assert_eq!(sm.applied, vec![(Offset(1), 5), (Offset(6), 1)]);
     assert_eq!(sm.done.len(), 3);
     assert!(sm
         .done
         .iter()
         .all(|(_, o)| matches!(o, ProposalOutcome::Committed { .. })));
     assert_eq!(node.applied(), node.core().high_watermark());
-    assert_eq!(node.applied(), 7);
+    assert_eq!(node.applied(), Offset(7));
 }
 
 #[test]
@@ -203,8 +203,12 @@ fn the_election_state_is_persisted_before_any_message_leaves() {
     // KIP-595: a candidate's vote for itself is durable before it asks for votes. The
     // election timeout starts a pre-vote (KIP-996), which changes nothing durable; a granted
     // pre-vote makes the node a candidate.
-    let mut node =
-        TestNode::new(config(&[1, 2, 3], 7), MemStore::new(), Recorder::default()).unwrap();
+    let mut node = TestNode::new(
+        config(&[NodeId(1), NodeId(2), NodeId(3)], 7),
+        MemStore::new(),
+        Recorder::default(),
+    )
+    .unwrap();
     let effects = node.tick(10_000);
     let Some((to, cid)) = effects.iter().find_map(|e| match e {
         Effect::Send {
@@ -222,7 +226,7 @@ fn the_election_state_is_persisted_before_any_message_leaves() {
         cid,
         Message::VoteResponse {
             error: crate::raft::ErrorCode::None,
-            leader_epoch: 0,
+            leader_epoch: Epoch(0),
             leader_id: None,
             vote_granted: true,
             pre_vote: true,
@@ -246,17 +250,21 @@ fn the_election_state_is_persisted_before_any_message_leaves() {
 
 #[test]
 fn requests_are_answered_on_the_id_they_came_with() {
-    let mut node =
-        TestNode::new(config(&[1, 2, 3], 7), MemStore::new(), Recorder::default()).unwrap();
+    let mut node = TestNode::new(
+        config(&[NodeId(1), NodeId(2), NodeId(3)], 7),
+        MemStore::new(),
+        Recorder::default(),
+    )
+    .unwrap();
     node.step(
         100,
-        2,
+        NodeId(2),
         42,
         Message::VoteRequest {
-            replica_epoch: 1,
-            replica_id: 2,
-            last_offset_epoch: 0,
-            last_offset: 0,
+            replica_epoch: Epoch(1),
+            replica_id: NodeId(2),
+            last_offset_epoch: Epoch(0),
+            last_offset: Offset(0),
             pre_vote: true,
         },
     );
@@ -265,7 +273,7 @@ fn requests_are_answered_on_the_id_they_came_with() {
         effects.iter().any(|e| matches!(
             e,
             Effect::Reply {
-                to: 2,
+                to: NodeId(2),
                 correlation_id: 42,
                 message: Message::VoteResponse { .. }
             }
@@ -304,7 +312,7 @@ fn a_failed_flush_stops_the_node_and_nothing_follows() {
 #[test]
 fn a_state_machine_exit_stops_applying_at_that_batch() {
     let mut node = solo_leader_with(Recorder {
-        exit_at: Some(2),
+        exit_at: Some(Offset(2)),
         ..Recorder::default()
     });
     node.request(5_001, records(1));
@@ -316,7 +324,7 @@ fn a_state_machine_exit_stops_applying_at_that_batch() {
     node.request(5_003, records(1));
     let effects = node.ready(5_003);
     let after = settle(&mut node, 5_003, effects);
-    assert_eq!(node.state_machine().applied, vec![(1, 1)]);
+    assert_eq!(node.state_machine().applied, vec![(Offset(1), 1)]);
     assert!(
         seen.iter().any(|e| matches!(
             e,
@@ -334,8 +342,12 @@ fn a_state_machine_exit_stops_applying_at_that_batch() {
 #[test]
 fn the_same_inputs_give_the_same_effects() {
     let run = || {
-        let mut node =
-            TestNode::new(config(&[1, 2, 3], 99), MemStore::new(), Recorder::default()).unwrap();
+        let mut node = TestNode::new(
+            config(&[NodeId(1), NodeId(2), NodeId(3)], 99),
+            MemStore::new(),
+            Recorder::default(),
+        )
+        .unwrap();
         let mut seen = Vec::new();
         for t in (0..20_000).step_by(250) {
             let effects = node.tick(t);
@@ -344,7 +356,7 @@ fn the_same_inputs_give_the_same_effects() {
                     .iter()
                     .map(|e| format!("{e:?}")),
             );
-            node.peer_unreachable(t, 2, node.core().epoch());
+            node.peer_unreachable(t, NodeId(2), node.core().epoch());
             let effects = node.ready(t);
             seen.extend(
                 settle(&mut node, t, effects)
@@ -370,8 +382,8 @@ fn a_committed_batch_the_controller_cannot_replay_stops_it_with_code_4() {
     // A log whose first batch is not a metadata record: written by an earlier leader, durable.
     let mut store = MemStore::new();
     let garbage = Batch::new(
-        0,
-        1,
+        Offset(0),
+        Epoch(1),
         false,
         vec![RecordData {
             key: None,
@@ -383,7 +395,7 @@ fn a_committed_batch_the_controller_cannot_replay_stops_it_with_code_4() {
     let settings = ControllerSettings {
         cluster_id: "c".into(),
         voters: [(
-            1,
+            NodeId(1),
             HostPort {
                 host: "localhost".into(),
                 port: 9093,
@@ -404,9 +416,9 @@ fn a_committed_batch_the_controller_cannot_replay_stops_it_with_code_4() {
         topic_defaults: TopicDefaults::default(),
         leader_balance_interval_ms: None,
     };
-    let mut config = config(&[1], 7);
+    let mut config = config(&[NodeId(1)], 7);
     config.persisted = Some(ElectionState {
-        epoch: 1,
+        epoch: Epoch(1),
         leader_id: None,
         voted_id: None,
     });
@@ -510,10 +522,10 @@ fn settle_disk(
 /// Writes `batches` committed batches through a solo voter; returns the log's end offset.
 fn write_committed(dir: &std::path::Path, batches: usize) -> Offset {
     let counter = Counter {
-        start: 0,
+        start: Offset(0),
         applied: Vec::new(),
     };
-    let mut node = DiskNode::new(config(&[1], 7), production_log(dir), counter).unwrap();
+    let mut node = DiskNode::new(config(&[NodeId(1)], 7), production_log(dir), counter).unwrap();
     let effects = node.tick(5_000);
     settle_disk(&mut node, 5_000, effects);
     assert_eq!(node.core().role(), RoleKind::Leader);
@@ -569,10 +581,10 @@ fn damage_in_a_sealed_segment_stops_the_node_before_replay() {
     write_committed(dir.path(), 40);
     damage_oldest_segment(dir.path());
     let counter = Counter {
-        start: 0,
+        start: Offset(0),
         applied: Vec::new(),
     };
-    let mut node = DiskNode::new(config(&[1], 7), production_log(dir.path()), counter)
+    let mut node = DiskNode::new(config(&[NodeId(1)], 7), production_log(dir.path()), counter)
         .expect("older segments are not scanned at open");
     let effects = node.tick(5_000);
     let seen = settle_disk(&mut node, 5_000, effects);
@@ -603,7 +615,8 @@ fn damage_in_a_sealed_segment_is_never_served_to_a_fetching_replica() {
         start: end,
         applied: Vec::new(),
     };
-    let mut node = DiskNode::new(config(&[1], 7), production_log(dir.path()), counter).unwrap();
+    let mut node =
+        DiskNode::new(config(&[NodeId(1)], 7), production_log(dir.path()), counter).unwrap();
     let effects = node.tick(5_000);
     let seen = settle_disk(&mut node, 5_000, effects);
     assert!(
@@ -614,13 +627,13 @@ fn damage_in_a_sealed_segment_is_never_served_to_a_fetching_replica() {
     let epoch = node.core().epoch();
     node.step(
         5_001,
-        9,
+        NodeId(9),
         77,
         Message::FetchRequest {
-            replica_id: 9,
+            replica_id: NodeId(9),
             current_leader_epoch: epoch,
-            fetch_offset: 0,
-            last_fetched_epoch: 0,
+            fetch_offset: Offset(0),
+            last_fetched_epoch: Epoch(0),
             max_bytes: 1 << 20,
         },
     );

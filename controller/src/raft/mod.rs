@@ -28,12 +28,7 @@ pub use self::store::{
     Batch, EpochEndOffset, FlushStore, LogOp, LogStore, MemFlush, MemStore, StoreError,
 };
 
-/// A node's id (`node.id`).
-pub type NodeId = i32;
-/// A leader epoch (the Raft term).
-pub type Epoch = i32;
-/// A log offset.
-pub type Offset = i64;
+pub use metaquorum_log::{Epoch, NodeId, Offset};
 /// Milliseconds of the driver's clock (monotonic; the simulator's is virtual).
 pub type Millis = u64;
 

@@ -121,7 +121,7 @@ impl LogStore for SegmentedStore {
         match (self.log.last_epoch(), self.log.latest_snapshot()) {
             (Some(e), _) => e,
             (None, Some(s)) => s.epoch,
-            (None, None) => 0,
+            (None, None) => Epoch(0),
         }
     }
 
@@ -242,6 +242,7 @@ mod conformance {
 
     use super::*;
     use crate::raft::store::MemStore;
+    use crate::raft::NodeId;
     use metaquorum_log::LogConfig;
 
     fn rec(v: &str) -> RecordData {
@@ -267,48 +268,58 @@ mod conformance {
                 store.end_offset(),
                 store.last_epoch()
             ),
-            (0, 0, 0)
+            (Offset(0), Offset(0), Epoch(0))
         );
         // Appends: readable at once, durable after flush.
-        store.apply(LogOp::Append(batch(0, 1, 3))).unwrap();
-        store.apply(LogOp::Append(batch(3, 1, 2))).unwrap();
-        store.apply(LogOp::Append(batch(5, 3, 4))).unwrap();
-        assert_eq!(store.end_offset(), 9);
-        assert!(store.durable_end_offset() < 9);
-        assert_eq!(store.flush().unwrap(), 9);
-        assert_eq!(store.durable_end_offset(), 9);
-        assert_eq!(store.last_epoch(), 3);
+        store
+            .apply(LogOp::Append(batch(Offset(0), Epoch(1), 3)))
+            .unwrap();
+        store
+            .apply(LogOp::Append(batch(Offset(3), Epoch(1), 2)))
+            .unwrap();
+        store
+            .apply(LogOp::Append(batch(Offset(5), Epoch(3), 4)))
+            .unwrap();
+        assert_eq!(store.end_offset(), Offset(9));
+        assert!(store.durable_end_offset() < Offset(9));
+        assert_eq!(store.flush().unwrap(), Offset(9));
+        assert_eq!(store.durable_end_offset(), Offset(9));
+        assert_eq!(store.last_epoch(), Epoch(3));
         // Reads: whole batches from the one holding the offset, bounded, at least one.
-        let r = store.read(4, 1).unwrap();
+        let r = store.read(Offset(4), 1).unwrap();
         assert_eq!(r.len(), 1);
-        assert_eq!((r[0].base_offset, r[0].records.len()), (3, 2));
+        assert_eq!((r[0].base_offset, r[0].records.len()), (Offset(3), 2));
         assert_eq!(r[0].records[1].value.as_deref(), Some(&b"3.1"[..]));
-        assert_eq!(store.read(0, 1 << 20).unwrap().len(), 3);
-        assert!(store.read(9, 100).unwrap().is_empty());
-        assert!(store.read(10, 100).is_err());
+        assert_eq!(store.read(Offset(0), 1 << 20).unwrap().len(), 3);
+        assert!(store.read(Offset(9), 100).unwrap().is_empty());
+        assert!(store.read(Offset(10), 100).is_err());
         // Out-of-order and epoch-regressing appends are refused.
-        assert!(store.apply(LogOp::Append(batch(10, 3, 1))).is_err());
-        assert!(store.apply(LogOp::Append(batch(9, 2, 1))).is_err());
+        assert!(store
+            .apply(LogOp::Append(batch(Offset(10), Epoch(3), 1)))
+            .is_err());
+        assert!(store
+            .apply(LogOp::Append(batch(Offset(9), Epoch(2), 1)))
+            .is_err());
         // Epoch lookups.
         let e = |s: &S, epoch| {
             s.end_offset_for_epoch(epoch)
                 .map(|e| (e.epoch, e.end_offset))
         };
-        assert_eq!(e(store, 1), Some((1, 5)));
-        assert_eq!(e(store, 2), Some((1, 5)));
-        assert_eq!(e(store, 3), Some((3, 9)));
-        assert_eq!(e(store, 7), Some((3, 9)));
-        assert_eq!(e(store, 0), Some((0, 0)));
+        assert_eq!(e(store, Epoch(1)), Some((Epoch(1), Offset(5))));
+        assert_eq!(e(store, Epoch(2)), Some((Epoch(1), Offset(5))));
+        assert_eq!(e(store, Epoch(3)), Some((Epoch(3), Offset(9))));
+        assert_eq!(e(store, Epoch(7)), Some((Epoch(3), Offset(9))));
+        assert_eq!(e(store, Epoch(0)), Some((Epoch(0), Offset(0))));
         // Truncation inside a batch removes the whole batch, durably.
-        store.apply(LogOp::Truncate(6)).unwrap();
-        assert_eq!(store.end_offset(), 5);
-        assert!(store.durable_end_offset() <= 5);
-        assert_eq!(store.last_epoch(), 1);
-        assert_eq!(e(store, 3), Some((1, 5)));
+        store.apply(LogOp::Truncate(Offset(6))).unwrap();
+        assert_eq!(store.end_offset(), Offset(5));
+        assert!(store.durable_end_offset() <= Offset(5));
+        assert_eq!(store.last_epoch(), Epoch(1));
+        assert_eq!(e(store, Epoch(3)), Some((Epoch(1), Offset(5))));
         // A received snapshot restarts the log at its end offset.
         let id = SnapshotId {
-            end_offset: 20,
-            epoch: 4,
+            end_offset: Offset(20),
+            epoch: Epoch(4),
         };
         let (a, b) = snapshot_bytes.split_at(snapshot_bytes.len() / 2);
         store
@@ -348,26 +359,28 @@ mod conformance {
                 store.end_offset(),
                 store.last_epoch()
             ),
-            (20, 20, 4)
+            (Offset(20), Offset(20), Epoch(4))
         );
         assert_eq!(store.snapshot_size(id), Some(snapshot_bytes.len() as u64));
         assert_eq!(
             store.read_snapshot_chunk(id, 0, 1 << 20).unwrap(),
             snapshot_bytes
         );
-        assert_eq!(e(store, 4), Some((4, 20)));
-        assert_eq!(e(store, 3), None);
-        store.apply(LogOp::Append(batch(20, 5, 1))).unwrap();
-        assert_eq!(e(store, 4), Some((4, 20)));
-        assert_eq!(e(store, 5), Some((5, 21)));
+        assert_eq!(e(store, Epoch(4)), Some((Epoch(4), Offset(20))));
+        assert_eq!(e(store, Epoch(3)), None);
+        store
+            .apply(LogOp::Append(batch(Offset(20), Epoch(5), 1)))
+            .unwrap();
+        assert_eq!(e(store, Epoch(4)), Some((Epoch(4), Offset(20))));
+        assert_eq!(e(store, Epoch(5)), Some((Epoch(5), Offset(21))));
     }
 
     /// A valid Kafka-format snapshot, as a leader would send it.
     fn kafka_snapshot() -> Bytes {
         let dir = tempfile::tempdir().unwrap();
         let id = SnapshotId {
-            end_offset: 20,
-            epoch: 4,
+            end_offset: Offset(20),
+            epoch: Epoch(4),
         };
         let mut w = SnapshotWriter::create(dir.path(), id, 0, 1 << 20).unwrap();
         w.append_records(&[rec("image")]).unwrap();
@@ -390,21 +403,25 @@ mod conformance {
     #[test]
     fn mem_store_crash_loses_exactly_the_unflushed_suffix() {
         let mut s = MemStore::new();
-        s.apply(LogOp::Append(batch(0, 1, 2))).unwrap();
+        s.apply(LogOp::Append(batch(Offset(0), Epoch(1), 2)))
+            .unwrap();
         s.flush().unwrap();
-        s.apply(LogOp::Append(batch(2, 1, 2))).unwrap();
+        s.apply(LogOp::Append(batch(Offset(2), Epoch(1), 2)))
+            .unwrap();
         let pending = s.begin_flush();
-        s.apply(LogOp::Append(batch(4, 1, 2))).unwrap();
+        s.apply(LogOp::Append(batch(Offset(4), Epoch(1), 2)))
+            .unwrap();
         s.complete_flush(pending);
-        assert_eq!(s.durable_end_offset(), 4);
+        assert_eq!(s.durable_end_offset(), Offset(4));
         s.crash();
-        assert_eq!(s.end_offset(), 4);
+        assert_eq!(s.end_offset(), Offset(4));
         // A flush begun before a truncation does not count after it.
         let pending = s.begin_flush();
-        s.apply(LogOp::Truncate(2)).unwrap();
-        s.apply(LogOp::Append(batch(2, 2, 3))).unwrap();
+        s.apply(LogOp::Truncate(Offset(2))).unwrap();
+        s.apply(LogOp::Append(batch(Offset(2), Epoch(2), 3)))
+            .unwrap();
         s.complete_flush(pending);
-        assert_eq!(s.durable_end_offset(), 2);
+        assert_eq!(s.durable_end_offset(), Offset(2));
     }
 
     #[test]
@@ -416,13 +433,14 @@ mod conformance {
         let dir = tempfile::tempdir().unwrap();
         let bytes = kafka_snapshot();
         let id = SnapshotId {
-            end_offset: 20,
-            epoch: 4,
+            end_offset: Offset(20),
+            epoch: Epoch(4),
         };
         {
             let (log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
             let mut s = SegmentedStore::new(log);
-            s.apply(LogOp::Append(batch(0, 1, 3))).unwrap();
+            s.apply(LogOp::Append(batch(Offset(0), Epoch(1), 3)))
+                .unwrap();
             s.flush().unwrap();
             // The first step of `LogOp::InstallSnapshot`, then the crash.
             let mut w = s.log_mut().receive_snapshot(id).unwrap();
@@ -438,18 +456,24 @@ mod conformance {
                 store.end_offset(),
                 store.last_epoch()
             ),
-            (20, 20, 4)
+            (Offset(20), Offset(20), Epoch(4))
         );
-        let voters = std::collections::BTreeSet::from([1, 2, 3]);
-        let core =
-            crate::raft::RaftCore::new(crate::raft::RaftConfig::new(1), store, voters, None, 0, 1);
-        assert_eq!(core.high_watermark(), 20);
+        let voters = std::collections::BTreeSet::from([1, 2, 3].map(NodeId));
+        let core = crate::raft::RaftCore::new(
+            crate::raft::RaftConfig::new(NodeId(1)),
+            store,
+            voters,
+            None,
+            0,
+            1,
+        );
+        assert_eq!(core.high_watermark(), Offset(20));
         assert!(core.high_watermark() <= core.store().end_offset());
         // A leader's own snapshot, below its log end, leaves the log alone.
         drop(core);
         let (log, report) = Log::open(dir.path(), LogConfig::default()).unwrap();
         assert_eq!(report.truncated_to_snapshot, None);
-        assert_eq!(log.end_offset(), 20);
+        assert_eq!(log.end_offset(), Offset(20));
     }
 
     #[test]
@@ -458,10 +482,11 @@ mod conformance {
         {
             let (log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
             let mut s = SegmentedStore::new(log);
-            s.apply(LogOp::Append(batch(0, 1, 2))).unwrap();
+            s.apply(LogOp::Append(batch(Offset(0), Epoch(1), 2)))
+                .unwrap();
             s.apply(LogOp::Append(Batch::new(
-                2,
-                2,
+                Offset(2),
+                Epoch(2),
                 true,
                 vec![rec("leader-change")],
             )))
@@ -470,9 +495,9 @@ mod conformance {
         }
         let (log, _) = Log::open(dir.path(), LogConfig::default()).unwrap();
         let s = SegmentedStore::new(log);
-        assert_eq!((s.end_offset(), s.last_epoch()), (3, 2));
-        let b = s.read(2, 100).unwrap();
+        assert_eq!((s.end_offset(), s.last_epoch()), (Offset(3), Epoch(2)));
+        let b = s.read(Offset(2), 100).unwrap();
         assert!(b[0].control);
-        assert_eq!(b[0].epoch, 2);
+        assert_eq!(b[0].epoch, Epoch(2));
     }
 }

@@ -93,7 +93,7 @@ impl Batch {
 
     /// Offset after the last record.
     pub fn next_offset(&self) -> Offset {
-        self.base_offset + self.records.len() as Offset
+        self.base_offset + self.records.len() as i64
     }
 
     /// Approximate encoded size.
@@ -340,7 +340,7 @@ impl LogStore for MemStore {
         match (self.batches.last(), self.latest_snapshot()) {
             (Some(b), _) => b.epoch,
             (None, Some(s)) => s.epoch,
-            (None, None) => 0,
+            (None, None) => Epoch(0),
         }
     }
 
@@ -508,9 +508,9 @@ pub(crate) fn end_offset_for_epoch(
         }),
         Some(_) => None,
         // An empty history: epoch 0 ends where the log starts.
-        None if log_start == 0 => Some(EpochEndOffset {
-            epoch: 0,
-            end_offset: 0,
+        None if log_start == Offset(0) => Some(EpochEndOffset {
+            epoch: Epoch(0),
+            end_offset: Offset(0),
         }),
         None => None,
     }

@@ -17,7 +17,14 @@ fn record(n: usize) -> RecordData {
 
 /// A single voter that has elected itself, with its Readys applied.
 fn solo(cfg: RaftConfig) -> RaftCore<MemStore> {
-    let mut core = RaftCore::new(cfg, MemStore::new(), BTreeSet::from([1]), None, 0, 7);
+    let mut core = RaftCore::new(
+        cfg,
+        MemStore::new(),
+        BTreeSet::from([NodeId(1)]),
+        None,
+        0,
+        7,
+    );
     core.tick(5_000);
     run(&mut core);
     assert_eq!(core.role(), RoleKind::Leader);
@@ -46,7 +53,7 @@ fn run(core: &mut RaftCore<MemStore>) -> Vec<(ProposalId, ProposalOutcome)> {
 
 #[test]
 fn proposals_commit_in_order_and_release_their_bytes() {
-    let mut cfg = RaftConfig::new(1);
+    let mut cfg = RaftConfig::new(NodeId(1));
     cfg.pending_bytes_max = 1000;
     let mut core = solo(cfg);
     let a = core.propose(vec![record(300)]).unwrap();
@@ -60,8 +67,18 @@ fn proposals_commit_in_order_and_release_their_bytes() {
     assert_eq!(
         outcomes,
         vec![
-            (a, ProposalOutcome::Committed { last_offset: 1 }),
-            (b, ProposalOutcome::Committed { last_offset: 3 }),
+            (
+                a,
+                ProposalOutcome::Committed {
+                    last_offset: Offset(1)
+                }
+            ),
+            (
+                b,
+                ProposalOutcome::Committed {
+                    last_offset: Offset(3)
+                }
+            ),
         ]
     );
     // Committing released the bytes: proposing works again, over and over.
@@ -73,7 +90,7 @@ fn proposals_commit_in_order_and_release_their_bytes() {
 
 #[test]
 fn bad_proposals_are_refused_with_a_reason() {
-    let mut cfg = RaftConfig::new(1);
+    let mut cfg = RaftConfig::new(NodeId(1));
     cfg.batch_records_max = 3;
     cfg.batch_bytes_max = 500;
     let mut core = solo(cfg.clone());
@@ -105,14 +122,14 @@ fn bad_proposals_are_refused_with_a_reason() {
     assert_eq!(sizes, vec![2, 2, 2, 2, 2]);
 
     // A follower refuses with the leader it knows.
-    let voters = BTreeSet::from([1, 2, 3]);
+    let voters = BTreeSet::from([1, 2, 3].map(NodeId));
     let persisted = ElectionState {
-        epoch: 4,
-        leader_id: Some(2),
+        epoch: Epoch(4),
+        leader_id: Some(NodeId(2)),
         voted_id: None,
     };
     let mut follower = RaftCore::new(
-        RaftConfig::new(1),
+        RaftConfig::new(NodeId(1)),
         MemStore::new(),
         voters,
         Some(persisted),
@@ -122,22 +139,22 @@ fn bad_proposals_are_refused_with_a_reason() {
     assert_eq!(
         follower.propose(vec![record(1)]),
         Err(ProposeError::NotLeader {
-            epoch: 4,
-            leader_id: Some(2)
+            epoch: Epoch(4),
+            leader_id: Some(NodeId(2))
         })
     );
 }
 
 #[test]
 fn a_restarted_leader_resigns_and_a_restarted_voter_keeps_its_vote() {
-    let voters = BTreeSet::from([1, 2, 3]);
+    let voters = BTreeSet::from([1, 2, 3].map(NodeId));
     let was_leader = ElectionState {
-        epoch: 3,
-        leader_id: Some(1),
-        voted_id: Some(1),
+        epoch: Epoch(3),
+        leader_id: Some(NodeId(1)),
+        voted_id: Some(NodeId(1)),
     };
     let core = RaftCore::new(
-        RaftConfig::new(1),
+        RaftConfig::new(NodeId(1)),
         MemStore::new(),
         voters.clone(),
         Some(was_leader),
@@ -146,12 +163,12 @@ fn a_restarted_leader_resigns_and_a_restarted_voter_keeps_its_vote() {
     );
     assert_eq!(core.role(), RoleKind::Resigned);
     let voted = ElectionState {
-        epoch: 3,
+        epoch: Epoch(3),
         leader_id: None,
-        voted_id: Some(2),
+        voted_id: Some(NodeId(2)),
     };
     let mut core = RaftCore::new(
-        RaftConfig::new(1),
+        RaftConfig::new(NodeId(1)),
         MemStore::new(),
         voters,
         Some(voted),
@@ -162,13 +179,13 @@ fn a_restarted_leader_resigns_and_a_restarted_voter_keeps_its_vote() {
     // Raft §5.2: at most one vote per epoch, across restarts.
     core.step(
         1,
-        3,
+        NodeId(3),
         9,
         Message::VoteRequest {
-            replica_epoch: 3,
-            replica_id: 3,
-            last_offset_epoch: 5,
-            last_offset: 100,
+            replica_epoch: Epoch(3),
+            replica_id: NodeId(3),
+            last_offset_epoch: Epoch(5),
+            last_offset: Offset(100),
             pre_vote: false,
         },
     );
@@ -176,7 +193,7 @@ fn a_restarted_leader_resigns_and_a_restarted_voter_keeps_its_vote() {
     assert!(matches!(
         ready.messages.as_slice(),
         [(
-            3,
+            NodeId(3),
             9,
             Message::VoteResponse {
                 vote_granted: false,
@@ -199,13 +216,13 @@ struct Cluster {
 impl Cluster {
     /// `voters` voters and `observers` observers (ids after the voters); node 1 is elected.
     fn new(voters: i32, observers: i32, cfg: &RaftConfig) -> Cluster {
-        let ids: BTreeSet<NodeId> = (1..=voters).collect();
+        let ids: BTreeSet<NodeId> = (1..=voters).map(NodeId).collect();
         let mut cores = std::collections::BTreeMap::new();
         for id in 1..=voters + observers {
             let mut c = cfg.clone();
-            c.node_id = id;
+            c.node_id = NodeId(id);
             cores.insert(
-                id,
+                NodeId(id),
                 RaftCore::new(c, MemStore::new(), ids.clone(), None, 0, id as u64),
             );
         }
@@ -216,9 +233,9 @@ impl Cluster {
             delivered: Vec::new(),
         };
         cluster.now = 5_000;
-        cluster.tick(1);
+        cluster.tick(NodeId(1));
         cluster.deliver_all();
-        assert_eq!(cluster.cores[&1].role(), RoleKind::Leader);
+        assert_eq!(cluster.cores[&NodeId(1)].role(), RoleKind::Leader);
         cluster
     }
 
@@ -293,7 +310,7 @@ impl Cluster {
 }
 
 fn cluster_config() -> RaftConfig {
-    let mut cfg = RaftConfig::new(0);
+    let mut cfg = RaftConfig::new(NodeId(0));
     cfg.election_timeout_ms = 100;
     cfg.fetch_timeout_ms = 10_000;
     cfg.request_timeout_ms = 50;
@@ -308,23 +325,23 @@ fn a_fetch_replaced_while_held_is_still_answered() {
     // the old one: the leader's connection answers in request order, so a request left
     // unanswered holds back every later answer to that follower until leadership changes.
     let mut c = Cluster::new(3, 0, &cluster_config());
-    let held = c.last_fetch(2, 1);
+    let held = c.last_fetch(NodeId(2), NodeId(1));
     assert!(c.queue.is_empty(), "the follower's fetch is held");
-    let epoch = c.cores[&1].epoch();
-    let end = c.cores[&1].log_end_offset();
+    let epoch = c.cores[&NodeId(1)].epoch();
+    let end = c.cores[&NodeId(1)].log_end_offset();
     let again = Message::FetchRequest {
-        replica_id: 2,
+        replica_id: NodeId(2),
         current_leader_epoch: epoch,
         fetch_offset: end,
         last_fetched_epoch: epoch,
         max_bytes: 1 << 20,
     };
-    c.deliver(2, 1, held + 1_000, again);
-    let answers = c.take_from(1);
+    c.deliver(NodeId(2), NodeId(1), held + 1_000, again);
+    let answers = c.take_from(NodeId(1));
     assert!(
         matches!(
             answers.as_slice(),
-            [(2, cid, Message::FetchResponse { error: ErrorCode::None, records, .. })]
+            [(NodeId(2), cid, Message::FetchResponse { error: ErrorCode::None, records, .. })]
                 if *cid == held && records.is_empty()
         ),
         "the replaced fetch is answered at once, the new one held: {answers:?}"
@@ -337,32 +354,35 @@ fn a_follower_acts_only_on_the_answer_to_the_fetch_in_flight() {
     // answers a replaced fetch at once, so each such answer would bring another fetch, forever.
     let cfg = cluster_config();
     let mut c = Cluster::new(3, 0, &cfg);
-    let first = c.last_fetch(2, 1);
+    let first = c.last_fetch(NodeId(2), NodeId(1));
     // Before the long-poll ends, no resend: it would only replace the held fetch.
     c.now += cfg.request_timeout_ms + 1;
-    c.tick(2);
-    assert!(c.take_from(2).is_empty(), "no resend within the long-poll");
-    c.now += cfg.fetch_max_wait_ms;
-    c.tick(2);
-    let sent = c.take_from(2);
+    c.tick(NodeId(2));
     assert!(
-        matches!(sent.as_slice(), [(1, cid, Message::FetchRequest { .. })] if *cid != first),
+        c.take_from(NodeId(2)).is_empty(),
+        "no resend within the long-poll"
+    );
+    c.now += cfg.fetch_max_wait_ms;
+    c.tick(NodeId(2));
+    let sent = c.take_from(NodeId(2));
+    assert!(
+        matches!(sent.as_slice(), [(NodeId(1), cid, Message::FetchRequest { .. })] if *cid != first),
         "{sent:?}"
     );
-    let epoch = c.cores[&1].epoch();
+    let epoch = c.cores[&NodeId(1)].epoch();
     let late = Message::FetchResponse {
         error: ErrorCode::None,
         leader_epoch: epoch,
-        leader_id: Some(1),
-        high_watermark: 1,
-        log_start_offset: 0,
+        leader_id: Some(NodeId(1)),
+        high_watermark: Offset(1),
+        log_start_offset: Offset(0),
         records: Vec::new(),
         diverging_epoch: None,
         snapshot_id: None,
     };
-    c.deliver(1, 2, first, late);
+    c.deliver(NodeId(1), NodeId(2), first, late);
     assert!(
-        c.take_from(2).is_empty(),
+        c.take_from(NodeId(2)).is_empty(),
         "an answer to a replaced fetch changes nothing"
     );
 }
@@ -375,35 +395,40 @@ fn an_observer_told_to_back_off_fetches_again_with_unflushed_records() {
     let mut cfg = cluster_config();
     cfg.observer_flush_interval_ms = 60_000;
     let mut c = Cluster::new(1, 1, &cfg);
-    c.tick(2);
+    c.tick(NodeId(2));
     c.deliver_all();
     // Two committed batches reach the observer; the second is not flushed (interval).
     for v in 0..2 {
         c.cores
-            .get_mut(&1)
+            .get_mut(&NodeId(1))
             .unwrap()
             .propose(vec![record(10 + v)])
             .unwrap();
-        c.pump(1);
+        c.pump(NodeId(1));
         c.deliver_all();
     }
-    assert_eq!(c.cores[&2].role(), RoleKind::Follower);
-    assert!(c.cores[&2].store().durable_end_offset() < c.cores[&2].store().end_offset());
+    assert_eq!(c.cores[&NodeId(2)].role(), RoleKind::Follower);
+    assert!(
+        c.cores[&NodeId(2)].store().durable_end_offset() < c.cores[&NodeId(2)].store().end_offset()
+    );
     // The leader resigns: the observer's held fetch is answered NOT_LEADER_OR_FOLLOWER.
-    c.cores.get_mut(&1).unwrap().resign();
-    c.pump(1);
+    c.cores.get_mut(&NodeId(1)).unwrap().resign();
+    c.pump(NodeId(1));
     c.deliver_all();
     let after_error = c.now;
-    assert!(c.cores[&2].next_deadline() > after_error);
-    c.now = c.cores[&2].next_deadline();
-    c.tick(2);
-    let sent = c.take_from(2);
+    assert!(c.cores[&NodeId(2)].next_deadline() > after_error);
+    c.now = c.cores[&NodeId(2)].next_deadline();
+    c.tick(NodeId(2));
+    let sent = c.take_from(NodeId(2));
     assert!(
-        matches!(sent.as_slice(), [(1, _, Message::FetchRequest { .. })]),
+        matches!(
+            sent.as_slice(),
+            [(NodeId(1), _, Message::FetchRequest { .. })]
+        ),
         "the observer fetches again after the backoff: {sent:?}"
     );
     assert!(
-        c.cores[&2].next_deadline() > c.now,
+        c.cores[&NodeId(2)].next_deadline() > c.now,
         "a tick leaves no deadline in the past"
     );
 }
@@ -411,26 +436,32 @@ fn an_observer_told_to_back_off_fetches_again_with_unflushed_records() {
 #[test]
 fn a_refused_connection_seen_in_an_earlier_epoch_is_no_news_about_this_leader() {
     let mut c = Cluster::new(3, 0, &cluster_config());
-    let epoch = c.cores[&2].epoch();
+    let epoch = c.cores[&NodeId(2)].epoch();
     let now = c.now;
     // Seen before this epoch began: it may have been this same leader's previous life.
     c.cores
-        .get_mut(&2)
+        .get_mut(&NodeId(2))
         .unwrap()
-        .peer_unreachable(now, 1, epoch - 1);
-    c.tick(2);
-    assert_eq!(c.cores[&2].role(), RoleKind::Follower);
+        .peer_unreachable(now, NodeId(1), Epoch(epoch.get() - 1));
+    c.tick(NodeId(2));
+    assert_eq!(c.cores[&NodeId(2)].role(), RoleKind::Follower);
     // Seen in this epoch: node 2, the lowest id left, asks for pre-votes at once.
-    c.cores.get_mut(&2).unwrap().peer_unreachable(now, 1, epoch);
-    c.tick(2);
-    assert_eq!(c.cores[&2].role(), RoleKind::Prospective);
+    c.cores
+        .get_mut(&NodeId(2))
+        .unwrap()
+        .peer_unreachable(now, NodeId(1), epoch);
+    c.tick(NodeId(2));
+    assert_eq!(c.cores[&NodeId(2)].role(), RoleKind::Prospective);
     // Node 3, second in line, waits `retry.backoff.ms` before it asks.
-    c.cores.get_mut(&3).unwrap().peer_unreachable(now, 1, epoch);
-    c.tick(3);
-    assert_eq!(c.cores[&3].role(), RoleKind::Follower);
+    c.cores
+        .get_mut(&NodeId(3))
+        .unwrap()
+        .peer_unreachable(now, NodeId(1), epoch);
+    c.tick(NodeId(3));
+    assert_eq!(c.cores[&NodeId(3)].role(), RoleKind::Follower);
     c.now += cluster_config().retry_backoff_ms;
-    c.tick(3);
-    assert_eq!(c.cores[&3].role(), RoleKind::Prospective);
+    c.tick(NodeId(3));
+    assert_eq!(c.cores[&NodeId(3)].role(), RoleKind::Prospective);
 }
 
 #[test]
@@ -464,52 +495,52 @@ fn an_answer_to_a_replaced_fetch_commits_nothing_it_does_not_confirm() {
     let cfg = cluster_config();
     let mut c = Cluster::new(3, 0, &cfg);
     c.cores
-        .get_mut(&1)
+        .get_mut(&NodeId(1))
         .unwrap()
         .propose(vec![record(8)])
         .unwrap();
-    c.pump(1);
+    c.pump(NodeId(1));
     // Only follower 2 gets the new record; the high watermark it learns stays behind it.
     let to_2: Vec<_> = c
-        .take_from(1)
+        .take_from(NodeId(1))
         .into_iter()
-        .filter(|(to, ..)| *to == 2)
+        .filter(|(to, ..)| *to == NodeId(2))
         .collect();
     for (_, cid, m) in to_2 {
-        c.deliver(1, 2, cid, m);
+        c.deliver(NodeId(1), NodeId(2), cid, m);
     }
-    let end = c.cores[&2].log_end_offset();
-    let hw = c.cores[&2].high_watermark();
+    let end = c.cores[&NodeId(2)].log_end_offset();
+    let hw = c.cores[&NodeId(2)].high_watermark();
     assert!(
         hw < end,
         "follower 2 holds an uncommitted record ({hw} < {end})"
     );
-    let first = c.take_from(2);
-    let [(1, first, Message::FetchRequest { .. })] = first.as_slice() else {
+    let first = c.take_from(NodeId(2));
+    let [(NodeId(1), first, Message::FetchRequest { .. })] = first.as_slice() else {
         panic!("follower 2 fetches on: {first:?}");
     };
     let first = *first;
     // The fetch goes unanswered long enough to be sent again.
     c.now += cfg.fetch_request_timeout_ms() + 1;
-    c.tick(2);
-    assert_eq!(c.take_from(2).len(), 1, "the fetch is sent again");
-    let epoch = c.cores[&2].epoch();
+    c.tick(NodeId(2));
+    assert_eq!(c.take_from(NodeId(2)).len(), 1, "the fetch is sent again");
+    let epoch = c.cores[&NodeId(2)].epoch();
     let diverging = Message::FetchResponse {
         error: ErrorCode::None,
         leader_epoch: epoch,
-        leader_id: Some(1),
+        leader_id: Some(NodeId(1)),
         high_watermark: end,
-        log_start_offset: 0,
+        log_start_offset: Offset(0),
         records: Vec::new(),
         diverging_epoch: Some(EpochEndOffset {
-            epoch: 0,
+            epoch: Epoch(0),
             end_offset: hw,
         }),
         snapshot_id: None,
     };
-    c.deliver(1, 2, first, diverging);
+    c.deliver(NodeId(1), NodeId(2), first, diverging);
     assert_eq!(
-        c.cores[&2].high_watermark(),
+        c.cores[&NodeId(2)].high_watermark(),
         hw,
         "a diverging answer committed the suffix it disowns"
     );
@@ -520,9 +551,9 @@ fn an_answer_to_a_replaced_fetch_commits_nothing_it_does_not_confirm() {
 /// node's log, and asking again would change nothing.
 #[test]
 fn a_pre_vote_rejected_after_the_fetch_timeout_is_not_asked_again() {
-    let mut cfg = RaftConfig::new(1);
+    let mut cfg = RaftConfig::new(NodeId(1));
     cfg.fetch_timeout_ms = 300;
-    let voters: BTreeSet<NodeId> = [1, 2, 3].into();
+    let voters: BTreeSet<NodeId> = [1, 2, 3].map(NodeId).into();
     let mut core = RaftCore::new(cfg, MemStore::new(), voters, None, 0, 1);
     let t0 = 10_000;
     core.tick(t0);
@@ -538,23 +569,23 @@ fn a_pre_vote_rejected_after_the_fetch_timeout_is_not_asked_again() {
     core.advance();
     let reject = Message::VoteResponse {
         error: ErrorCode::None,
-        leader_epoch: 0,
+        leader_epoch: Epoch(0),
         leader_id: None,
         vote_granted: false,
         pre_vote: true,
     };
     let cid_of = |to: NodeId| sent.iter().find(|(t, _)| *t == to).unwrap().1;
     // Voter 2 rejects early: asked again after the retry period.
-    core.step(t0 + 10, 2, cid_of(2), reject.clone());
+    core.step(t0 + 10, NodeId(2), cid_of(NodeId(2)), reject.clone());
     core.ready();
     core.advance();
     assert_eq!(core.next_deadline(), t0 + 10 + role::PRE_VOTE_RETRY_MS);
     core.tick(t0 + 10 + role::PRE_VOTE_RETRY_MS);
     let again: Vec<NodeId> = core.ready().messages.iter().map(|(to, _, _)| *to).collect();
-    assert_eq!(again, vec![2], "voter 2 is asked again");
+    assert_eq!(again, vec![NodeId(2)], "voter 2 is asked again");
     core.advance();
     // Voter 3 rejects after the window: that rejection stands, and no deadline is set for it.
-    core.step(t0 + 250, 3, cid_of(3), reject);
+    core.step(t0 + 250, NodeId(3), cid_of(NodeId(3)), reject);
     core.ready();
     core.advance();
     let next = core.next_deadline();
@@ -564,7 +595,10 @@ fn a_pre_vote_rejected_after_the_fetch_timeout_is_not_asked_again() {
     );
     core.tick(t0 + 360);
     assert!(
-        core.ready().messages.iter().all(|(to, _, _)| *to != 3),
+        core.ready()
+            .messages
+            .iter()
+            .all(|(to, _, _)| *to != NodeId(3)),
         "voter 3 was asked again"
     );
 }
@@ -576,9 +610,9 @@ fn a_pre_vote_rejected_after_the_fetch_timeout_is_not_asked_again() {
 #[test]
 fn a_new_leader_reports_no_high_watermark_until_its_epoch_commits() {
     let mut core = RaftCore::new(
-        RaftConfig::new(1),
+        RaftConfig::new(NodeId(1)),
         MemStore::new(),
-        BTreeSet::from([1]),
+        BTreeSet::from([NodeId(1)]),
         None,
         0,
         7,
@@ -599,16 +633,16 @@ fn a_new_leader_reports_no_high_watermark_until_its_epoch_commits() {
     }
     assert!(flush_asked);
     assert_eq!(core.role(), RoleKind::Leader);
-    assert_eq!(core.high_watermark(), 0);
+    assert_eq!(core.high_watermark(), Offset(0));
     assert_eq!(
         core.reported_high_watermark(),
-        -1,
+        Offset(-1),
         "its LeaderChange is not committed yet"
     );
     core.store_mut().flush().unwrap();
     core.handle_log_flushed(5_000);
     run(&mut core);
-    assert!(core.high_watermark() >= 1);
+    assert!(core.high_watermark() >= Offset(1));
     assert_eq!(core.reported_high_watermark(), core.high_watermark());
     core.propose(vec![record(8)]).expect("accepted");
     run(&mut core);

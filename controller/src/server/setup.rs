@@ -227,7 +227,7 @@ pub fn voters(config: &Config) -> Result<BTreeMap<NodeId, HostPort>, StartError>
             .map_or(endpoint.as_str(), |(_, a)| a);
         let hp = HostPort::parse(addr)
             .map_err(|e| StartError::Config(format!("voter {} endpoint {endpoint}: {e}", v.id)))?;
-        out.insert(v.id, hp);
+        out.insert(NodeId(v.id), hp);
     }
     if out.is_empty() {
         return Err(StartError::Config(

@@ -244,11 +244,11 @@ impl BrokerSim {
     /// A broker process starting at `now` with a new incarnation.
     pub fn new(id: NodeId, incarnation_id: uuid::Uuid, now: Millis) -> Self {
         let settings = LifecycleSettings {
-            broker_id: id,
+            broker_id: id.into(),
             cluster_id: SIM_CLUSTER_ID.into(),
             incarnation_id,
             listeners: vec![("PLAINTEXT".into(), format!("broker-{id}"), 9092, 0)],
-            rack: Some(format!("rack-{}", id % 2)),
+            rack: Some(format!("rack-{}", id.get() % 2)),
             heartbeat_interval_ms: BROKER_HEARTBEAT_MS,
             // Registration is retried for as long as a run lasts.
             initial_registration_timeout_ms: 10 * 60 * 1000,

@@ -247,7 +247,7 @@ impl SimConfig {
         } else {
             WorkloadKind::Values
         };
-        let mut raft = RaftConfig::new(0);
+        let mut raft = RaftConfig::new(NodeId(0));
         raft.election_timeout_ms = 150;
         raft.fetch_timeout_ms = 300;
         raft.request_timeout_ms = 100;
@@ -475,7 +475,7 @@ pub struct SimStats {
 pub fn encode_snapshot(entries: &[Entry]) -> Bytes {
     let mut out = BytesMut::new();
     for e in entries {
-        out.extend_from_slice(&e.epoch.to_be_bytes());
+        out.extend_from_slice(&e.epoch.get().to_be_bytes());
         out.extend_from_slice(&[e.control as u8]);
         out.extend_from_slice(&(e.value.len() as u32).to_be_bytes());
         out.extend_from_slice(&e.value);
@@ -487,7 +487,7 @@ pub fn encode_snapshot(entries: &[Entry]) -> Bytes {
 pub fn decode_snapshot(mut b: &[u8]) -> Vec<Entry> {
     let mut out = Vec::new();
     while b.len() >= 9 {
-        let epoch = i32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+        let epoch = Epoch(i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
         let control = b[4] != 0;
         let len = u32::from_be_bytes([b[5], b[6], b[7], b[8]]) as usize;
         let value = Bytes::copy_from_slice(&b[9..9 + len]);
@@ -517,10 +517,14 @@ pub fn entries_of(store: &MemStore, from: Offset, to: Offset) -> Option<Vec<Entr
     if from < start {
         let id = store.latest_snapshot()?;
         let snap = decode_snapshot(store.snapshot(id)?);
-        if (snap.len() as Offset) < start.min(to) {
+        if Offset(snap.len() as i64) < start.min(to) {
             return None;
         }
-        out.extend(snap[from as usize..start.min(to) as usize].iter().cloned());
+        out.extend(
+            snap[from.get() as usize..start.min(to).get() as usize]
+                .iter()
+                .cloned(),
+        );
     }
     if to > start {
         let mut at = from.max(start);
@@ -529,7 +533,7 @@ pub fn entries_of(store: &MemStore, from: Offset, to: Offset) -> Option<Vec<Entr
         while at < to {
             let b = batches.get(i)?;
             for (k, e) in batch_entries(b).enumerate() {
-                let o = b.base_offset + k as Offset;
+                let o = b.base_offset + k as i64;
                 if o >= at && o < to {
                     out.push(e);
                 }
@@ -550,7 +554,7 @@ impl Sim {
             seq: 0,
             events: BTreeMap::new(),
             nodes: BTreeMap::new(),
-            voters: (1..=cfg.voters as NodeId).collect(),
+            voters: (1..=cfg.voters as i32).map(NodeId).collect(),
             blocked: BTreeMap::new(),
             conns: BTreeMap::new(),
             next_gen: 0,
@@ -574,12 +578,12 @@ impl Sim {
             trace_all: std::env::var("SIM_TRACE").is_ok_and(|v| v == "all"),
             cfg,
         };
-        let total = (sim.cfg.voters + sim.cfg.observers) as NodeId;
+        let total = (sim.cfg.voters + sim.cfg.observers) as i32;
         for id in 1..=total {
             sim.nodes.insert(
-                id,
+                NodeId(id),
                 Node {
-                    id,
+                    id: NodeId(id),
                     node: None,
                     down_store: Some(MemStore::new()),
                     persisted: None,
@@ -587,20 +591,20 @@ impl Sim {
                     flush: None,
                     slow: false,
                     tick_at: Millis::MAX,
-                    hw: 0,
-                    verified: 0,
-                    held: 0,
+                    hw: Offset(0),
+                    verified: Offset(0),
+                    held: Offset(0),
                     shown: None,
-                    compared: (0, -1),
+                    compared: (0, Offset(-1)),
                     paused_until: 0,
                 },
             );
         }
         for id in 1..=total {
-            sim.start(id);
+            sim.start(NodeId(id));
         }
         if sim.workload.is_some() {
-            for id in sim.cfg.voters as NodeId + 1..=total {
+            for id in (sim.cfg.voters as i32 + 1..=total).map(NodeId) {
                 let t = sim.rng.range(1, BROKER_HEARTBEAT_MS);
                 sim.schedule(t, Event::BrokerBeat { node: id });
             }
@@ -674,7 +678,8 @@ impl Sim {
             }
             WorkloadKind::Metadata => {
                 // A broker process starts: a new incarnation that must register.
-                let incarnation_id = uuid::Uuid::from_u64_pair(self.rng.next_u64(), id as u64);
+                let incarnation_id =
+                    uuid::Uuid::from_u64_pair(self.rng.next_u64(), id.get() as u64);
                 let now = self.now;
                 if let Some(w) = self.workload.as_mut() {
                     w.brokers
@@ -929,7 +934,7 @@ impl Sim {
                 n.core().is_some_and(|c| {
                     // Clients wait for answers: a leader holds a bounded uncommitted tail.
                     c.role() == RoleKind::Leader
-                        && c.log_end_offset() - c.high_watermark() < UNCOMMITTED_MAX
+                        && c.log_end_offset() - c.high_watermark() < UNCOMMITTED_MAX.into()
                 })
             })
             .map(|n| n.id)
@@ -1121,8 +1126,8 @@ impl Sim {
                 let node = self.nodes.get_mut(&x).expect("node");
                 node.down_store = Some(MemStore::new());
                 node.persisted = None;
-                node.verified = 0;
-                node.held = 0;
+                node.verified = Offset(0);
+                node.held = Offset(0);
                 self.note(|| format!("wipe {x}'s disk"));
             }
         }
@@ -1237,7 +1242,7 @@ impl Sim {
         for effect in effects {
             let node = self.nodes.get_mut(&id).expect("node");
             let incarnation = node.incarnation;
-            let epoch = node.core().map_or(0, |c| c.epoch());
+            let epoch = node.core().map_or(Epoch::ZERO, |c| c.epoch());
             match effect {
                 // 1. The log operations, written but not durable.
                 Effect::Wrote { op, leading } => {
@@ -1278,8 +1283,8 @@ impl Sim {
                             node.held = node.held.min(*t);
                         }
                         LogOp::InstallSnapshot(_) => {
-                            node.verified = 0;
-                            node.held = 0;
+                            node.verified = Offset(0);
+                            node.held = Offset(0);
                             self.stats.snapshots_installed += 1;
                         }
                         LogOp::Append(b)
@@ -1416,7 +1421,7 @@ impl Sim {
                 self.stats.committed_proposals += 1;
                 let found = self
                     .committed
-                    .get(last_offset as usize)
+                    .get(last_offset.get() as usize)
                     .map(|e| e.value.clone());
                 if found.as_ref() != Some(&value) {
                     self.fail(format!(
@@ -1764,7 +1769,7 @@ impl Sim {
                     // KIP-841: the controller lets a broker go once it is fenced and leads
                     // nothing, in its committed image.
                     let image = at.map(|(_, i)| i).unwrap_or_default();
-                    let fenced = image.broker(b).is_none_or(|r| r.fenced);
+                    let fenced = image.broker(b.into()).is_none_or(|r| r.fenced);
                     let leads: Vec<String> = image
                         .topics
                         .by_id
@@ -1772,7 +1777,7 @@ impl Sim {
                         .flat_map(|t| {
                             t.partitions
                                 .iter()
-                                .filter(|(_, p)| p.leader == b)
+                                .filter(|(_, p)| p.leader == b.get())
                                 .map(move |(i, _)| format!("{}-{i}", t.name))
                         })
                         .collect();
@@ -1897,14 +1902,17 @@ impl Sim {
         };
         let core = replica.core();
         let hw = core.high_watermark();
-        let last = core.store().latest_snapshot().map_or(0, |s| s.end_offset);
-        if hw - last < every || hw > core.store().end_offset() {
+        let last = core
+            .store()
+            .latest_snapshot()
+            .map_or(0, |s| s.end_offset.into());
+        if hw - last < Offset(every) || hw > core.store().end_offset() {
             return;
         }
-        let Some(entries) = entries_of(core.store(), 0, hw) else {
+        let Some(entries) = entries_of(core.store(), Offset(0), hw) else {
             return;
         };
-        let epoch = entries.last().map_or(0, |e| e.epoch);
+        let epoch = entries.last().map_or(Epoch::ZERO, |e| e.epoch);
         let id_ = SnapshotId {
             end_offset: hw,
             epoch,
@@ -1920,7 +1928,7 @@ impl Sim {
     /// of an earlier epoch reported: what a quorum tells its followers and clients never goes
     /// back across a leader change.
     fn check_reported_high_watermark(&mut self, id: NodeId, epoch: Epoch, hw: Offset) {
-        if hw < 0 {
+        if hw < Offset(0) {
             return;
         }
         let earlier = self
@@ -1928,7 +1936,7 @@ impl Sim {
             .range(..epoch)
             .map(|(_, h)| *h)
             .max()
-            .unwrap_or(-1);
+            .unwrap_or(Offset(-1));
         if hw < earlier {
             self.fail(format!(
                 "node {id} reports high watermark {hw} in epoch {epoch}, below the {earlier} reported in an earlier epoch"
@@ -1981,8 +1989,11 @@ impl Sim {
             ));
         }
         let start = core.store().log_start_offset();
-        let covered = core.store().latest_snapshot().map_or(0, |s| s.end_offset);
-        if start > covered {
+        let covered = core
+            .store()
+            .latest_snapshot()
+            .map_or(0, |s| s.end_offset.into());
+        if start > Offset(covered) {
             self.fail(format!(
                 "node {id}: its log starts at {start}, its newest snapshot ends at {covered}: a gap"
             ));
@@ -1994,7 +2005,7 @@ impl Sim {
             ));
         }
         // Extend the committed reference from this node.
-        let len = self.committed.len() as Offset;
+        let len = Offset(self.committed.len() as i64);
         if hw > len {
             match entries_of(core.store(), len, hw) {
                 Some(new) => {
@@ -2022,17 +2033,17 @@ impl Sim {
         if hw > from {
             match entries_of(core.store(), from, hw) {
                 Some(mine) => {
-                    if mine[..] != self.committed[from as usize..hw as usize] {
-                        let at = mine
-                            .iter()
-                            .zip(&self.committed[from as usize..])
-                            .position(|(a, b)| a != b)
-                            .unwrap_or(0) as Offset
-                            + from;
+                    if mine[..] != self.committed[from.get() as usize..hw.get() as usize] {
+                        let at = Offset(
+                            mine.iter()
+                                .zip(&self.committed[from.get() as usize..])
+                                .position(|(a, b)| a != b)
+                                .unwrap_or(0) as i64,
+                        ) + from.into();
                         self.fail(format!(
                             "node {id}: entry {at} below its high watermark {hw} differs from the committed log: {:?} vs {:?}",
                             mine.get((at - from) as usize),
-                            self.committed.get(at as usize)
+                            self.committed.get(at.get() as usize)
                         ));
                     }
                 }
@@ -2059,7 +2070,7 @@ impl Sim {
 
     /// The committed log is held durably by a majority of voters.
     fn check_majority(&mut self) {
-        let total = self.committed.len() as Offset;
+        let total = Offset(self.committed.len() as i64);
         let mut holders = 0;
         let ids: Vec<NodeId> = self.voters.iter().copied().collect();
         for id in ids {
@@ -2078,10 +2089,10 @@ impl Sim {
                 if let Some(entries) = entries_of(store, held, durable) {
                     let ok = entries
                         .iter()
-                        .zip(&self.committed[held as usize..])
+                        .zip(&self.committed[held.get() as usize..])
                         .take_while(|(a, b)| a == b)
                         .count();
-                    held += ok as Offset;
+                    held += ok as i64;
                 }
             }
             self.nodes.get_mut(&id).expect("node").held = held;
@@ -2138,7 +2149,9 @@ impl Sim {
     /// from disrupting a leader the others still hear from.
     pub fn flap_one_follower(&mut self, ms: Millis) {
         let Some(leader) = self.leader() else { return };
-        let epoch = self.nodes[&leader].core().map_or(0, |c| c.epoch());
+        let epoch = self.nodes[&leader]
+            .core()
+            .map_or(Epoch::ZERO, |c| c.epoch());
         let followers: Vec<NodeId> = self
             .voters
             .iter()
@@ -2183,7 +2196,7 @@ impl Sim {
             .values()
             .filter_map(|n| n.core().map(|c| c.epoch()))
             .max()
-            .unwrap_or(0);
+            .unwrap_or(Epoch(0));
         if max_epoch != epoch {
             let msg = format!(
                 "stability: the epoch moved from {epoch} to {max_epoch} while only follower {x} flapped: {}",
@@ -2357,7 +2370,7 @@ impl Sim {
             .filter_map(|n| n.core())
             .map(|c| c.epoch())
             .max()
-            .unwrap_or(0);
+            .unwrap_or(Epoch(0));
         let leader = self
             .nodes
             .values()
@@ -2451,7 +2464,7 @@ fn unpersisted_claim(m: &Message, to: NodeId, me: NodeId, p: ElectionState) -> O
 
 /// Records a leader may hold uncommitted before the clients wait (they wait for answers, so
 /// the offered load never outruns replication for good).
-const UNCOMMITTED_MAX: Offset = 100;
+const UNCOMMITTED_MAX: Offset = Offset(100);
 
 /// How long one follower's links flap in a stability check.
 const FLAP_MS: Millis = 2_000;
@@ -2482,7 +2495,7 @@ pub fn run_seed(seed: u64) -> SimStats {
         sim.hold(HOLD_MS);
         sim.heal_all();
         // Liveness: the committed log must grow past where it is now, on every node.
-        let target = sim.committed_len() as Offset + 1;
+        let target = Offset(sim.committed_len() as i64) + 1;
         let deadline = sim.now() + LIVENESS_MS;
         if !sim.run_until(deadline, |s| s.converged(target)) {
             let msg = format!(

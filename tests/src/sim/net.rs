@@ -20,6 +20,7 @@
 //! [`Transport::Datagram`] mode is the older, harsher model: every message travels alone and may
 //! be lost, duplicated or reordered. The core must stay safe under it too.
 
+use metaquorum_log::Epoch;
 use std::collections::{BTreeMap, VecDeque};
 
 use metaquorum_controller::raft::{Message, Millis, NodeId};
@@ -109,7 +110,7 @@ impl Sim {
             return;
         }
         let incarnation = node.incarnation;
-        let epoch = node.core().map_or(0, |c| c.epoch());
+        let epoch = node.core().map_or(Epoch::ZERO, |c| c.epoch());
         let t = self.now + 1;
         self.schedule(
             t,

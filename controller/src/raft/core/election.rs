@@ -76,8 +76,8 @@ impl<S: LogStore> RaftCore<S> {
     }
 
     pub(super) fn become_candidate(&mut self) {
-        let Some(next_epoch) = self.epoch.checked_add(1).filter(|e| *e < Epoch::MAX) else {
-            tracing::error!(epoch = self.epoch, "epoch space exhausted; not campaigning");
+        let Some(next_epoch) = self.epoch.checked_next().filter(|e| *e < Epoch::MAX) else {
+            tracing::error!(epoch = %self.epoch, "epoch space exhausted; not campaigning");
             return;
         };
         let election = Election {
@@ -246,10 +246,10 @@ impl<S: LogStore> RaftCore<S> {
         );
         // KIP-595: the epoch starts with a LeaderChange control record; the high watermark may
         // not pass into this epoch until it is committed.
-        let voter = |id: &NodeId| Voter::default().with_voter_id(*id);
+        let voter = |id: &NodeId| Voter::default().with_voter_id(id.get());
         let message = LeaderChangeMessage::default()
             .with_version(0)
-            .with_leader_id(BrokerId(me))
+            .with_leader_id(me.into())
             .with_voters(self.voters.iter().map(voter).collect())
             .with_granting_voters(granting.iter().map(voter).collect());
         match control_record(ControlRecordType::LeaderChange, &message, 0) {
@@ -314,8 +314,8 @@ impl<S: LogStore> RaftCore<S> {
         if !self.voters.contains(&candidate) || !self.is_voter() {
             return reject(self, ErrorCode::InconsistentVoterSet);
         }
-        if last_offset < 0
-            || last_offset_epoch < 0
+        if last_offset < Offset(0)
+            || last_offset_epoch < Epoch(0)
             || last_offset_epoch > epoch
             || epoch == Epoch::MAX
         {

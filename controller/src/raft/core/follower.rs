@@ -164,8 +164,8 @@ impl<S: LogStore> RaftCore<S> {
             };
             if target < self.high_watermark {
                 tracing::error!(
-                    target,
-                    hw = self.high_watermark,
+                    target = %target,
+                    hw = %self.high_watermark,
                     "leader asked to truncate below the high watermark; ignored"
                 );
                 self.schedule_refetch();
@@ -193,9 +193,9 @@ impl<S: LogStore> RaftCore<S> {
                 || b.epoch > epoch
             {
                 tracing::warn!(
-                    base_offset = b.base_offset,
-                    batch_epoch = b.epoch,
-                    log_end = self.log_end,
+                    base_offset = %b.base_offset,
+                    batch_epoch = %b.epoch,
+                    log_end = %self.log_end,
                     "leader sent a batch that does not continue the log; ignored"
                 );
                 rejected = true;
@@ -316,7 +316,7 @@ impl<S: LogStore> RaftCore<S> {
     /// The epoch of the record before `end`: of the snapshot when `end` is the log start.
     pub(super) fn last_epoch_at(&self, end: Offset) -> Result<Epoch, crate::raft::StoreError> {
         if end <= self.store.log_start_offset() {
-            return Ok(self.store.latest_snapshot().map_or(0, |s| s.epoch));
+            return Ok(self.store.latest_snapshot().map_or(Epoch(0), |s| s.epoch));
         }
         let batches = self.store.read(end - 1, 1)?;
         Ok(batches.first().map_or(self.last_epoch, |b| b.epoch))

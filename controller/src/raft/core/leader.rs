@@ -53,7 +53,7 @@ impl<S: LogStore> RaftCore<S> {
             self.out.messages.push((replica, cid, response));
             return;
         }
-        if fetch_offset < 0 || last_fetched_epoch < 0 || last_fetched_epoch > epoch {
+        if fetch_offset < Offset(0) || last_fetched_epoch < Epoch(0) || last_fetched_epoch > epoch {
             let response = self.fetch_response(ErrorCode::InvalidRequest, Vec::new(), None, None);
             self.out.messages.push((replica, cid, response));
             return;
@@ -65,7 +65,7 @@ impl<S: LogStore> RaftCore<S> {
         let log_start = self.store.log_start_offset();
         let snapshot = self.store.latest_snapshot();
         if fetch_offset < log_start
-            || (fetch_offset > 0
+            || (fetch_offset > Offset(0)
                 && self
                     .store
                     .end_offset_for_epoch(last_fetched_epoch)
@@ -78,7 +78,7 @@ impl<S: LogStore> RaftCore<S> {
             }
         }
         // Divergence (KIP-595): our end of the fetcher's last epoch is before its fetch offset.
-        if fetch_offset > 0 {
+        if fetch_offset > Offset(0) {
             let ours = self.leader_end_offset_for_epoch(last_fetched_epoch);
             let diverging = match ours {
                 Some(e) if e.epoch == last_fetched_epoch && e.end_offset >= fetch_offset => None,
@@ -87,7 +87,7 @@ impl<S: LogStore> RaftCore<S> {
                     end_offset: e.end_offset.min(fetch_offset),
                 }),
                 None => Some(EpochEndOffset {
-                    epoch: 0,
+                    epoch: Epoch(0),
                     end_offset: log_start,
                 }),
             };
@@ -348,7 +348,12 @@ impl<S: LogStore> RaftCore<S> {
             if *v == self.cfg.node_id {
                 ends.push(own);
             } else {
-                ends.push(l.replicas.get(v).and_then(|r| r.end_offset).unwrap_or(-1));
+                ends.push(
+                    l.replicas
+                        .get(v)
+                        .and_then(|r| r.end_offset)
+                        .unwrap_or(Offset(-1)),
+                );
             }
         }
         ends.sort_unstable_by(|a, b| b.cmp(a));
@@ -406,7 +411,7 @@ impl<S: LogStore> RaftCore<S> {
                     now + window
                 };
             } else {
-                tracing::warn!(epoch = self.epoch, "check-quorum failed: resigning");
+                tracing::warn!(epoch = %self.epoch, "check-quorum failed: resigning");
                 self.step_down(Vec::new());
                 return;
             }
@@ -460,7 +465,7 @@ impl<S: LogStore> RaftCore<S> {
         let base = self.log_end;
         let mut end = base;
         for (id, n, bytes) in members.drain(..) {
-            end += n as Offset;
+            end += n as i64;
             self.inflight.push_back(Inflight {
                 id,
                 last_offset: end - 1,

@@ -16,7 +16,6 @@ use std::collections::{BTreeSet, VecDeque};
 
 use bytes::Bytes;
 use kafka_protocol::messages::leader_change_message::{LeaderChangeMessage, Voter};
-use kafka_protocol::messages::BrokerId;
 use metaquorum_log::batch::RecordData;
 use metaquorum_log::control::{control_record, ControlRecordType};
 
@@ -200,7 +199,7 @@ pub struct RaftCore<S: LogStore> {
     accumulated: Vec<Accumulated>,
     /// Records in `accumulated`. Invariant: the sum of their record counts, so the next
     /// proposal's offset is known without walking them.
-    accumulated_records: Offset,
+    accumulated_records: i64,
     /// Appended proposals waiting for commit: (id, last offset), in offset order.
     inflight: VecDeque<Inflight>,
     pending_bytes: usize,
@@ -223,8 +222,8 @@ impl<S: LogStore> RaftCore<S> {
         let last_epoch = store.last_epoch();
         let high_watermark = store
             .latest_snapshot()
-            .map_or(0, |s| s.end_offset)
-            .max(store.log_start_offset());
+            .map_or(0, |s| s.end_offset.into())
+            .max(store.log_start_offset().into());
         let mut core = RaftCore {
             cfg,
             store,
@@ -240,7 +239,7 @@ impl<S: LogStore> RaftCore<S> {
             unflushed_end: None,
             observer_flush_at_ms: 0,
             leader_heard_ms: None,
-            high_watermark,
+            high_watermark: Offset(high_watermark),
             log_end,
             last_epoch,
             next_correlation_id: 0,
@@ -306,7 +305,7 @@ impl<S: LogStore> RaftCore<S> {
     /// `LeaderState`): what a quorum reports never goes back across a leader change.
     pub fn reported_high_watermark(&self) -> Offset {
         match &self.role {
-            Role::Leader(l) if self.high_watermark <= l.epoch_start_offset => -1,
+            Role::Leader(l) if self.high_watermark <= l.epoch_start_offset => Offset(-1),
             _ => self.high_watermark,
         }
     }
@@ -603,7 +602,7 @@ impl<S: LogStore> RaftCore<S> {
         let id = ProposalId(self.next_proposal_id);
         self.next_proposal_id += 1;
         self.pending_bytes += bytes;
-        self.accumulated_records += records.len() as Offset;
+        self.accumulated_records += records.len() as i64;
         self.accumulated.push(Accumulated { id, records, bytes });
         Ok(id)
     }
@@ -615,8 +614,8 @@ impl<S: LogStore> RaftCore<S> {
             self.accumulated_records,
             self.accumulated
                 .iter()
-                .map(|p| p.records.len() as Offset)
-                .sum::<Offset>()
+                .map(|p| p.records.len() as i64)
+                .sum::<i64>()
         );
         self.log_end + self.accumulated_records
     }
@@ -652,8 +651,8 @@ impl<S: LogStore> RaftCore<S> {
         let start = self.now + rank.saturating_mul(self.cfg.retry_backoff_ms);
         if let Role::Follower(f) = &mut self.role {
             tracing::info!(
-                leader = peer,
-                epoch = self.epoch,
+                leader = %peer,
+                epoch = %self.epoch,
                 "the leader refuses connections; starting an election in {} ms",
                 start - self.now
             );
@@ -670,7 +669,7 @@ impl<S: LogStore> RaftCore<S> {
             .replicas
             .iter()
             .filter(|(id, _)| self.voters.contains(id))
-            .map(|(id, r)| (r.end_offset.unwrap_or(-1), *id))
+            .map(|(id, r)| (r.end_offset.unwrap_or(Offset(-1)), *id))
             .collect();
         // Most caught up first; ties go to the lower id.
         successors.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -949,7 +948,8 @@ impl<S: LogStore> RaftCore<S> {
     fn push_op(&mut self, op: LogOp) {
         match &op {
             LogOp::Append(b) => {
-                self.unflushed_end = Some(self.unflushed_end.unwrap_or(0).max(b.next_offset()));
+                self.unflushed_end =
+                    Some(self.unflushed_end.unwrap_or(Offset(0)).max(b.next_offset()));
             }
             LogOp::Truncate(t) => {
                 if let Some(o) = self.unflushed_end {
