@@ -11,6 +11,7 @@
 //! The cluster id is in any node's `data/meta.properties`. The broker's data goes to a fresh
 //! temporary directory; Ctrl-C shuts it down with a controlled shutdown.
 
+use metaquorum_log::NodeId;
 use std::collections::BTreeMap;
 
 use metaquorum_broker_shim::{BrokerShim, MetadataEvent};
@@ -65,7 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tokio::select! {
             update = updates.next() => {
                 let Some(update) = update else { break };
-                for event in update.events(broker_id) {
+                for event in update.events(NodeId(broker_id)) {
                     println!("offset {:>6}  {}", update.offset(), describe(&event));
                 }
             }

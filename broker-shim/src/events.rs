@@ -3,6 +3,8 @@
 //! brokers fenced and unfenced, ACLs and configs changed). The whole difference between two
 //! images, for snapshot loads and resyncs, is the controller crate's [`diff_images`].
 
+use metaquorum_controller::metadata::{BrokerEpoch, LeaderEpoch};
+use metaquorum_log::{NodeId, Offset};
 use std::collections::BTreeMap;
 
 use metaquorum_controller::metadata::acl::StandardAcl;
@@ -41,12 +43,12 @@ pub struct MetadataUpdate {
 impl MetadataUpdate {
     /// The update as events, from the point of view of broker `broker_id` (its leaderships and
     /// followerships are reported as such); computed on demand, in a stable order.
-    pub fn events(&self, broker_id: i32) -> Vec<MetadataEvent> {
+    pub fn events(&self, broker_id: NodeId) -> Vec<MetadataEvent> {
         events_of(self, broker_id)
     }
 
     /// Offset of the last record the new image contains.
-    pub fn offset(&self) -> i64 {
+    pub fn offset(&self) -> Offset {
         self.image.provenance.offset
     }
 }
@@ -77,13 +79,13 @@ pub enum MetadataEvent {
         /// Partition index.
         partition: i32,
         /// Leader (-1: none).
-        leader: i32,
+        leader: NodeId,
         /// Leader epoch.
-        leader_epoch: i32,
+        leader_epoch: LeaderEpoch,
         /// In-sync replicas.
-        isr: Vec<i32>,
+        isr: Vec<NodeId>,
         /// Replicas.
-        replicas: Vec<i32>,
+        replicas: Vec<NodeId>,
     },
     /// This broker became (or stays, in a new epoch) the leader of a partition.
     LocalLeader {
@@ -92,9 +94,9 @@ pub enum MetadataEvent {
         /// Partition index.
         partition: i32,
         /// Leader epoch.
-        leader_epoch: i32,
+        leader_epoch: LeaderEpoch,
         /// In-sync replicas.
-        isr: Vec<i32>,
+        isr: Vec<NodeId>,
     },
     /// This broker is a follower of a partition (new, or its leader or ISR changed).
     LocalFollower {
@@ -103,9 +105,9 @@ pub enum MetadataEvent {
         /// Partition index.
         partition: i32,
         /// Leader (-1: none).
-        leader: i32,
+        leader: NodeId,
         /// Leader epoch.
-        leader_epoch: i32,
+        leader_epoch: LeaderEpoch,
     },
     /// This broker no longer holds a replica of a partition (moved away or deleted).
     LocalReplicaRemoved {
@@ -117,29 +119,29 @@ pub enum MetadataEvent {
     /// A broker registered (or re-registered with a new epoch).
     BrokerRegistered {
         /// Broker id.
-        id: i32,
+        id: NodeId,
         /// Broker epoch.
-        epoch: i64,
+        epoch: BrokerEpoch,
     },
     /// A broker was unregistered.
     BrokerUnregistered {
         /// Broker id.
-        id: i32,
+        id: NodeId,
     },
     /// A broker was fenced.
     BrokerFenced {
         /// Broker id.
-        id: i32,
+        id: NodeId,
     },
     /// A broker was unfenced.
     BrokerUnfenced {
         /// Broker id.
-        id: i32,
+        id: NodeId,
     },
     /// A broker entered controlled shutdown.
     BrokerInControlledShutdown {
         /// Broker id.
-        id: i32,
+        id: NodeId,
     },
     /// An ACL was created.
     AclCreated {
@@ -172,7 +174,7 @@ pub enum MetadataEvent {
 }
 
 /// The events of `update`, as broker `me` sees them.
-pub fn events_of(update: &MetadataUpdate, me: i32) -> Vec<MetadataEvent> {
+pub fn events_of(update: &MetadataUpdate, me: NodeId) -> Vec<MetadataEvent> {
     let (prev, next, ch) = (&update.previous, &update.image, &update.changes);
     let mut out = Vec::new();
     if ch.features_changed {
@@ -190,24 +192,24 @@ pub fn events_of(update: &MetadataUpdate, me: i32) -> Vec<MetadataEvent> {
         match (before, after) {
             (_, None) => {
                 if before.is_some() {
-                    out.push(MetadataEvent::BrokerUnregistered { id: *id })
+                    out.push(MetadataEvent::BrokerUnregistered { id: (*id) })
                 }
             }
             (b, Some(a)) => {
                 if b.is_none_or(|b| b.epoch != a.epoch) {
                     out.push(MetadataEvent::BrokerRegistered {
-                        id: *id,
+                        id: (*id),
                         epoch: a.epoch,
                     });
                 }
                 let was_fenced = b.is_none_or(|b| b.fenced);
                 if a.fenced && b.is_some_and(|b| !b.fenced) {
-                    out.push(MetadataEvent::BrokerFenced { id: *id });
+                    out.push(MetadataEvent::BrokerFenced { id: (*id) });
                 } else if !a.fenced && was_fenced {
-                    out.push(MetadataEvent::BrokerUnfenced { id: *id });
+                    out.push(MetadataEvent::BrokerUnfenced { id: (*id) });
                 }
                 if a.in_controlled_shutdown && !b.is_some_and(|b| b.in_controlled_shutdown) {
-                    out.push(MetadataEvent::BrokerInControlledShutdown { id: *id });
+                    out.push(MetadataEvent::BrokerInControlledShutdown { id: (*id) });
                 }
             }
         }
@@ -283,7 +285,7 @@ fn partition_events(
     partition: i32,
     before: Option<&PartitionRegistration>,
     after: &PartitionRegistration,
-    me: i32,
+    me: NodeId,
     out: &mut Vec<MetadataEvent>,
 ) {
     if before == Some(after) {

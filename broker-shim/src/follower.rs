@@ -197,7 +197,7 @@ impl BrokerMetadata {
         self.published_at_ms = Some(now);
         let p = self.loader.image().provenance;
         publish_broker_metadata(&BrokerMetadataGauges {
-            last_applied_offset: p.offset,
+            last_applied_offset: p.offset.into(),
             last_applied_timestamp_ms: p.last_contained_timestamp_ms,
             last_applied_lag_ms: if p.last_contained_timestamp_ms < 0 {
                 0

@@ -9,6 +9,7 @@
 //! elections. A host broker with real replication disables it and sends AlterPartition
 //! itself, from its own replica offsets.
 
+use metaquorum_log::NodeId;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -53,9 +54,9 @@ impl IsrExpander {
 
     /// The AlterPartition request adding every serving replica to the ISR of the partitions
     /// this broker leads, or `None` when no ISR needs to grow.
-    pub fn request_for(image: &MetadataImage, me: i32) -> Option<AlterPartitionRequest> {
+    pub fn request_for(image: &MetadataImage, me: NodeId) -> Option<AlterPartitionRequest> {
         let my_epoch = image.broker(me).filter(|b| !b.fenced)?.epoch;
-        let serving = |id: i32| {
+        let serving = |id: NodeId| {
             image
                 .broker(id)
                 .filter(|b| !b.fenced && !b.in_controlled_shutdown)
@@ -82,16 +83,16 @@ impl IsrExpander {
                     .filter_map(|r| {
                         serving(*r).or((*r == me).then_some(my_epoch)).map(|e| {
                             IsrBroker::default()
-                                .with_broker_id(BrokerId(*r))
-                                .with_broker_epoch(e)
+                                .with_broker_id(BrokerId((*r).into()))
+                                .with_broker_epoch(e.into())
                         })
                     })
                     .collect();
                 topics.entry(topic.id).or_default().push(
                     PartitionData::default()
                         .with_partition_index(*index)
-                        .with_leader_epoch(p.leader_epoch)
-                        .with_partition_epoch(p.partition_epoch)
+                        .with_leader_epoch(p.leader_epoch.into())
+                        .with_partition_epoch(p.partition_epoch.into())
                         .with_new_isr_with_epochs(new_isr),
                 );
                 count += 1;
@@ -105,8 +106,8 @@ impl IsrExpander {
         }
         Some(
             AlterPartitionRequest::default()
-                .with_broker_id(BrokerId(me))
-                .with_broker_epoch(my_epoch)
+                .with_broker_id(me.into())
+                .with_broker_epoch(my_epoch.into())
                 .with_topics(
                     topics
                         .into_iter()
@@ -124,7 +125,7 @@ impl IsrExpander {
     pub async fn run(mut self) {
         loop {
             let image = self.image.borrow_and_update().clone();
-            if let Some(request) = Self::request_for(&image, self.broker_id) {
+            if let Some(request) = Self::request_for(&image, NodeId(self.broker_id)) {
                 let request = RequestKind::AlterPartition(request);
                 if let Err(e) = self
                     .channel

@@ -514,7 +514,10 @@ impl Lifecycle {
                 .unwrap_or(true);
             let offset = self.image.borrow().provenance.offset;
             let now = self.now();
-            if let Some(r) = self.core.poll(now, offset, want_fence, want_shut_down) {
+            if let Some(r) = self
+                .core
+                .poll(now, offset.into(), want_fence, want_shut_down)
+            {
                 let answer = self
                     .channel
                     .call(r.api, r.version, &r.request, wait)

@@ -73,9 +73,14 @@ impl BrokerApis {
     /// The broker clients are told is the controller: this one when unfenced, else the lowest
     /// unfenced broker (-1 if none).
     fn controller_id(&self, image: &MetadataImage) -> i32 {
-        match image.broker(self.broker_id) {
+        match image.broker(NodeId(self.broker_id)) {
             Some(b) if !b.fenced => self.broker_id,
-            _ => image.unfenced_brokers().map(|b| b.id).min().unwrap_or(-1),
+            _ => image
+                .unfenced_brokers()
+                .map(|b| b.id)
+                .min()
+                .unwrap_or(NodeId::NONE)
+                .into(),
         }
     }
 

@@ -5,6 +5,8 @@
 use metaquorum_controller::metadata::image::{MetadataImage, MetadataProvenance};
 use metaquorum_controller::metadata::loader::MetadataLoader;
 use metaquorum_controller::metadata::record::*;
+use metaquorum_controller::metadata::BrokerEpoch;
+use metaquorum_controller::metadata::LeaderEpoch;
 use metaquorum_log::Epoch;
 use metaquorum_log::NodeId;
 use metaquorum_log::Offset;
@@ -83,7 +85,10 @@ fn load(batches: Vec<Vec<MetadataRecord>>) -> Vec<MetadataUpdate> {
     for records in batches {
         let mut previous = loader.image().clone();
         let n = records.len() as i64;
-        for loaded in loader.handle_records(offset, 1, 1_000, &records).unwrap() {
+        for loaded in loader
+            .handle_records(Offset(offset), Epoch(1), 1_000, &records)
+            .unwrap()
+        {
             let image = loaded.image;
             out.push(MetadataUpdate {
                 previous: std::mem::replace(&mut previous, image.clone()),
@@ -119,7 +124,7 @@ fn setup() -> Vec<Vec<MetadataRecord>> {
 #[test]
 fn a_new_topic_is_told_with_this_brokers_leaderships_and_followerships() {
     let updates = load(setup());
-    let events = updates[1].events(1);
+    let events = updates[1].events(NodeId(1));
     assert!(events.contains(&MetadataEvent::TopicCreated {
         name: "orders".into(),
         id: Uuid::from_u128(TOPIC),
@@ -128,23 +133,26 @@ fn a_new_topic_is_told_with_this_brokers_leaderships_and_followerships() {
     assert!(events.contains(&MetadataEvent::LocalLeader {
         topic: "orders".into(),
         partition: 0,
-        leader_epoch: 0,
-        isr: vec![1, 2],
+        leader_epoch: LeaderEpoch(0),
+        isr: vec![NodeId(1), NodeId(2)],
     }));
     assert!(events.contains(&MetadataEvent::LocalFollower {
         topic: "orders".into(),
         partition: 1,
-        leader: 2,
-        leader_epoch: 0,
+        leader: NodeId(2),
+        leader_epoch: LeaderEpoch(0),
     }));
     // Broker 3 holds no replica: it hears of the partitions, not of local changes.
-    assert!(!updates[1].events(3).iter().any(|e| matches!(
+    assert!(!updates[1].events(NodeId(3)).iter().any(|e| matches!(
         e,
         MetadataEvent::LocalLeader { .. } | MetadataEvent::LocalFollower { .. }
     )));
-    let first = updates[0].events(1);
-    assert!(first.contains(&MetadataEvent::BrokerRegistered { id: 2, epoch: 1 }));
-    assert!(first.contains(&MetadataEvent::BrokerUnfenced { id: 2 }));
+    let first = updates[0].events(NodeId(1));
+    assert!(first.contains(&MetadataEvent::BrokerRegistered {
+        id: NodeId(2),
+        epoch: BrokerEpoch(1)
+    }));
+    assert!(first.contains(&MetadataEvent::BrokerUnfenced { id: NodeId(2) }));
 }
 
 #[test]
@@ -155,15 +163,15 @@ fn fencing_moves_leadership_and_deletion_removes_local_replicas() {
         topic_id: Uuid::from_u128(TOPIC),
     })]);
     let updates = load(batches);
-    let fenced = updates[2].events(2);
-    assert!(fenced.contains(&MetadataEvent::BrokerFenced { id: 1 }));
+    let fenced = updates[2].events(NodeId(2));
+    assert!(fenced.contains(&MetadataEvent::BrokerFenced { id: NodeId(1) }));
     assert!(fenced.contains(&MetadataEvent::LocalLeader {
         topic: "orders".into(),
         partition: 0,
-        leader_epoch: 1,
-        isr: vec![2],
+        leader_epoch: LeaderEpoch(1),
+        isr: vec![NodeId(2)],
     }));
-    let deleted = updates[3].events(1);
+    let deleted = updates[3].events(NodeId(1));
     assert!(deleted.contains(&MetadataEvent::TopicDeleted {
         name: "orders".into(),
         id: Uuid::from_u128(TOPIC),
@@ -202,7 +210,7 @@ fn configs_and_acls_are_told_with_their_new_state() {
         RemoveAccessControlEntryRecord { id: acl },
     )]);
     let updates = load(batches);
-    let events = updates[2].events(1);
+    let events = updates[2].events(NodeId(1));
     assert!(events.iter().any(|e| matches!(e,
         MetadataEvent::ConfigChanged { resource_type: 2, resource_name, configs }
             if resource_name == "orders" && configs.get("retention.ms").map(String::as_str) == Some("1000"))));
@@ -210,7 +218,7 @@ fn configs_and_acls_are_told_with_their_new_state() {
         .iter()
         .any(|e| matches!(e, MetadataEvent::AclCreated { id, .. } if *id == acl)));
     assert!(updates[3]
-        .events(1)
+        .events(NodeId(1))
         .iter()
         .any(|e| matches!(e, MetadataEvent::AclDeleted { id, .. } if *id == acl)));
 }
@@ -235,8 +243,8 @@ fn the_whole_image_diff_agrees_with_the_log_deltas() {
 fn image_at(offset: i64) -> MetadataImage {
     MetadataImage {
         provenance: MetadataProvenance {
-            offset,
-            epoch: 1,
+            offset: Offset(offset),
+            epoch: Epoch(1),
             last_contained_timestamp_ms: offset,
         },
         ..MetadataImage::empty()
@@ -259,7 +267,7 @@ async fn a_subscriber_gets_every_update_in_order() {
     }
     for o in 0..10 {
         let u = sub.next().await.unwrap();
-        assert_eq!((u.offset(), u.source), (o, UpdateSource::Log));
+        assert_eq!((u.offset(), u.source), (Offset(o), UpdateSource::Log));
     }
 }
 
@@ -287,8 +295,8 @@ async fn a_lagging_subscriber_is_resynchronised_to_the_newest_image() {
     assert_eq!(u.offset(), publisher.latest().provenance.offset);
     assert_eq!(u.image.fenced_broker_count(), total as usize);
     assert_eq!(u.changes, diff_images(&first_seen, &u.image));
-    let registered: Vec<i32> = u
-        .events(1)
+    let registered: Vec<NodeId> = u
+        .events(NodeId(1))
         .into_iter()
         .filter_map(|e| match e {
             MetadataEvent::BrokerRegistered { id, .. } => Some(id),
@@ -297,7 +305,7 @@ async fn a_lagging_subscriber_is_resynchronised_to_the_newest_image() {
         .collect();
     assert_eq!(
         registered,
-        (1..=total).collect::<Vec<_>>(),
+        (1..=total).map(NodeId).collect::<Vec<_>>(),
         "every broker, first to last"
     );
     // Caught up: the next update is the next publish, told as the log told it.
@@ -307,7 +315,7 @@ async fn a_lagging_subscriber_is_resynchronised_to_the_newest_image() {
     let u = sub.next().await.unwrap();
     assert_eq!((u.offset(), u.source), (next_offset, UpdateSource::Log));
     let registered: Vec<_> = u
-        .events(1)
+        .events(NodeId(1))
         .into_iter()
         .filter(|e| matches!(e, MetadataEvent::BrokerRegistered { .. }))
         .collect();
@@ -392,7 +400,7 @@ fn a_broker_whose_metadata_stops_asks_to_be_fenced_and_is_fenced() {
     lifecycle.answered(1, Ok(ResponseKind::BrokerRegistration(registered)), false);
     let offset = node.state_machine().image().provenance.offset;
     let request = lifecycle
-        .poll(1, offset, failed.is_some(), false)
+        .poll(1, offset.into(), failed.is_some(), false)
         .expect("a heartbeat");
     let RequestKind::BrokerHeartbeat(heartbeat) = request.request else {
         panic!("expected a heartbeat");
@@ -405,15 +413,19 @@ fn a_broker_whose_metadata_stops_asks_to_be_fenced_and_is_fenced() {
     delta.replay(&broker(1, 10)).unwrap();
     delta.replay(&unfence(1, 10, -1)).unwrap();
     image = delta.apply(MetadataProvenance::EMPTY);
-    assert!(!image.broker(1).unwrap().fenced);
-    let result = BrokerLifecycle::default().heartbeat(&image, &heartbeat, 100, 10);
+    assert!(!image.broker(NodeId(1)).unwrap().fenced);
+    let result = BrokerLifecycle::default().heartbeat(&image, &heartbeat, Offset(100), 10);
     assert!(result.response.is_fenced);
     let mut delta = MetadataDelta::new(&image);
     for r in &result.records {
         delta.replay(r).unwrap();
     }
     let fenced = delta.apply(MetadataProvenance::EMPTY);
-    assert!(fenced.broker(1).unwrap().fenced, "{:?}", result.records);
+    assert!(
+        fenced.broker(NodeId(1)).unwrap().fenced,
+        "{:?}",
+        result.records
+    );
 }
 
 /// A combined node (controller and broker in one process) decodes and replays each committed

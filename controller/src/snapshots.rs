@@ -9,7 +9,6 @@
 //! a thread of its own, so the node goes on while the image is encoded and fsynced; the
 //! simulator's [`MemStore`] encodes the same bytes in memory at once, so a seed replays exactly.
 
-use crate::raft::Epoch;
 use crate::raft::Offset;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::Instant;
@@ -396,12 +395,12 @@ impl Snapshotter {
         if !(by_bytes || by_time) || in_transaction || self.in_flight.is_some() {
             return;
         }
-        if image.provenance.offset < 0 {
+        if image.provenance.offset < Offset(0) {
             return;
         }
         let id = SnapshotId {
-            end_offset: Offset(image.provenance.offset + 1),
-            epoch: Epoch(image.provenance.epoch),
+            end_offset: Offset((image.provenance.offset + 1).into()),
+            epoch: image.provenance.epoch,
         };
         self.last_ms = Some(now);
         self.bytes_since = 0;
@@ -476,8 +475,8 @@ pub fn load_latest<L: SnapshotStore>(
     };
     let values = store.snapshot_values(id)?;
     let provenance = MetadataProvenance {
-        offset: (id.end_offset - 1).into(),
-        epoch: id.epoch.into(),
+        offset: (id.end_offset - 1),
+        epoch: id.epoch,
         last_contained_timestamp_ms: -1,
     };
     loader
@@ -498,6 +497,7 @@ pub fn load_latest<L: SnapshotStore>(
 
 #[cfg(test)]
 mod tests {
+    use crate::raft::Epoch;
     use bytes::Bytes;
     use metaquorum_log::batch::RecordData;
     use metaquorum_log::{SnapshotEncoder, SnapshotId};

@@ -6,9 +6,12 @@
 //! offsets); the inner value is public for the encoders and decoders at the edges. `Debug` and
 //! `Display` print the bare number, as Kafka's logs and our traces do.
 
-use std::fmt;
 use std::ops::{Add, AddAssign, Sub};
 
+/// Declares an integer newtype with the traits every id here has: ordering, hashing, bare-number
+/// `Debug` and `Display`, `FromStr`, and conversions to and from its integer. The controller
+/// declares the metadata's ids (broker epochs, partition epochs) with it too.
+#[macro_export]
 macro_rules! integer_id {
     ($(#[$doc:meta])* $name:ident($int:ty)) => {
         $(#[$doc])*
@@ -23,20 +26,20 @@ macro_rules! integer_id {
             }
         }
 
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Debug::fmt(&self.0, f)
+        impl ::std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Debug::fmt(&self.0, f)
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                fmt::Display::fmt(&self.0, f)
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(&self.0, f)
             }
         }
 
-        impl std::str::FromStr for $name {
-            type Err = std::num::ParseIntError;
+        impl ::std::str::FromStr for $name {
+            type Err = ::std::num::ParseIntError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 s.parse().map($name)
             }
@@ -105,6 +108,11 @@ impl Offset {
     /// The offset after this one.
     pub const fn next(self) -> Offset {
         Offset(self.0 + 1)
+    }
+
+    /// This offset plus `n` records, stopping at the largest offset instead of overflowing.
+    pub const fn saturating_add(self, n: i64) -> Offset {
+        Offset(self.0.saturating_add(n))
     }
 }
 

@@ -22,10 +22,7 @@ impl MetadataApi for BrokerHeartbeat {
     kind_conversions!(BrokerHeartbeat);
 
     fn handle(r: &Self::Request, h: &mut Handling<'_>) -> Handled<Self::Response> {
-        Handled::Write(
-            h.lifecycle
-                .heartbeat(h.latest, r, h.next_offset.into(), h.now_ms),
-        )
+        Handled::Write(h.lifecycle.heartbeat(h.latest, r, h.next_offset, h.now_ms))
     }
 
     fn error_response(_: &Self::Request, code: ErrorCode, _: &str) -> Self::Response {

@@ -26,7 +26,7 @@ impl MetadataApi for BrokerRegistration {
             h.latest,
             h.cluster_id,
             r,
-            h.next_offset.into(),
+            h.next_offset,
             h.now_ms,
             h.broker_session_timeout_ms,
         ))

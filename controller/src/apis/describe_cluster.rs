@@ -84,7 +84,7 @@ pub fn describe_cluster_response(
                     let l = endpoint(b, listener)?;
                     Some(
                         DescribeClusterBroker::default()
-                            .with_broker_id(BrokerId(b.id))
+                            .with_broker_id(b.id.into())
                             .with_host(wire_str(l.host.clone()))
                             .with_port(i32::from(l.port))
                             .with_rack(b.rack.clone().map(wire_str)),

@@ -96,7 +96,7 @@ pub fn metadata_response(
             let l = endpoint(b, listener)?;
             Some(
                 MetadataResponseBroker::default()
-                    .with_node_id(BrokerId(b.id))
+                    .with_node_id(b.id.into())
                     .with_host(wire_str(l.host.clone()))
                     .with_port(i32::from(l.port))
                     .with_rack(b.rack.clone().map(wire_str)),
@@ -116,19 +116,21 @@ pub fn metadata_response(
                             .replicas
                             .iter()
                             .filter(|r| image.broker(**r).is_none_or(|b| b.fenced))
-                            .map(|r| BrokerId(*r))
+                            .map(|r| BrokerId((*r).into()))
                             .collect();
                         MetadataResponsePartition::default()
-                            .with_error_code(if p.leader < 0 {
+                            .with_error_code(if p.leader < NodeId(0) {
                                 ErrorCode::LeaderNotAvailable.code()
                             } else {
                                 0
                             })
                             .with_partition_index(*id)
-                            .with_leader_id(BrokerId(p.leader))
-                            .with_leader_epoch(p.leader_epoch)
-                            .with_replica_nodes(p.replicas.iter().map(|r| BrokerId(*r)).collect())
-                            .with_isr_nodes(p.isr.iter().map(|r| BrokerId(*r)).collect())
+                            .with_leader_id(p.leader.into())
+                            .with_leader_epoch(p.leader_epoch.into())
+                            .with_replica_nodes(
+                                p.replicas.iter().map(|r| BrokerId((*r).into())).collect(),
+                            )
+                            .with_isr_nodes(p.isr.iter().map(|r| BrokerId((*r).into())).collect())
                             .with_offline_replicas(offline)
                     })
                     .collect(),

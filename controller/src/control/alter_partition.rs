@@ -3,6 +3,10 @@
 //! against the latest image and the sender's broker epoch, and accepted changes become
 //! `PartitionChangeRecord`s. The response reports every partition's state after the change.
 
+use crate::metadata::BrokerEpoch;
+use crate::metadata::LeaderEpoch;
+use crate::metadata::PartitionEpoch;
+use crate::raft::NodeId;
 use kafka_protocol::messages::alter_partition_request::AlterPartitionRequest;
 use kafka_protocol::messages::alter_partition_response::{
     AlterPartitionResponse, PartitionData, TopicData,
@@ -19,7 +23,7 @@ use super::topics::is_active;
 use crate::metadata::image::MetadataImage;
 
 fn broker_status(image: &MetadataImage, id: i32) -> BrokerStatus {
-    match image.broker(id) {
+    match image.broker(NodeId(id)) {
         None => BrokerStatus::NotRegistered,
         Some(b) if b.in_controlled_shutdown => BrokerStatus::ShuttingDown,
         Some(b) if b.fenced => BrokerStatus::Fenced,
@@ -35,9 +39,9 @@ pub fn alter_partition(
     request: &AlterPartitionRequest,
     version: i16,
 ) -> ControlResult<AlterPartitionResponse> {
-    let sender = request.broker_id.0;
+    let sender = NodeId::from(request.broker_id);
     // KIP-903: the sender itself must be the registered incarnation.
-    if !matches!(broker_status(image, sender), BrokerStatus::Active { broker_epoch } if broker_epoch == request.broker_epoch || request.broker_epoch == -1)
+    if !matches!(broker_status(image, sender.into()), BrokerStatus::Active { broker_epoch } if broker_epoch == BrokerEpoch(request.broker_epoch) || request.broker_epoch == -1)
     {
         let code = if image.broker(sender).is_some() {
             ErrorCode::StaleBrokerEpoch
@@ -70,24 +74,24 @@ pub fn alter_partition(
                 p.new_isr_with_epochs
                     .iter()
                     .map(|m| IsrMember {
-                        broker_id: m.broker_id.0,
-                        broker_epoch: m.broker_epoch,
+                        broker_id: NodeId(m.broker_id.0),
+                        broker_epoch: BrokerEpoch(m.broker_epoch),
                     })
                     .collect()
             } else {
                 p.new_isr
                     .iter()
                     .map(|b| IsrMember {
-                        broker_id: b.0,
-                        broker_epoch: -1,
+                        broker_id: NodeId::from(*b),
+                        broker_epoch: BrokerEpoch::NONE,
                     })
                     .collect()
             };
             let data = AlterPartitionData {
                 broker_id: sender,
                 request_version: version,
-                leader_epoch: p.leader_epoch,
-                partition_epoch: p.partition_epoch,
+                leader_epoch: LeaderEpoch(p.leader_epoch),
+                partition_epoch: PartitionEpoch(p.partition_epoch),
                 new_isr,
                 leader_recovery_state: p.leader_recovery_state,
             };
@@ -96,8 +100,8 @@ pub fn alter_partition(
                 &state,
                 &data,
                 unclean_allowed(image, &topic.name),
-                |b| broker_status(image, b),
-                |b| is_active(image, b),
+                |b| broker_status(image, b.into()),
+                |b| is_active(image, b.into()),
             ) {
                 Ok(outcome) => {
                     if let Some(change) = &outcome.change {
@@ -106,11 +110,11 @@ pub fn alter_partition(
                     let next = outcome.partition;
                     out = out
                         .with_error_code(outcome.error.map_or(0, |e| e.code()))
-                        .with_leader_id(BrokerId(next.leader))
-                        .with_leader_epoch(next.leader_epoch)
-                        .with_isr(next.isr.iter().map(|b| BrokerId(*b)).collect())
+                        .with_leader_id(next.leader.into())
+                        .with_leader_epoch(next.leader_epoch.into())
+                        .with_isr(next.isr.iter().map(|b| BrokerId((*b).into())).collect())
                         .with_leader_recovery_state(next.leader_recovery_state)
-                        .with_partition_epoch(next.partition_epoch);
+                        .with_partition_epoch(next.partition_epoch.into());
                 }
                 Err(e) => {
                     tracing::info!(

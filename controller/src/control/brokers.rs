@@ -6,6 +6,8 @@
 //! away from the broker. Heartbeat contact times are soft state of the active controller only,
 //! seeded for every registered broker on activation (KAFKA-18138).
 
+use crate::metadata::BrokerEpoch;
+use crate::raft::{NodeId, Offset};
 use std::collections::HashMap;
 
 use kafka_protocol::messages::broker_heartbeat_request::BrokerHeartbeatRequest;
@@ -55,7 +57,7 @@ pub fn unclean_allowed(image: &MetadataImage, topic: &str) -> bool {
 /// The change records `rule` computes for every partition with `broker` among its replicas.
 fn changes_for_replicas_of(
     image: &MetadataImage,
-    broker: i32,
+    broker: NodeId,
     rule: impl Fn(&PartitionState, bool) -> Option<PartitionChange>,
 ) -> Vec<MetadataRecord> {
     let mut out = Vec::new();
@@ -73,16 +75,16 @@ fn changes_for_replicas_of(
 }
 
 /// Partition changes that take `broker` out of every ISR and leadership.
-pub fn remove_from_partitions(image: &MetadataImage, broker: i32) -> Vec<MetadataRecord> {
+pub fn remove_from_partitions(image: &MetadataImage, broker: NodeId) -> Vec<MetadataRecord> {
     changes_for_replicas_of(image, broker, |state, unclean| {
-        on_broker_removed(state, broker, unclean, |r| is_active(image, r))
+        on_broker_removed(state, broker, unclean, |r| is_active(image, r.into()))
     })
 }
 
 /// Leader elections for leaderless partitions `broker` can lead once unfenced.
-fn elect_with(image: &MetadataImage, broker: i32) -> Vec<MetadataRecord> {
+fn elect_with(image: &MetadataImage, broker: NodeId) -> Vec<MetadataRecord> {
     changes_for_replicas_of(image, broker, |state, unclean| {
-        on_broker_unfenced(state, broker, unclean, |r| is_active(image, r))
+        on_broker_unfenced(state, broker, unclean, |r| is_active(image, r.into()))
     })
 }
 
@@ -100,7 +102,8 @@ pub fn balance_leaders(image: &MetadataImage, max: usize) -> Vec<MetadataRecord>
             if preferred.is_none() || preferred == Some(p.leader) {
                 continue;
             }
-            if let Ok(change) = elect_preferred(&partition_state(p), |r| is_active(image, r)) {
+            if let Ok(change) = elect_preferred(&partition_state(p), |r| is_active(image, r.into()))
+            {
                 out.push(change_record(topic.id, *id, &change));
             }
         }
@@ -109,7 +112,7 @@ pub fn balance_leaders(image: &MetadataImage, max: usize) -> Vec<MetadataRecord>
 }
 
 /// Whether `broker` leads any partition.
-fn leads_any(image: &MetadataImage, broker: i32) -> bool {
+fn leads_any(image: &MetadataImage, broker: NodeId) -> bool {
     image
         .topics
         .by_id
@@ -121,10 +124,10 @@ fn leads_any(image: &MetadataImage, broker: i32) -> bool {
 #[derive(Debug, Default)]
 pub struct BrokerLifecycle {
     /// Last heartbeat (or registration) per broker, in node milliseconds.
-    last_contact_ms: HashMap<i32, Millis>,
+    last_contact_ms: HashMap<NodeId, Millis>,
     /// Offset after which a broker in controlled shutdown may stop (the offset of the records
     /// that moved its leaderships away).
-    shutdown_offset: HashMap<i32, i64>,
+    shutdown_offset: HashMap<NodeId, Offset>,
     /// Brokers fenced because their session expired, since start (a metric).
     pub timed_out_heartbeats: u64,
 }
@@ -145,7 +148,7 @@ impl BrokerLifecycle {
         self.shutdown_offset.clear();
     }
 
-    fn session_alive(&self, broker: i32, now_ms: Millis, session_timeout_ms: u64) -> bool {
+    fn session_alive(&self, broker: NodeId, now_ms: Millis, session_timeout_ms: u64) -> bool {
         self.last_contact_ms
             .get(&broker)
             .is_some_and(|t| now_ms.saturating_sub(*t) <= session_timeout_ms)
@@ -157,11 +160,11 @@ impl BrokerLifecycle {
         image: &MetadataImage,
         cluster_id: &str,
         request: &BrokerRegistrationRequest,
-        next_offset: i64,
+        next_offset: Offset,
         now_ms: Millis,
         session_timeout_ms: u64,
     ) -> ControlResult<BrokerRegistrationResponse> {
-        let id = request.broker_id.0;
+        let id = NodeId::from(request.broker_id);
         let fail = |code: ErrorCode| {
             ControlResult::reply(
                 BrokerRegistrationResponse::default()
@@ -176,7 +179,7 @@ impl BrokerLifecycle {
             );
             return fail(ErrorCode::InconsistentClusterId);
         }
-        if id < 0 {
+        if id < NodeId(0) {
             return fail(ErrorCode::InvalidRequest);
         }
         let existing = image.broker(id);
@@ -185,7 +188,7 @@ impl BrokerLifecycle {
                 // A retried registration of the same process: same epoch, nothing written.
                 self.last_contact_ms.insert(id, now_ms);
                 return ControlResult::reply(
-                    BrokerRegistrationResponse::default().with_broker_epoch(b.epoch),
+                    BrokerRegistrationResponse::default().with_broker_epoch(b.epoch.into()),
                 );
             }
             if !b.fenced && self.session_alive(id, now_ms, session_timeout_ms) {
@@ -216,12 +219,13 @@ impl BrokerLifecycle {
         if existing.is_some_and(|b| !b.fenced && !b.in_controlled_shutdown) {
             records.extend(remove_from_partitions(image, id));
         }
-        let epoch = next_offset + records.len() as i64;
+        // KIP-631: the broker epoch is the offset of the record that registers it.
+        let epoch = BrokerEpoch::registered_at(next_offset + records.len() as i64);
         records.push(MetadataRecord::RegisterBroker(RegisterBrokerRecord {
-            broker_id: id,
+            broker_id: id.get(),
             is_migrating_zk_broker: request.is_migrating_zk_broker,
             incarnation_id: request.incarnation_id,
-            broker_epoch: epoch,
+            broker_epoch: epoch.get(),
             end_points: request
                 .listeners
                 .iter()
@@ -250,16 +254,16 @@ impl BrokerLifecycle {
         self.shutdown_offset.remove(&id);
         ControlResult {
             records,
-            response: BrokerRegistrationResponse::default().with_broker_epoch(epoch),
+            response: BrokerRegistrationResponse::default().with_broker_epoch(epoch.into()),
         }
     }
 
-    fn fence(image: &MetadataImage, broker: i32, epoch: i64) -> Vec<MetadataRecord> {
+    fn fence(image: &MetadataImage, broker: NodeId, epoch: BrokerEpoch) -> Vec<MetadataRecord> {
         let mut records = remove_from_partitions(image, broker);
         records.push(MetadataRecord::BrokerRegistrationChange(
             BrokerRegistrationChangeRecord {
-                broker_id: broker,
-                broker_epoch: epoch,
+                broker_id: broker.into(),
+                broker_epoch: epoch.into(),
                 fenced: FENCE,
                 in_controlled_shutdown: 0,
                 log_dirs: Vec::new(),
@@ -273,11 +277,14 @@ impl BrokerLifecycle {
         &mut self,
         image: &MetadataImage,
         request: &BrokerHeartbeatRequest,
-        next_offset: i64,
+        next_offset: Offset,
         now_ms: Millis,
     ) -> ControlResult<BrokerHeartbeatResponse> {
-        let id = request.broker_id.0;
-        let Some(broker) = image.broker(id).filter(|b| b.epoch == request.broker_epoch) else {
+        let id = NodeId::from(request.broker_id);
+        let Some(broker) = image
+            .broker(id)
+            .filter(|b| b.epoch == BrokerEpoch(request.broker_epoch))
+        else {
             return ControlResult::reply(
                 BrokerHeartbeatResponse::default()
                     .with_error_code(ErrorCode::StaleBrokerEpoch.code())
@@ -285,7 +292,9 @@ impl BrokerLifecycle {
             );
         };
         self.last_contact_ms.insert(id, now_ms);
-        let caught_up = request.current_metadata_offset >= broker.epoch;
+        // KIP-631: caught up once its metadata has reached its own registration record.
+        let caught_up =
+            Offset(request.current_metadata_offset) >= broker.epoch.registration_offset();
         let response = BrokerHeartbeatResponse::default().with_is_caught_up(caught_up);
         if broker.fenced {
             if request.want_shut_down {
@@ -299,8 +308,8 @@ impl BrokerLifecycle {
             // KIP-631: caught up to its own registration, so it may serve.
             let mut records = vec![MetadataRecord::BrokerRegistrationChange(
                 BrokerRegistrationChangeRecord {
-                    broker_id: id,
-                    broker_epoch: broker.epoch,
+                    broker_id: id.into(),
+                    broker_epoch: broker.epoch.into(),
                     fenced: UNFENCE,
                     in_controlled_shutdown: 0,
                     log_dirs: Vec::new(),
@@ -333,8 +342,8 @@ impl BrokerLifecycle {
                 // KIP-841: persist the state, then move leaderships and ISR membership away.
                 let mut records = vec![MetadataRecord::BrokerRegistrationChange(
                     BrokerRegistrationChangeRecord {
-                        broker_id: id,
-                        broker_epoch: broker.epoch,
+                        broker_id: id.into(),
+                        broker_epoch: broker.epoch.into(),
                         fenced: 0,
                         in_controlled_shutdown: ENTER_CONTROLLED_SHUTDOWN,
                         log_dirs: Vec::new(),
@@ -348,8 +357,12 @@ impl BrokerLifecycle {
                     response: response.with_is_fenced(false),
                 };
             }
-            let moved_past = self.shutdown_offset.get(&id).copied().unwrap_or(0);
-            if !leads_any(image, id) && request.current_metadata_offset >= moved_past {
+            let moved_past = self
+                .shutdown_offset
+                .get(&id)
+                .copied()
+                .unwrap_or(Offset::ZERO);
+            if !leads_any(image, id) && Offset(request.current_metadata_offset) >= moved_past {
                 self.shutdown_offset.remove(&id);
                 return ControlResult {
                     records: Self::fence(image, id, broker.epoch),
@@ -372,7 +385,7 @@ impl BrokerLifecycle {
         image: &MetadataImage,
         request: &UnregisterBrokerRequest,
     ) -> ControlResult<UnregisterBrokerResponse> {
-        let id = request.broker_id.0;
+        let id = NodeId::from(request.broker_id);
         let Some(broker) = image.broker(id) else {
             return ControlResult::reply(
                 UnregisterBrokerResponse::default()
@@ -382,8 +395,8 @@ impl BrokerLifecycle {
         };
         let mut records = remove_from_partitions(image, id);
         records.push(MetadataRecord::UnregisterBroker(UnregisterBrokerRecord {
-            broker_id: id,
-            broker_epoch: broker.epoch,
+            broker_id: id.into(),
+            broker_epoch: broker.epoch.into(),
         }));
         self.last_contact_ms.remove(&id);
         self.shutdown_offset.remove(&id);
@@ -400,7 +413,7 @@ impl BrokerLifecycle {
         image: &MetadataImage,
         now_ms: Millis,
         session_timeout_ms: u64,
-    ) -> Option<(i32, Vec<MetadataRecord>)> {
+    ) -> Option<(NodeId, Vec<MetadataRecord>)> {
         let stale = image
             .cluster
             .brokers
@@ -479,14 +492,19 @@ mod tests {
                 &image,
                 "c",
                 &registration(id, id as u128),
-                100 * id as i64,
+                Offset(100 * id as i64),
                 0,
                 SESSION_MS,
             );
             assert_eq!(r.response.error_code, 0);
             epochs[id as usize - 1] = r.response.broker_epoch;
             image = apply(&image, &r.records);
-            let r = l.heartbeat(&image, &heartbeat(id, r.response.broker_epoch, 1_000), 0, 0);
+            let r = l.heartbeat(
+                &image,
+                &heartbeat(id, r.response.broker_epoch, 1_000),
+                Offset(0),
+                0,
+            );
             assert!(!r.response.is_fenced);
             image = apply(&image, &r.records);
         }
@@ -498,22 +516,34 @@ mod tests {
     fn a_broker_is_unfenced_once_caught_up_to_its_registration() {
         let mut l = BrokerLifecycle::default();
         let image = MetadataImage::empty();
-        let r = l.register(&image, "c", &registration(1, 1), 42, 0, SESSION_MS);
+        let r = l.register(&image, "c", &registration(1, 1), Offset(42), 0, SESSION_MS);
         assert_eq!(r.response.broker_epoch, 42);
         let image = apply(&image, &r.records);
-        assert!(image.broker(1).unwrap().fenced);
-        let behind = l.heartbeat(&image, &heartbeat(1, 42, 41), 50, 10);
+        assert!(image.broker(NodeId(1)).unwrap().fenced);
+        let behind = l.heartbeat(&image, &heartbeat(1, 42, 41), Offset(50), 10);
         assert!(behind.response.is_fenced && !behind.response.is_caught_up);
         assert!(behind.records.is_empty());
-        let caught_up = l.heartbeat(&image, &heartbeat(1, 42, 42), 50, 20);
+        let caught_up = l.heartbeat(&image, &heartbeat(1, 42, 42), Offset(50), 20);
         assert!(!caught_up.response.is_fenced);
-        assert!(!apply(&image, &caught_up.records).broker(1).unwrap().fenced);
-        let stale = l.heartbeat(&image, &heartbeat(1, 41, 42), 50, 20);
+        assert!(
+            !apply(&image, &caught_up.records)
+                .broker(NodeId(1))
+                .unwrap()
+                .fenced
+        );
+        let stale = l.heartbeat(&image, &heartbeat(1, 41, 42), Offset(50), 20);
         assert_eq!(
             stale.response.error_code,
             ErrorCode::StaleBrokerEpoch.code()
         );
-        let wrong_cluster = l.register(&image, "other", &registration(2, 2), 60, 0, SESSION_MS);
+        let wrong_cluster = l.register(
+            &image,
+            "other",
+            &registration(2, 2),
+            Offset(60),
+            0,
+            SESSION_MS,
+        );
         assert_eq!(
             wrong_cluster.response.error_code,
             ErrorCode::InconsistentClusterId.code()
@@ -534,8 +564,8 @@ mod tests {
         // Broker 2 keeps heartbeating; broker 1 does not.
         let _ = l.heartbeat(
             &image,
-            &heartbeat(2, image.broker(2).unwrap().epoch, 1_000),
-            0,
+            &heartbeat(2, image.broker(NodeId(2)).unwrap().epoch.into(), 1_000),
+            Offset(0),
             SESSION_MS,
         );
         assert!(
@@ -545,12 +575,16 @@ mod tests {
         let (fenced, records) = l
             .fence_one_stale(&image, SESSION_MS + 1, SESSION_MS)
             .unwrap();
-        assert_eq!(fenced, 1);
+        assert_eq!(fenced, NodeId(1));
         assert_eq!(l.timed_out_heartbeats, 1);
         let image = apply(&image, &records);
-        assert!(image.broker(1).unwrap().fenced);
+        assert!(image.broker(NodeId(1)).unwrap().fenced);
         for p in image.topic_by_name("t").unwrap().partitions.values() {
-            assert_eq!((p.leader, p.isr.clone()), (2, vec![2]), "{p:?}");
+            assert_eq!(
+                (p.leader, p.isr.clone()),
+                (NodeId(2), vec![NodeId(2)]),
+                "{p:?}"
+            );
         }
         assert!(l
             .fence_one_stale(&image, SESSION_MS + 1, SESSION_MS)
@@ -573,27 +607,32 @@ mod tests {
         );
         let mut want = heartbeat(1, epochs[0], 1_000);
         want.want_shut_down = true;
-        let first = l.heartbeat(&image, &want, 500, 1);
+        let first = l.heartbeat(&image, &want, Offset(500), 1);
         assert!(!first.response.should_shut_down && !first.response.is_fenced);
         let image = apply(&image, &first.records);
-        assert!(image.broker(1).unwrap().in_controlled_shutdown);
+        assert!(image.broker(NodeId(1)).unwrap().in_controlled_shutdown);
         assert!(image
             .topic_by_name("t")
             .unwrap()
             .partitions
             .values()
-            .all(|p| p.leader == 2));
+            .all(|p| p.leader == NodeId(2)));
         // Not yet: the broker has not seen the records that moved its leaderships.
         let mut early = want.clone();
         early.current_metadata_offset = 400;
         assert!(
-            !l.heartbeat(&image, &early, 600, 2)
+            !l.heartbeat(&image, &early, Offset(600), 2)
                 .response
                 .should_shut_down
         );
         want.current_metadata_offset = 10_000;
-        let done = l.heartbeat(&image, &want, 600, 3);
+        let done = l.heartbeat(&image, &want, Offset(600), 3);
         assert!(done.response.should_shut_down && done.response.is_fenced);
-        assert!(apply(&image, &done.records).broker(1).unwrap().fenced);
+        assert!(
+            apply(&image, &done.records)
+                .broker(NodeId(1))
+                .unwrap()
+                .fenced
+        );
     }
 }

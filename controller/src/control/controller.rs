@@ -276,8 +276,8 @@ impl QuorumController {
         let (_, first) = ctx.propose(data).map_err(|e| e.to_string())?;
         let last = first + (n - 1);
         active.latest = delta.apply(MetadataProvenance {
-            offset: last.into(),
-            epoch: active.epoch,
+            offset: last,
+            epoch: Epoch(active.epoch),
             last_contained_timestamp_ms: ctx.wall_ms(),
         });
         active.last_proposed = last;
@@ -407,8 +407,8 @@ impl QuorumController {
         match adopted {
             Some((offset, image)) if offset == last && !self.loader.in_transaction() => {
                 let provenance = MetadataProvenance {
-                    offset: last.into(),
-                    epoch: batch.epoch.into(),
+                    offset: last,
+                    epoch: batch.epoch,
                     last_contained_timestamp_ms: image.provenance.last_contained_timestamp_ms,
                 };
                 let image = MetadataImage {
@@ -474,7 +474,7 @@ impl QuorumController {
             topics: image.topic_count(),
             partitions: image.partition_count(),
             offline_partitions: image.offline_partition_count(),
-            last_applied_offset: last_applied,
+            last_applied_offset: last_applied.into(),
             last_committed_offset: (ctx.high_watermark() - 1).into(),
             last_applied_lag_ms: if self.active.is_some() || self.applied_timestamp_ms < 0 {
                 0

@@ -2,10 +2,12 @@
 //! response to send once they are committed. Plus the small conversions the handlers share
 //! between Kafka's wire types and the image's types.
 
+use crate::raft::NodeId;
 use kafka_protocol::protocol::StrBytes;
 
 use crate::control::partition_change::{PartitionChange, PartitionState};
 use crate::metadata::partition::PartitionRegistration;
+use crate::metadata::raw_node_ids;
 use crate::metadata::record::{MetadataRecord, PartitionChangeRecord};
 use crate::metadata::records::NO_LEADER_CHANGE;
 
@@ -59,8 +61,8 @@ pub fn change_record(
     change: &PartitionChange,
 ) -> MetadataRecord {
     let mut r = PartitionChangeRecord::new(topic_id, partition_id);
-    r.leader = change.leader.unwrap_or(NO_LEADER_CHANGE);
-    r.isr = change.isr.clone();
+    r.leader = change.leader.unwrap_or(NodeId(NO_LEADER_CHANGE)).into();
+    r.isr = change.isr.as_deref().map(raw_node_ids);
     if let Some(state) = change.leader_recovery_state {
         r.leader_recovery_state = state;
     }

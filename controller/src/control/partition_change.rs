@@ -14,9 +14,11 @@
 //!   partition goes leaderless, and the old member can lead again once it is back).
 
 use super::errors::ErrorCode;
+use crate::metadata::{BrokerEpoch, LeaderEpoch, PartitionEpoch};
+use crate::raft::NodeId;
 
 /// The leader id of a partition without a leader.
-pub const NO_LEADER: i32 = -1;
+pub const NO_LEADER: NodeId = NodeId::NONE;
 
 /// A partition's leader recovery state (KIP-704), as stored in partition records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,15 +56,15 @@ impl LeaderRecoveryState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionState {
     /// All replicas, preferred leader first.
-    pub replicas: Vec<i32>,
+    pub replicas: Vec<NodeId>,
     /// The in-sync replicas.
-    pub isr: Vec<i32>,
+    pub isr: Vec<NodeId>,
     /// The leader, or [`NO_LEADER`].
-    pub leader: i32,
+    pub leader: NodeId,
     /// Bumped on every leader change.
-    pub leader_epoch: i32,
+    pub leader_epoch: LeaderEpoch,
     /// Bumped on every change of the partition.
-    pub partition_epoch: i32,
+    pub partition_epoch: PartitionEpoch,
     /// The [`LeaderRecoveryState`] value.
     pub leader_recovery_state: i8,
 }
@@ -71,21 +73,22 @@ pub struct PartitionState {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PartitionChange {
     /// The new leader ([`NO_LEADER`] to go offline).
-    pub leader: Option<i32>,
+    pub leader: Option<NodeId>,
     /// The new ISR.
-    pub isr: Option<Vec<i32>>,
+    pub isr: Option<Vec<NodeId>>,
     /// The new leader recovery state value.
     pub leader_recovery_state: Option<i8>,
 }
 
 impl PartitionState {
     /// The partition after `change`, the way replaying the change record updates it: a new
-    /// leader bumps the leader epoch; any change bumps the partition epoch.
+    /// leader bumps the leader epoch; any change bumps the partition epoch (both wrapping, as
+    /// replay does).
     pub fn apply(&self, change: &PartitionChange) -> PartitionState {
         let mut next = self.clone();
         if let Some(leader) = change.leader {
             next.leader = leader;
-            next.leader_epoch = self.leader_epoch.saturating_add(1);
+            next.leader_epoch = self.leader_epoch.next();
         }
         if let Some(isr) = &change.isr {
             next.isr = isr.clone();
@@ -94,7 +97,7 @@ impl PartitionState {
             next.leader_recovery_state = state;
         }
         if *change != PartitionChange::default() {
-            next.partition_epoch = self.partition_epoch.saturating_add(1);
+            next.partition_epoch = self.partition_epoch.next();
         }
         next
     }
@@ -119,12 +122,12 @@ pub enum Election {
 /// controlled shutdown, with its log directory online.
 pub fn build_change(
     partition: &PartitionState,
-    target_isr: &[i32],
+    target_isr: &[NodeId],
     target_recovery_state: Option<i8>,
     election: Election,
-    is_acceptable: impl Fn(i32) -> bool,
+    is_acceptable: impl Fn(NodeId) -> bool,
 ) -> Option<PartitionChange> {
-    let is_valid = |replica: i32| target_isr.contains(&replica) && is_acceptable(replica);
+    let is_valid = |replica: NodeId| target_isr.contains(&replica) && is_acceptable(replica);
     let mut change = PartitionChange::default();
 
     let (leader, unclean) = match election {
@@ -140,7 +143,7 @@ pub fn build_change(
                         .skip(1)
                         .copied()
                         .find(|r| is_valid(*r))
-                        .unwrap_or(NO_LEADER),
+                        .unwrap_or(NodeId(NO_LEADER.into())),
                     false,
                 ),
             }
@@ -192,11 +195,11 @@ pub fn build_change(
 /// topic's effective `unclean.leader.election.enable`.
 pub fn on_broker_removed(
     partition: &PartitionState,
-    broker: i32,
+    broker: NodeId,
     unclean_allowed: bool,
-    is_active: impl Fn(i32) -> bool,
+    is_active: impl Fn(NodeId) -> bool,
 ) -> Option<PartitionChange> {
-    let target_isr: Vec<i32> = partition
+    let target_isr: Vec<NodeId> = partition
         .isr
         .iter()
         .copied()
@@ -216,11 +219,11 @@ pub fn on_broker_removed(
 /// leader are left alone, as Kafka only revisits leaderless ones.
 pub fn on_broker_unfenced(
     partition: &PartitionState,
-    broker: i32,
+    broker: NodeId,
     unclean_allowed: bool,
-    is_active: impl Fn(i32) -> bool,
+    is_active: impl Fn(NodeId) -> bool,
 ) -> Option<PartitionChange> {
-    if partition.leader != NO_LEADER {
+    if partition.leader != NodeId(NO_LEADER.into()) {
         return None;
     }
     build_change(
@@ -261,7 +264,7 @@ impl ElectionError {
 /// otherwise the change, or PREFERRED_LEADER_NOT_AVAILABLE if nothing would change.
 pub fn elect_preferred(
     partition: &PartitionState,
-    is_active: impl Fn(i32) -> bool,
+    is_active: impl Fn(NodeId) -> bool,
 ) -> Result<PartitionChange, ElectionError> {
     if partition.replicas.first() == Some(&partition.leader) {
         return Err(ElectionError::ElectionNotNeeded);
@@ -280,9 +283,9 @@ pub fn elect_preferred(
 /// change, or ELIGIBLE_LEADERS_NOT_AVAILABLE if no replica is acceptable.
 pub fn elect_unclean(
     partition: &PartitionState,
-    is_active: impl Fn(i32) -> bool,
+    is_active: impl Fn(NodeId) -> bool,
 ) -> Result<PartitionChange, ElectionError> {
-    if partition.leader != NO_LEADER {
+    if partition.leader != NodeId(NO_LEADER.into()) {
         return Err(ElectionError::ElectionNotNeeded);
     }
     build_change(
@@ -315,7 +318,7 @@ pub enum BrokerStatus {
     /// Registered, unfenced, not shutting down, with this broker epoch.
     Active {
         /// The registered broker epoch.
-        broker_epoch: i64,
+        broker_epoch: BrokerEpoch,
     },
 }
 
@@ -323,23 +326,23 @@ pub enum BrokerStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IsrMember {
     /// The broker id.
-    pub broker_id: i32,
+    pub broker_id: NodeId,
     /// The broker epoch the leader saw (KIP-903), or -1 to skip the check (and in requests
     /// before version 3).
-    pub broker_epoch: i64,
+    pub broker_epoch: BrokerEpoch,
 }
 
 /// One partition of an AlterPartition request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlterPartitionData {
     /// The broker sending the request.
-    pub broker_id: i32,
+    pub broker_id: NodeId,
     /// The request's API version (error codes differ below version 2).
     pub request_version: i16,
     /// The leader epoch the sender holds.
-    pub leader_epoch: i32,
+    pub leader_epoch: LeaderEpoch,
     /// The partition epoch the sender holds.
-    pub partition_epoch: i32,
+    pub partition_epoch: PartitionEpoch,
     /// The proposed ISR.
     pub new_isr: Vec<IsrMember>,
     /// The proposed leader recovery state value.
@@ -356,39 +359,39 @@ pub enum AlterPartitionError {
     #[error("the current leader epoch is {current}, not {requested}")]
     FencedLeaderEpoch {
         /// The controller's leader epoch.
-        current: i32,
+        current: LeaderEpoch,
         /// The request's leader epoch.
-        requested: i32,
+        requested: LeaderEpoch,
     },
     /// The sender is not the partition's leader.
     #[error("the current leader is {0}")]
-    NotLeader(i32),
+    NotLeader(NodeId),
     /// The sender's partition epoch is older than the current one.
     #[error("the current partition epoch is {current}, not {requested}")]
     InvalidUpdateVersion {
         /// The controller's partition epoch.
-        current: i32,
+        current: PartitionEpoch,
         /// The request's partition epoch.
-        requested: i32,
+        requested: PartitionEpoch,
     },
     /// The new ISR has a duplicate, a negative id or a non-replica.
     #[error("the new ISR {0:?} is not a subset of the replicas")]
-    IsrNotSubsetOfReplicas(Vec<i32>),
+    IsrNotSubsetOfReplicas(Vec<NodeId>),
     /// The new ISR does not include the leader.
     #[error("the new ISR {0:?} does not include the leader")]
-    IsrWithoutLeader(Vec<i32>),
+    IsrWithoutLeader(Vec<NodeId>),
     /// A recovering leader proposed more than itself as ISR.
     #[error("the ISR {0:?} has more than one replica while the leader is recovering")]
-    RecoveringWithLargerIsr(Vec<i32>),
+    RecoveringWithLargerIsr(Vec<NodeId>),
     /// The request moves the leader recovery state from RECOVERED back to RECOVERING.
     #[error("the leader recovery state cannot change from RECOVERED to RECOVERING")]
     RecoveredToRecovering,
     /// Some proposed ISR members may not join it (KIP-841, KIP-903).
     #[error("ineligible replicas in the new ISR: {}", describe_ineligible(.0))]
-    IneligibleReplicas(Vec<(i32, String)>),
+    IneligibleReplicas(Vec<(NodeId, String)>),
 }
 
-fn describe_ineligible(replicas: &[(i32, String)]) -> String {
+fn describe_ineligible(replicas: &[(NodeId, String)]) -> String {
     replicas
         .iter()
         .map(|(id, why)| format!("{id} ({why})"))
@@ -428,7 +431,7 @@ impl AlterPartitionError {
 pub fn validate_alter_partition(
     partition: &PartitionState,
     request: &AlterPartitionData,
-    broker_status: impl Fn(i32) -> BrokerStatus,
+    broker_status: impl Fn(NodeId) -> BrokerStatus,
 ) -> Result<(), AlterPartitionError> {
     if request.leader_epoch > partition.leader_epoch
         || request.partition_epoch > partition.partition_epoch
@@ -450,7 +453,7 @@ pub fn validate_alter_partition(
             requested: request.partition_epoch,
         });
     }
-    let new_isr: Vec<i32> = request.new_isr.iter().map(|m| m.broker_id).collect();
+    let new_isr: Vec<NodeId> = request.new_isr.iter().map(|m| m.broker_id).collect();
     if !is_valid_isr(&partition.replicas, &new_isr) {
         return Err(AlterPartitionError::IsrNotSubsetOfReplicas(new_isr));
     }
@@ -466,7 +469,7 @@ pub fn validate_alter_partition(
     {
         return Err(AlterPartitionError::RecoveredToRecovering);
     }
-    let ineligible: Vec<(i32, String)> = request
+    let ineligible: Vec<(NodeId, String)> = request
         .new_isr
         .iter()
         .filter_map(|member| {
@@ -475,7 +478,8 @@ pub fn validate_alter_partition(
                 BrokerStatus::ShuttingDown => "shutting down".to_owned(),
                 BrokerStatus::Fenced => "fenced".to_owned(),
                 BrokerStatus::Active { broker_epoch }
-                    if member.broker_epoch != -1 && member.broker_epoch != broker_epoch =>
+                    if member.broker_epoch != BrokerEpoch::NONE
+                        && member.broker_epoch != broker_epoch =>
                 {
                     format!(
                         "broker epoch mismatch: requested={} VS expected={}",
@@ -495,10 +499,10 @@ pub fn validate_alter_partition(
 
 /// Whether `isr` has no duplicates, no negative ids, and only members of `replicas`. An empty
 /// ISR passes (the leader check rejects it next).
-fn is_valid_isr(replicas: &[i32], isr: &[i32]) -> bool {
-    isr.iter()
-        .enumerate()
-        .all(|(i, member)| *member >= 0 && replicas.contains(member) && !isr[..i].contains(member))
+fn is_valid_isr(replicas: &[NodeId], isr: &[NodeId]) -> bool {
+    isr.iter().enumerate().all(|(i, member)| {
+        *member >= NodeId(0) && replicas.contains(member) && !isr[..i].contains(member)
+    })
 }
 
 /// The outcome of an accepted AlterPartition for one partition.
@@ -523,11 +527,11 @@ pub fn alter_partition(
     partition: &PartitionState,
     request: &AlterPartitionData,
     unclean_allowed: bool,
-    broker_status: impl Fn(i32) -> BrokerStatus,
-    is_acceptable_leader: impl Fn(i32) -> bool,
+    broker_status: impl Fn(NodeId) -> BrokerStatus,
+    is_acceptable_leader: impl Fn(NodeId) -> bool,
 ) -> Result<AlterPartitionOutcome, AlterPartitionError> {
     validate_alter_partition(partition, request, &broker_status)?;
-    let target_isr: Vec<i32> = request.new_isr.iter().map(|m| m.broker_id).collect();
+    let target_isr: Vec<NodeId> = request.new_isr.iter().map(|m| m.broker_id).collect();
     let change = build_change(
         partition,
         &target_isr,
@@ -559,29 +563,30 @@ pub fn alter_partition(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metadata::node_ids;
 
     const RECOVERED: i8 = 0;
     const RECOVERING: i8 = 1;
 
     fn partition(replicas: &[i32], isr: &[i32], leader: i32) -> PartitionState {
         PartitionState {
-            replicas: replicas.to_vec(),
-            isr: isr.to_vec(),
-            leader,
-            leader_epoch: 5,
-            partition_epoch: 9,
+            replicas: node_ids(replicas),
+            isr: node_ids(isr),
+            leader: NodeId(leader),
+            leader_epoch: LeaderEpoch(5),
+            partition_epoch: PartitionEpoch(9),
             leader_recovery_state: RECOVERED,
         }
     }
 
-    fn active_except(down: &'static [i32]) -> impl Fn(i32) -> bool {
-        move |b| !down.contains(&b)
+    fn active_except(down: &'static [i32]) -> impl Fn(NodeId) -> bool {
+        move |b| !down.contains(&b.get())
     }
 
     fn change(leader: Option<i32>, isr: Option<&[i32]>, lrs: Option<i8>) -> PartitionChange {
         PartitionChange {
-            leader,
-            isr: isr.map(<[i32]>::to_vec),
+            leader: leader.map(NodeId),
+            isr: isr.map(node_ids),
             leader_recovery_state: lrs,
         }
     }
@@ -590,26 +595,27 @@ mod tests {
     #[test]
     fn fencing_a_follower_removes_it_from_the_isr() {
         let p = partition(&[1, 2, 3], &[1, 2, 3], 1);
-        let c = on_broker_removed(&p, 2, false, active_except(&[2])).unwrap();
+        let c = on_broker_removed(&p, NodeId(2), false, active_except(&[2])).unwrap();
         assert_eq!(c, change(None, Some(&[1, 3]), None));
         let next = p.apply(&c);
         assert_eq!(
-            next.leader_epoch, 5,
+            next.leader_epoch,
+            LeaderEpoch(5),
             "no leader change, no leader epoch bump"
         );
-        assert_eq!(next.partition_epoch, 10);
+        assert_eq!(next.partition_epoch, PartitionEpoch(10));
     }
 
     // KIP-631: fencing the leader moves leadership to the first ISR member in replica order.
     #[test]
     fn fencing_the_leader_elects_the_next_isr_member_in_replica_order() {
         let p = partition(&[1, 2, 3], &[3, 2, 1], 1);
-        let c = on_broker_removed(&p, 1, false, active_except(&[1])).unwrap();
+        let c = on_broker_removed(&p, NodeId(1), false, active_except(&[1])).unwrap();
         assert_eq!(c, change(Some(2), Some(&[3, 2]), None));
         let next = p.apply(&c);
         assert_eq!(
             (next.leader, next.leader_epoch, next.partition_epoch),
-            (2, 6, 10)
+            (NodeId(2), LeaderEpoch(6), PartitionEpoch(10))
         );
     }
 
@@ -617,7 +623,7 @@ mod tests {
     #[test]
     fn election_skips_unacceptable_isr_members() {
         let p = partition(&[1, 2, 3], &[1, 2, 3], 1);
-        let c = on_broker_removed(&p, 1, false, active_except(&[1, 2])).unwrap();
+        let c = on_broker_removed(&p, NodeId(1), false, active_except(&[1, 2])).unwrap();
         assert_eq!(c, change(Some(3), Some(&[2, 3]), None));
     }
 
@@ -625,18 +631,18 @@ mod tests {
     #[test]
     fn fencing_the_last_isr_member_keeps_it_and_goes_offline() {
         let p = partition(&[1, 2], &[1], 1);
-        let c = on_broker_removed(&p, 1, false, active_except(&[1])).unwrap();
-        assert_eq!(c, change(Some(NO_LEADER), None, None));
+        let c = on_broker_removed(&p, NodeId(1), false, active_except(&[1])).unwrap();
+        assert_eq!(c, change(Some(NO_LEADER.into()), None, None));
         let offline = p.apply(&c);
-        assert_eq!(offline.isr, vec![1]);
+        assert_eq!(offline.isr, vec![NodeId(1)]);
         assert_eq!(offline.leader, NO_LEADER);
 
         // When the last member comes back it leads again, cleanly (KIP-631 unfencing).
-        let c = on_broker_unfenced(&offline, 1, false, active_except(&[1])).unwrap();
+        let c = on_broker_unfenced(&offline, NodeId(1), false, active_except(&[1])).unwrap();
         assert_eq!(c, change(Some(1), None, None));
         // Another replica coming back cannot lead: it is not in the ISR.
         assert_eq!(
-            on_broker_unfenced(&offline, 2, false, active_except(&[1])),
+            on_broker_unfenced(&offline, NodeId(2), false, active_except(&[1])),
             None
         );
     }
@@ -646,23 +652,23 @@ mod tests {
     #[test]
     fn unclean_election_picks_first_live_replica_and_marks_recovering() {
         let p = partition(&[1, 2, 3], &[1], 1);
-        let c = on_broker_removed(&p, 1, true, active_except(&[1])).unwrap();
+        let c = on_broker_removed(&p, NodeId(1), true, active_except(&[1])).unwrap();
         assert_eq!(c, change(Some(2), Some(&[2]), Some(RECOVERING)));
         // Already RECOVERING: the state is not rewritten.
         let mut p2 = p.clone();
         p2.leader_recovery_state = RECOVERING;
-        let c = on_broker_removed(&p2, 1, true, active_except(&[1])).unwrap();
+        let c = on_broker_removed(&p2, NodeId(1), true, active_except(&[1])).unwrap();
         assert_eq!(c, change(Some(2), Some(&[2]), None));
         // Nobody acceptable: offline even with unclean allowed.
-        let c = on_broker_removed(&p, 1, true, active_except(&[1, 2, 3])).unwrap();
-        assert_eq!(c, change(Some(NO_LEADER), None, None));
+        let c = on_broker_removed(&p, NodeId(1), true, active_except(&[1, 2, 3])).unwrap();
+        assert_eq!(c, change(Some(NO_LEADER.into()), None, None));
     }
 
     // Unclean election never picks a fenced replica, and prefers a clean one when possible.
     #[test]
     fn unclean_allowed_still_prefers_clean_leaders() {
         let p = partition(&[1, 2, 3], &[1, 3], 1);
-        let c = on_broker_removed(&p, 1, true, active_except(&[1])).unwrap();
+        let c = on_broker_removed(&p, NodeId(1), true, active_except(&[1])).unwrap();
         assert_eq!(c, change(Some(3), Some(&[3]), None));
     }
 
@@ -670,15 +676,21 @@ mod tests {
     #[test]
     fn controlled_shutdown_moves_leadership_away() {
         let p = partition(&[4, 5], &[4, 5], 4);
-        let c = on_broker_removed(&p, 4, false, active_except(&[4])).unwrap();
+        let c = on_broker_removed(&p, NodeId(4), false, active_except(&[4])).unwrap();
         assert_eq!(c, change(Some(5), Some(&[5]), None));
     }
 
     #[test]
     fn removing_a_broker_outside_the_partition_changes_nothing() {
         let p = partition(&[1, 2], &[1, 2], 1);
-        assert_eq!(on_broker_removed(&p, 9, false, active_except(&[9])), None);
-        assert_eq!(on_broker_unfenced(&p, 2, false, active_except(&[])), None);
+        assert_eq!(
+            on_broker_removed(&p, NodeId(9), false, active_except(&[9])),
+            None
+        );
+        assert_eq!(
+            on_broker_unfenced(&p, NodeId(2), false, active_except(&[])),
+            None
+        );
     }
 
     #[test]
@@ -701,7 +713,7 @@ mod tests {
         assert_eq!(err, ElectionError::PreferredLeaderNotAvailable);
         assert_eq!(err.error_code().code(), 80);
         // Preferred fenced, current leader gone: the next valid replica.
-        let p = partition(&[1, 2, 3], &[1, 3], NO_LEADER);
+        let p = partition(&[1, 2, 3], &[1, 3], NO_LEADER.into());
         assert_eq!(
             elect_preferred(&p, active_except(&[1])),
             Ok(change(Some(3), None, None))
@@ -710,7 +722,7 @@ mod tests {
 
     #[test]
     fn unclean_elect_leaders() {
-        let p = partition(&[1, 2], &[1], NO_LEADER);
+        let p = partition(&[1, 2], &[1], NO_LEADER.into());
         assert_eq!(
             elect_unclean(&p, active_except(&[1])),
             Ok(change(Some(2), Some(&[2]), Some(RECOVERING)))
@@ -728,23 +740,25 @@ mod tests {
 
     fn request(broker_id: i32, isr: &[i32]) -> AlterPartitionData {
         AlterPartitionData {
-            broker_id,
+            broker_id: NodeId(broker_id),
             request_version: 3,
-            leader_epoch: 5,
-            partition_epoch: 9,
+            leader_epoch: LeaderEpoch(5),
+            partition_epoch: PartitionEpoch(9),
             new_isr: isr
                 .iter()
                 .map(|b| IsrMember {
-                    broker_id: *b,
-                    broker_epoch: -1,
+                    broker_id: NodeId(*b),
+                    broker_epoch: BrokerEpoch::NONE,
                 })
                 .collect(),
             leader_recovery_state: RECOVERED,
         }
     }
 
-    fn all_active(_: i32) -> BrokerStatus {
-        BrokerStatus::Active { broker_epoch: 100 }
+    fn all_active(_: NodeId) -> BrokerStatus {
+        BrokerStatus::Active {
+            broker_epoch: BrokerEpoch(100),
+        }
     }
 
     #[test]
@@ -753,8 +767,8 @@ mod tests {
         let out =
             alter_partition(&p, &request(1, &[1, 2, 3]), false, all_active, |_| true).unwrap();
         assert_eq!(out.change, Some(change(None, Some(&[1, 2, 3]), None)));
-        assert_eq!(out.partition.isr, vec![1, 2, 3]);
-        assert_eq!(out.partition.partition_epoch, 10);
+        assert_eq!(out.partition.isr, vec![NodeId(1), NodeId(2), NodeId(3)]);
+        assert_eq!(out.partition.partition_epoch, PartitionEpoch(10));
         assert_eq!(out.error, None);
         // The same ISR again: nothing to write.
         let out = alter_partition(&p, &request(1, &[1, 2]), false, all_active, |_| true).unwrap();
@@ -771,18 +785,18 @@ mod tests {
                 .error_code(r.request_version)
         };
         let mut r = request(1, &[1, 2]);
-        r.leader_epoch = 6;
+        r.leader_epoch = LeaderEpoch(6);
         assert_eq!(code(&r), ErrorCode::NotController);
         let mut r = request(1, &[1, 2]);
-        r.partition_epoch = 10;
+        r.partition_epoch = PartitionEpoch(10);
         assert_eq!(code(&r), ErrorCode::NotController);
         // A stale leader epoch wins over a wrong sender.
         let mut r = request(2, &[1, 2]);
-        r.leader_epoch = 4;
+        r.leader_epoch = LeaderEpoch(4);
         assert_eq!(code(&r), ErrorCode::FencedLeaderEpoch);
         assert_eq!(code(&request(2, &[1, 2])), ErrorCode::InvalidRequest);
         let mut r = request(1, &[1, 2]);
-        r.partition_epoch = 8;
+        r.partition_epoch = PartitionEpoch(8);
         assert_eq!(code(&r), ErrorCode::InvalidUpdateVersion);
         assert_eq!(code(&request(1, &[1, 4])), ErrorCode::InvalidRequest);
         assert_eq!(code(&request(1, &[1, 1])), ErrorCode::InvalidRequest);
@@ -806,23 +820,25 @@ mod tests {
     #[test]
     fn alter_partition_rejects_ineligible_replicas() {
         let p = partition(&[1, 2, 3, 4, 5], &[1], 1);
-        let status = |b: i32| match b {
+        let status = |b: NodeId| match b.get() {
             2 => BrokerStatus::Fenced,
             3 => BrokerStatus::ShuttingDown,
             4 => BrokerStatus::NotRegistered,
-            _ => BrokerStatus::Active { broker_epoch: 100 },
+            _ => BrokerStatus::Active {
+                broker_epoch: BrokerEpoch(100),
+            },
         };
         let mut r = request(1, &[1, 2, 3, 4, 5]);
-        r.new_isr[4].broker_epoch = 99;
+        r.new_isr[4].broker_epoch = BrokerEpoch(99);
         let err = validate_alter_partition(&p, &r, status).unwrap_err();
         assert_eq!(
             err,
             AlterPartitionError::IneligibleReplicas(vec![
-                (2, "fenced".to_owned()),
-                (3, "shutting down".to_owned()),
-                (4, "not registered".to_owned()),
+                (NodeId(2), "fenced".to_owned()),
+                (NodeId(3), "shutting down".to_owned()),
+                (NodeId(4), "not registered".to_owned()),
                 (
-                    5,
+                    NodeId(5),
                     "broker epoch mismatch: requested=99 VS expected=100".to_owned()
                 ),
             ])
@@ -850,20 +866,28 @@ mod tests {
     #[test]
     fn alter_partition_reports_new_leader() {
         let p = partition(&[1, 2], &[1, 2], 1);
-        let out = alter_partition(&p, &request(1, &[1, 2]), false, all_active, |b| b != 1).unwrap();
+        let out = alter_partition(&p, &request(1, &[1, 2]), false, all_active, |b| {
+            b != NodeId(1)
+        })
+        .unwrap();
         assert_eq!(out.change, Some(change(Some(2), None, None)));
         assert_eq!(out.error, Some(ErrorCode::NewLeaderElected));
-        assert_eq!((out.partition.leader, out.partition.leader_epoch), (2, 6));
+        assert_eq!(
+            (out.partition.leader, out.partition.leader_epoch),
+            (NodeId(2), LeaderEpoch(6))
+        );
         let mut r = request(1, &[1, 2]);
         r.request_version = 1;
-        let out = alter_partition(&p, &r, false, all_active, |b| b != 1).unwrap();
+        let out = alter_partition(&p, &r, false, all_active, |b| b != NodeId(1)).unwrap();
         assert_eq!(out.error, Some(ErrorCode::FencedLeaderEpoch));
         // A shutting-down member cannot even be proposed (KIP-841).
-        let status = |b: i32| {
-            if b == 2 {
+        let status = |b: NodeId| {
+            if b == NodeId(2) {
                 BrokerStatus::ShuttingDown
             } else {
-                BrokerStatus::Active { broker_epoch: 7 }
+                BrokerStatus::Active {
+                    broker_epoch: BrokerEpoch(7),
+                }
             }
         };
         assert!(matches!(

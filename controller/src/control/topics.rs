@@ -2,6 +2,7 @@
 //! CreatePartitions, validated against the latest image the way Kafka's
 //! `ReplicationControlManager` validates them, with Kafka's error codes and messages.
 
+use crate::raft::NodeId;
 use std::collections::{BTreeMap, HashSet};
 
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsRequest;
@@ -65,7 +66,7 @@ fn usable_brokers(image: &MetadataImage) -> Vec<UsableBroker> {
         .values()
         .filter(|b| !b.in_controlled_shutdown)
         .map(|b| UsableBroker {
-            id: b.id,
+            id: b.id.into(),
             rack: b.rack.clone(),
             fenced: b.fenced,
         })
@@ -75,7 +76,7 @@ fn usable_brokers(image: &MetadataImage) -> Vec<UsableBroker> {
 /// Whether `broker` may lead or be in a new ISR: registered, unfenced, not shutting down.
 pub fn is_active(image: &MetadataImage, broker: i32) -> bool {
     image
-        .broker(broker)
+        .broker(NodeId(broker))
         .is_some_and(|b| !b.fenced && !b.in_controlled_shutdown)
 }
 
@@ -94,7 +95,7 @@ fn new_partition(
     PartitionRecord {
         partition_id,
         topic_id,
-        leader: isr.first().copied().unwrap_or(NO_LEADER),
+        leader: isr.first().copied().unwrap_or(NO_LEADER.into()),
         directories: vec![DIRECTORY_MIGRATING; replicas.len()],
         replicas,
         isr,
@@ -125,7 +126,7 @@ fn check_manual_replicas(
                 "The manual partition assignment includes the broker {r} more than once."
             ));
         }
-        if image.broker(*r).is_none() {
+        if image.broker(NodeId(*r)).is_none() {
             return bad(format!(
                 "The manual partition assignment includes broker {r}, but no such broker is registered."
             ));
@@ -582,6 +583,7 @@ pub fn create_partitions<R: Rng + ?Sized>(
 
 #[cfg(test)]
 mod tests {
+    use crate::raft::NodeId;
     use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
     use kafka_protocol::messages::create_topics_request::{
         CreatableReplicaAssignment, CreatableTopicConfig,
@@ -659,10 +661,13 @@ mod tests {
         for p in created.partitions.values() {
             assert_eq!(p.replicas.len(), 2);
             assert!(
-                p.leader == 1 || p.leader == 2,
+                p.leader == NodeId(1) || p.leader == NodeId(2),
                 "a fenced broker never leads: {p:?}"
             );
-            assert!(!p.isr.contains(&3), "a fenced broker is not in a new ISR");
+            assert!(
+                !p.isr.contains(&NodeId(3)),
+                "a fenced broker is not in a new ISR"
+            );
         }
     }
 
@@ -732,7 +737,10 @@ mod tests {
         assert_eq!(codes(&ok.response), vec![0]);
         let next = apply(&image, &ok.records);
         let p0 = next.topic_by_name("m").unwrap().partitions.get(&0).unwrap();
-        assert_eq!((p0.replicas.clone(), p0.leader), (vec![3, 1], 3));
+        assert_eq!(
+            (p0.replicas.clone(), p0.leader),
+            (vec![NodeId(3), NodeId(1)], NodeId(3))
+        );
         let bad = ErrorCode::InvalidReplicaAssignment.code();
         assert_eq!(
             codes(&create(&image, vec![assigned(&[(0, &[1, 1])])]).response),

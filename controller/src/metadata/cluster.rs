@@ -5,15 +5,18 @@
 use imbl::OrdMap;
 use uuid::Uuid;
 
+use crate::raft::NodeId;
+
+use super::ids::BrokerEpoch;
 use super::record::{Endpoint, FeatureRange, RegisterBrokerRecord, RegisterControllerRecord};
 
 /// A registered broker.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct BrokerRegistration {
     /// Broker id.
-    pub id: i32,
+    pub id: NodeId,
     /// Broker epoch (the offset of its registration record).
-    pub epoch: i64,
+    pub epoch: BrokerEpoch,
     /// Incarnation id of the registering process.
     pub incarnation_id: Uuid,
     /// Listener endpoints, in registration order.
@@ -36,8 +39,8 @@ impl BrokerRegistration {
     /// The registration a `RegisterBrokerRecord` describes.
     pub fn from_record(r: &RegisterBrokerRecord) -> Self {
         BrokerRegistration {
-            id: r.broker_id,
-            epoch: r.broker_epoch,
+            id: NodeId(r.broker_id),
+            epoch: BrokerEpoch(r.broker_epoch),
             incarnation_id: r.incarnation_id,
             listeners: r.end_points.clone(),
             supported_features: r.features.clone(),
@@ -52,10 +55,10 @@ impl BrokerRegistration {
     /// The record that recreates this registration.
     pub fn to_record(&self) -> RegisterBrokerRecord {
         RegisterBrokerRecord {
-            broker_id: self.id,
+            broker_id: self.id.get(),
             is_migrating_zk_broker: self.is_migrating_zk_broker,
             incarnation_id: self.incarnation_id,
-            broker_epoch: self.epoch,
+            broker_epoch: self.epoch.get(),
             end_points: self.listeners.clone(),
             features: self.supported_features.clone(),
             rack: self.rack.clone(),
@@ -70,7 +73,7 @@ impl BrokerRegistration {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ControllerRegistration {
     /// Controller node id.
-    pub id: i32,
+    pub id: NodeId,
     /// Incarnation id of the registering process.
     pub incarnation_id: Uuid,
     /// Whether it is ready for ZooKeeper migration.
@@ -85,7 +88,7 @@ impl ControllerRegistration {
     /// The registration a `RegisterControllerRecord` describes.
     pub fn from_record(r: &RegisterControllerRecord) -> Self {
         ControllerRegistration {
-            id: r.controller_id,
+            id: NodeId(r.controller_id),
             incarnation_id: r.incarnation_id,
             zk_migration_ready: r.zk_migration_ready,
             listeners: r.end_points.clone(),
@@ -96,7 +99,7 @@ impl ControllerRegistration {
     /// The record that recreates this registration.
     pub fn to_record(&self) -> RegisterControllerRecord {
         RegisterControllerRecord {
-            controller_id: self.id,
+            controller_id: self.id.get(),
             incarnation_id: self.incarnation_id,
             zk_migration_ready: self.zk_migration_ready,
             end_points: self.listeners.clone(),
@@ -109,19 +112,19 @@ impl ControllerRegistration {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterImage {
     /// Brokers by id.
-    pub brokers: OrdMap<i32, BrokerRegistration>,
+    pub brokers: OrdMap<NodeId, BrokerRegistration>,
     /// Controllers by id.
-    pub controllers: OrdMap<i32, ControllerRegistration>,
+    pub controllers: OrdMap<NodeId, ControllerRegistration>,
 }
 
 impl ClusterImage {
     /// A broker by id.
-    pub fn broker(&self, id: i32) -> Option<&BrokerRegistration> {
+    pub fn broker(&self, id: NodeId) -> Option<&BrokerRegistration> {
         self.brokers.get(&id)
     }
 
     /// A controller by id.
-    pub fn controller(&self, id: i32) -> Option<&ControllerRegistration> {
+    pub fn controller(&self, id: NodeId) -> Option<&ControllerRegistration> {
         self.controllers.get(&id)
     }
 

@@ -3,6 +3,8 @@
 //! anything is changed, so a record that fails to replay ([`ReplayError`]) leaves the delta as
 //! it was.
 
+use crate::metadata::BrokerEpoch;
+use crate::raft::NodeId;
 use imbl::{OrdMap, OrdSet};
 use uuid::Uuid;
 
@@ -31,9 +33,9 @@ pub struct MetadataChanges {
     /// Topics of the base image that were removed, with their names.
     pub removed_topics: OrdMap<Uuid, String>,
     /// Brokers registered, changed or unregistered.
-    pub changed_brokers: OrdSet<i32>,
+    pub changed_brokers: OrdSet<NodeId>,
     /// Controllers registered or changed.
-    pub changed_controllers: OrdSet<i32>,
+    pub changed_controllers: OrdSet<NodeId>,
     /// Config resources with a key set or removed (including a removed topic's configs).
     pub changed_configs: OrdSet<ConfigResource>,
     /// ACLs created or removed.
@@ -134,29 +136,27 @@ impl MetadataDelta {
             MetadataRecord::RegisterBroker(r) => {
                 img.cluster
                     .brokers
-                    .insert(r.broker_id, BrokerRegistration::from_record(r));
-                ch.changed_brokers.insert(r.broker_id);
+                    .insert(NodeId(r.broker_id), BrokerRegistration::from_record(r));
+                ch.changed_brokers.insert(NodeId(r.broker_id));
             }
             MetadataRecord::UnregisterBroker(r) => {
                 // Kafka removes whatever registration has the id, without an epoch check.
-                if img.cluster.brokers.remove(&r.broker_id).is_some() {
-                    ch.changed_brokers.insert(r.broker_id);
+                if img.cluster.brokers.remove(&NodeId(r.broker_id)).is_some() {
+                    ch.changed_brokers.insert(NodeId(r.broker_id));
                 }
             }
             MetadataRecord::BrokerRegistrationChange(r) => {
-                let broker =
-                    img.cluster
-                        .brokers
-                        .get(&r.broker_id)
-                        .ok_or(ReplayError::UnknownBroker {
-                            action: "change",
-                            broker_id: r.broker_id,
-                        })?;
-                if broker.epoch != r.broker_epoch {
+                let broker = img.cluster.brokers.get(&NodeId(r.broker_id)).ok_or(
+                    ReplayError::UnknownBroker {
+                        action: "change",
+                        broker_id: r.broker_id,
+                    },
+                )?;
+                if broker.epoch != BrokerEpoch(r.broker_epoch) {
                     return Err(ReplayError::BrokerEpochMismatch {
                         broker_id: r.broker_id,
                         found: r.broker_epoch,
-                        current: broker.epoch,
+                        current: broker.epoch.into(),
                     });
                 }
                 // BrokerRegistrationFencingChange: 1 fence, 0 none, -1 unfence.
@@ -184,15 +184,16 @@ impl MetadataDelta {
                     ..broker.clone()
                 };
                 if next != *broker {
-                    img.cluster.brokers.insert(r.broker_id, next);
-                    ch.changed_brokers.insert(r.broker_id);
+                    img.cluster.brokers.insert(NodeId(r.broker_id), next);
+                    ch.changed_brokers.insert(NodeId(r.broker_id));
                 }
             }
             MetadataRecord::RegisterController(r) => {
-                img.cluster
-                    .controllers
-                    .insert(r.controller_id, ControllerRegistration::from_record(r));
-                ch.changed_controllers.insert(r.controller_id);
+                img.cluster.controllers.insert(
+                    NodeId(r.controller_id),
+                    ControllerRegistration::from_record(r),
+                );
+                ch.changed_controllers.insert(NodeId(r.controller_id));
             }
             MetadataRecord::Topic(r) => {
                 if let Some(existing) = img.topics.by_name.get(&r.name) {

@@ -3,8 +3,11 @@
 //! cloning an image is cheap and the next image shares everything that did not change with the
 //! last one (KAFKA-14735). Also [`MetadataProvenance`] and [`ProducerIdsImage`].
 
+use crate::raft::NodeId;
 use imbl::OrdMap;
 use uuid::Uuid;
+
+use crate::raft::{Epoch, Offset};
 
 use super::acl::{AclBindingFilter, StandardAcl};
 use super::cluster::{BrokerRegistration, ClusterImage};
@@ -18,9 +21,9 @@ use super::topics::{TopicImage, TopicsImage};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MetadataProvenance {
     /// Offset of the last record contained (-1 for the empty image).
-    pub offset: i64,
+    pub offset: Offset,
     /// Epoch of the batch holding that record (-1 for the empty image).
-    pub epoch: i32,
+    pub epoch: Epoch,
     /// Append time of that batch, in milliseconds since the epoch (-1 if unknown).
     pub last_contained_timestamp_ms: i64,
 }
@@ -28,8 +31,8 @@ pub struct MetadataProvenance {
 impl MetadataProvenance {
     /// The provenance of the empty image.
     pub const EMPTY: MetadataProvenance = MetadataProvenance {
-        offset: -1,
-        epoch: -1,
+        offset: Offset(-1),
+        epoch: Epoch(-1),
         last_contained_timestamp_ms: -1,
     };
 }
@@ -115,7 +118,7 @@ impl MetadataImage {
     }
 
     /// A broker by id.
-    pub fn broker(&self, id: i32) -> Option<&BrokerRegistration> {
+    pub fn broker(&self, id: NodeId) -> Option<&BrokerRegistration> {
         self.cluster.broker(id)
     }
 

@@ -2,6 +2,11 @@
 //! errors that leave the delta untouched, change tracking, and the snapshot round trip
 //! (`to_records` replayed into the empty image gives the image back) over random histories.
 
+use crate::metadata::LeaderEpoch;
+use crate::metadata::PartitionEpoch;
+use crate::raft::Epoch;
+use crate::raft::NodeId;
+use crate::raft::Offset;
 use proptest::prelude::*;
 use uuid::Uuid;
 
@@ -15,8 +20,8 @@ use super::record::*;
 use super::record_tests::arb_record;
 
 const P: MetadataProvenance = MetadataProvenance {
-    offset: 10,
-    epoch: 2,
+    offset: Offset(10),
+    epoch: Epoch(2),
     last_contained_timestamp_ms: 1000,
 };
 
@@ -102,7 +107,7 @@ fn topics_and_partitions_replay_with_counts() {
     assert_eq!(img.topic_by_name("foo").unwrap().id, Uuid::from_u128(1));
     assert_eq!(
         img.partition(&Uuid::from_u128(1), 1).unwrap().replicas,
-        vec![2, 3]
+        vec![NodeId(2), NodeId(3)]
     );
     assert!(img.topic_by_name("baz").is_none());
     let ch = d.changes();
@@ -120,11 +125,14 @@ fn topics_and_partitions_replay_with_counts() {
     d2.replay(&MetadataRecord::PartitionChange(c)).unwrap();
     let img2 = d2.apply(P);
     let p1 = img2.partition(&Uuid::from_u128(1), 1).unwrap();
-    assert_eq!((p1.leader, p1.leader_epoch, p1.partition_epoch), (2, 1, 1));
+    assert_eq!(
+        (p1.leader, p1.leader_epoch, p1.partition_epoch),
+        (NodeId(2), LeaderEpoch(1), PartitionEpoch(1))
+    );
     let p0 = img2.partition(&Uuid::from_u128(1), 0).unwrap();
     assert_eq!(
         (p0.isr.clone(), p0.leader_epoch, p0.partition_epoch),
-        (vec![1], 0, 1)
+        (vec![NodeId(1)], LeaderEpoch(0), PartitionEpoch(1))
     );
     assert_eq!(p0.leader_recovery_state, LeaderRecoveryState::Recovering);
     assert_eq!(img2.offline_partition_count(), 0);
@@ -265,15 +273,15 @@ fn broker_registration_fencing_and_controlled_shutdown() {
     );
     assert_eq!(
         img.unfenced_brokers().map(|b| b.id).collect::<Vec<_>>(),
-        vec![1]
+        vec![NodeId(1)]
     );
 
     let mut d = MetadataDelta::new(&img);
     d.replay(&change(1, 10, 0, 1)).unwrap(); // controlled shutdown, fencing unchanged
-    let b = d.current().broker(1).unwrap().clone();
+    let b = d.current().broker(NodeId(1)).unwrap().clone();
     assert!(!b.fenced && b.in_controlled_shutdown);
     d.replay(&change(1, 10, 1, 0)).unwrap(); // fence
-    assert!(d.current().broker(1).unwrap().fenced);
+    assert!(d.current().broker(NodeId(1)).unwrap().fenced);
     assert_eq!(
         d.replay(&change(1, 11, 1, 0)),
         Err(ReplayError::BrokerEpochMismatch {
@@ -303,14 +311,14 @@ fn broker_registration_fencing_and_controlled_shutdown() {
     }))
     .unwrap();
     let img2 = d.apply(P);
-    assert!(img2.broker(2).is_none());
+    assert!(img2.broker(NodeId(2)).is_none());
     assert_eq!(
         d.changes()
             .changed_brokers
             .iter()
             .copied()
             .collect::<Vec<_>>(),
-        vec![1, 2]
+        vec![NodeId(1), NodeId(2)]
     );
 }
 

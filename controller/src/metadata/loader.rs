@@ -11,6 +11,8 @@
 
 use bytes::Bytes;
 
+use crate::raft::{Epoch, Offset};
+
 use super::delta::{MetadataChanges, MetadataDelta, ReplayError};
 use super::image::{MetadataImage, MetadataProvenance};
 use super::record::{MetadataRecord, RecordError};
@@ -19,9 +21,9 @@ use super::record::{MetadataRecord, RecordError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommittedBatch {
     /// Offset of the first record.
-    pub base_offset: i64,
+    pub base_offset: Offset,
     /// Leader epoch of the batch.
-    pub epoch: i32,
+    pub epoch: Epoch,
     /// The batch's append time, milliseconds since the epoch.
     pub append_timestamp_ms: i64,
     /// Record values (framed metadata records), in offset order.
@@ -40,12 +42,12 @@ impl CommittedBatch {
             .collect();
         if records.len() != batch.records.len() {
             return Err(LoaderError::RecordWithoutValue {
-                base_offset: batch.base_offset.into(),
+                base_offset: batch.base_offset,
             });
         }
         Ok(CommittedBatch {
-            base_offset: batch.base_offset.into(),
-            epoch: batch.epoch.into(),
+            base_offset: batch.base_offset,
+            epoch: batch.epoch,
             append_timestamp_ms: batch.timestamp_or(wall_ms),
             records,
         })
@@ -59,7 +61,7 @@ pub enum LoaderError {
     #[error("error loading metadata log record from offset {offset}: {source}")]
     Decode {
         /// The record's offset (or index in a snapshot).
-        offset: i64,
+        offset: Offset,
         /// The decoding error.
         source: RecordError,
     },
@@ -67,7 +69,7 @@ pub enum LoaderError {
     #[error("error replaying metadata log record from offset {offset}: {source}")]
     Replay {
         /// The record's offset (or index in a snapshot).
-        offset: i64,
+        offset: Offset,
         /// The replay error.
         source: ReplayError,
     },
@@ -75,7 +77,7 @@ pub enum LoaderError {
     #[error("error loading metadata log record from offset {offset}: {problem}")]
     Transaction {
         /// The marker's offset.
-        offset: i64,
+        offset: Offset,
         /// Kafka's wording of the problem.
         problem: &'static str,
     },
@@ -83,15 +85,15 @@ pub enum LoaderError {
     #[error("batch at offset {base_offset} holds records without a value")]
     RecordWithoutValue {
         /// The batch's base offset.
-        base_offset: i64,
+        base_offset: Offset,
     },
     /// A batch starts at or below an offset already loaded.
     #[error("batch at offset {base_offset} does not follow the last loaded offset {last_offset}")]
     OffsetNotIncreasing {
         /// The batch's base offset.
-        base_offset: i64,
+        base_offset: Offset,
         /// The last offset already loaded.
-        last_offset: i64,
+        last_offset: Offset,
     },
 }
 
@@ -118,7 +120,7 @@ pub struct MetadataLoader {
     /// transaction is open.
     before_transaction: Option<MetadataDelta>,
     /// Offset of the last record loaded, published or not (-1 before any).
-    last_loaded_offset: i64,
+    last_loaded_offset: Offset,
 }
 
 impl Default for MetadataLoader {
@@ -150,12 +152,12 @@ impl MetadataLoader {
     }
 
     /// Offset of the last record of the published image (-1 if none).
-    pub fn last_applied_offset(&self) -> i64 {
+    pub fn last_applied_offset(&self) -> Offset {
         self.image.provenance.offset
     }
 
     /// Offset of the last record loaded, including those of a transaction not yet ended.
-    pub fn last_loaded_offset(&self) -> i64 {
+    pub fn last_loaded_offset(&self) -> Offset {
         self.last_loaded_offset
     }
 
@@ -193,8 +195,8 @@ impl MetadataLoader {
     /// Loads one committed batch of already decoded records; see [`Self::handle_batch`].
     pub fn handle_records(
         &mut self,
-        base_offset: i64,
-        epoch: i32,
+        base_offset: Offset,
+        epoch: Epoch,
         append_timestamp_ms: i64,
         records: &[MetadataRecord],
     ) -> Result<Vec<LoadedImage>, LoaderError> {
@@ -213,8 +215,8 @@ impl MetadataLoader {
 
     fn load(
         &mut self,
-        base_offset: i64,
-        epoch: i32,
+        base_offset: Offset,
+        epoch: Epoch,
         timestamp_ms: i64,
         records: &[MetadataRecord],
     ) -> Result<Vec<LoadedImage>, LoaderError> {
@@ -306,11 +308,17 @@ pub fn image_from_snapshot(
     let mut delta = MetadataDelta::new(&MetadataImage::empty());
     for (i, value) in records.iter().enumerate() {
         let offset = i as i64;
-        let record = MetadataRecord::decode(value.clone())
-            .map_err(|source| LoaderError::Decode { offset, source })?;
+        let record =
+            MetadataRecord::decode(value.clone()).map_err(|source| LoaderError::Decode {
+                offset: Offset(offset),
+                source,
+            })?;
         delta
             .replay(&record)
-            .map_err(|source| LoaderError::Replay { offset, source })?;
+            .map_err(|source| LoaderError::Replay {
+                offset: Offset(offset),
+                source,
+            })?;
     }
     Ok(delta.apply(provenance))
 }
@@ -342,11 +350,11 @@ mod tests {
             reason: Some("Controller failover".into()),
         })
     }
-    fn batch(base_offset: i64, records: &[MetadataRecord]) -> CommittedBatch {
+    fn batch(base_offset: Offset, records: &[MetadataRecord]) -> CommittedBatch {
         CommittedBatch {
             base_offset,
-            epoch: 3,
-            append_timestamp_ms: 1_000 + base_offset,
+            epoch: Epoch(3),
+            append_timestamp_ms: 1_000 + base_offset.get(),
             records: records.iter().map(MetadataRecord::encode).collect(),
         }
     }
@@ -355,24 +363,24 @@ mod tests {
     fn plain_batches_publish_one_image_each() {
         let mut l = MetadataLoader::new();
         let out = l
-            .handle_batch(&batch(0, &[topic("a", 1), topic("b", 2)]))
+            .handle_batch(&batch(Offset(0), &[topic("a", 1), topic("b", 2)]))
             .unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(
             out[0].image.provenance,
             MetadataProvenance {
-                offset: 1,
-                epoch: 3,
+                offset: Offset(1),
+                epoch: Epoch(3),
                 last_contained_timestamp_ms: 1_000
             }
         );
         assert_eq!(out[0].changes.created_topics.len(), 2);
         let out = l
-            .handle_batch(&batch(2, &[MetadataRecord::NoOp(NoOpRecord {})]))
+            .handle_batch(&batch(Offset(2), &[MetadataRecord::NoOp(NoOpRecord {})]))
             .unwrap();
-        assert_eq!(out[0].image.provenance.offset, 2);
+        assert_eq!(out[0].image.provenance.offset, Offset(2));
         assert!(out[0].changes.is_empty());
-        assert_eq!(l.last_applied_offset(), 2);
+        assert_eq!(l.last_applied_offset(), Offset(2));
         assert_eq!(l.image().topic_count(), 2);
     }
 
@@ -381,24 +389,24 @@ mod tests {
     fn transaction_across_batches_is_atomic() {
         let mut l = MetadataLoader::new();
         let out = l
-            .handle_batch(&batch(0, &[topic("a", 1), begin(), topic("b", 2)]))
+            .handle_batch(&batch(Offset(0), &[topic("a", 1), begin(), topic("b", 2)]))
             .unwrap();
         // The record before Begin is published on its own, at offset 0.
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].image.provenance.offset, 0);
+        assert_eq!(out[0].image.provenance.offset, Offset(0));
         assert_eq!(out[0].image.topic_count(), 1);
         assert!(l.in_transaction());
-        assert_eq!(l.last_loaded_offset(), 2);
-        assert_eq!(l.last_applied_offset(), 0);
+        assert_eq!(l.last_loaded_offset(), Offset(2));
+        assert_eq!(l.last_applied_offset(), Offset(0));
 
-        let out = l.handle_batch(&batch(3, &[topic("c", 3)])).unwrap();
+        let out = l.handle_batch(&batch(Offset(3), &[topic("c", 3)])).unwrap();
         assert!(out.is_empty());
         assert_eq!(l.image().topic_count(), 1);
 
-        let out = l.handle_batch(&batch(4, &[end()])).unwrap();
+        let out = l.handle_batch(&batch(Offset(4), &[end()])).unwrap();
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].image.topic_count(), 3);
-        assert_eq!(out[0].image.provenance.offset, 4);
+        assert_eq!(out[0].image.provenance.offset, Offset(4));
         assert_eq!(out[0].changes.created_topics.len(), 2);
         assert!(!l.in_transaction());
     }
@@ -406,31 +414,31 @@ mod tests {
     #[test]
     fn aborted_transaction_is_discarded_but_offsets_advance() {
         let mut l = MetadataLoader::new();
-        l.handle_batch(&batch(0, &[topic("a", 1)])).unwrap();
-        l.handle_batch(&batch(1, &[begin(), topic("b", 2)]))
+        l.handle_batch(&batch(Offset(0), &[topic("a", 1)])).unwrap();
+        l.handle_batch(&batch(Offset(1), &[begin(), topic("b", 2)]))
             .unwrap();
         let out = l
-            .handle_batch(&batch(3, &[abort(), topic("c", 3)]))
+            .handle_batch(&batch(Offset(3), &[abort(), topic("c", 3)]))
             .unwrap();
         assert_eq!(out.len(), 1);
         let img = &out[0].image;
         assert!(img.topic_by_name("b").is_none());
         assert!(img.topic_by_name("c").is_some());
-        assert_eq!(img.provenance.offset, 4);
+        assert_eq!(img.provenance.offset, Offset(4));
         // "b" can now be created for real.
-        l.handle_batch(&batch(5, &[topic("b", 2)])).unwrap();
+        l.handle_batch(&batch(Offset(5), &[topic("b", 2)])).unwrap();
         assert_eq!(l.image().topic_count(), 3);
     }
 
     #[test]
     fn framing_errors_fail_the_batch_and_change_nothing() {
         let mut l = MetadataLoader::new();
-        l.handle_batch(&batch(0, &[begin()])).unwrap();
+        l.handle_batch(&batch(Offset(0), &[begin()])).unwrap();
         let before = (l.image().clone(), l.last_loaded_offset());
         assert_eq!(
-            l.handle_batch(&batch(1, &[topic("x", 9), begin()])),
+            l.handle_batch(&batch(Offset(1), &[topic("x", 9), begin()])),
             Err(LoaderError::Transaction {
-                offset: 2,
+                offset: Offset(2),
                 problem: "Encountered BeginTransactionRecord while already in a transaction"
             })
         );
@@ -439,26 +447,32 @@ mod tests {
 
         let mut l = MetadataLoader::new();
         assert!(matches!(
-            l.handle_batch(&batch(0, &[end()])),
-            Err(LoaderError::Transaction { offset: 0, .. })
+            l.handle_batch(&batch(Offset(0), &[end()])),
+            Err(LoaderError::Transaction {
+                offset: Offset(0),
+                ..
+            })
         ));
         assert!(matches!(
-            l.handle_batch(&batch(0, &[topic("a", 1), abort()])),
-            Err(LoaderError::Transaction { offset: 1, .. })
+            l.handle_batch(&batch(Offset(0), &[topic("a", 1), abort()])),
+            Err(LoaderError::Transaction {
+                offset: Offset(1),
+                ..
+            })
         ));
         assert_eq!(l.image().topic_count(), 0);
-        assert_eq!(l.last_loaded_offset(), -1);
+        assert_eq!(l.last_loaded_offset(), Offset(-1));
     }
 
     #[test]
     fn decode_replay_and_offset_errors_name_the_offset() {
         let mut l = MetadataLoader::new();
-        let mut b = batch(10, &[topic("a", 1)]);
+        let mut b = batch(Offset(10), &[topic("a", 1)]);
         b.records.push(Bytes::from_static(&[1, 99, 0]));
         assert!(matches!(
             l.handle_batch(&b),
             Err(LoaderError::Decode {
-                offset: 11,
+                offset: Offset(11),
                 source: RecordError::UnknownApiKey(99)
             })
         ));
@@ -478,16 +492,20 @@ mod tests {
             last_known_elr: None,
         });
         assert!(matches!(
-            l.handle_batch(&batch(10, &[topic("a", 1), orphan])),
-            Err(LoaderError::Replay { offset: 11, .. })
+            l.handle_batch(&batch(Offset(10), &[topic("a", 1), orphan])),
+            Err(LoaderError::Replay {
+                offset: Offset(11),
+                ..
+            })
         ));
         assert_eq!(l.image().topic_count(), 0);
-        l.handle_batch(&batch(10, &[topic("a", 1)])).unwrap();
+        l.handle_batch(&batch(Offset(10), &[topic("a", 1)]))
+            .unwrap();
         assert_eq!(
-            l.handle_batch(&batch(10, &[topic("b", 2)])),
+            l.handle_batch(&batch(Offset(10), &[topic("b", 2)])),
             Err(LoaderError::OffsetNotIncreasing {
-                base_offset: 10,
-                last_offset: 10
+                base_offset: Offset(10),
+                last_offset: Offset(10)
             })
         );
     }
@@ -556,7 +574,7 @@ mod tests {
             for i in 0..log.len() {
                 if i + 1 == log.len() || cuts[i % cuts.len()] {
                     let out = loader
-                        .handle_records(start as i64, 1, 0, &log[start..=i])
+                        .handle_records(Offset(start as i64), Epoch(1), 0, &log[start..=i])
                         .unwrap();
                     for published in out {
                         let img = &published.image;
@@ -570,7 +588,7 @@ mod tests {
                 }
             }
             proptest::prop_assert!(!loader.in_transaction());
-            let last = log.len() as i64 - 1;
+            let last = Offset(log.len() as i64 - 1);
             proptest::prop_assert_eq!(loader.last_applied_offset(), last);
             proptest::prop_assert_eq!(
                 loader.image().clone(),
@@ -582,7 +600,7 @@ mod tests {
     #[test]
     fn snapshot_load_replaces_state() {
         let mut l = MetadataLoader::new();
-        l.handle_batch(&batch(0, &[topic("a", 1), topic("b", 2), begin()]))
+        l.handle_batch(&batch(Offset(0), &[topic("a", 1), topic("b", 2), begin()]))
             .unwrap();
         let image = l.image().clone();
         let snapshot: Vec<Bytes> = image
@@ -591,8 +609,8 @@ mod tests {
             .map(MetadataRecord::encode)
             .collect();
         let p = MetadataProvenance {
-            offset: 99,
-            epoch: 4,
+            offset: Offset(99),
+            epoch: Epoch(4),
             last_contained_timestamp_ms: 7,
         };
         let mut fresh = MetadataLoader::new();
@@ -604,13 +622,15 @@ mod tests {
                 ..image
             }
         );
-        assert_eq!(fresh.last_applied_offset(), 99);
+        assert_eq!(fresh.last_applied_offset(), Offset(99));
         assert!(!fresh.in_transaction());
         assert!(matches!(
-            fresh.handle_batch(&batch(99, &[])),
+            fresh.handle_batch(&batch(Offset(99), &[])),
             Err(LoaderError::OffsetNotIncreasing { .. })
         ));
-        fresh.handle_batch(&batch(100, &[topic("c", 3)])).unwrap();
+        fresh
+            .handle_batch(&batch(Offset(100), &[topic("c", 3)]))
+            .unwrap();
         assert_eq!(fresh.image().topic_count(), 3);
         assert!(fresh
             .load_snapshot(p, &[Bytes::from_static(&[1, 2, 0, 9])])

@@ -1,7 +1,8 @@
 //! Metadata records in Kafka's encoding ([`record`], [`records`]), the immutable metadata image
 //! ([`image`] and its parts) and the delta that replays records into the next image
 //! ([`delta`]), the whole difference between two images ([`diff`]), the loader that feeds committed batches through it ([`loader`]), ACLs and their
-//! filters ([`acl`]), and the `metadata.version` ladder ([`version`]).
+//! filters ([`acl`]), the `metadata.version` ladder ([`version`]) and the metadata's epochs
+//! ([`ids`]).
 
 pub mod acl;
 pub mod cluster;
@@ -10,6 +11,7 @@ pub mod configs;
 pub mod delta;
 pub mod diff;
 pub mod features;
+pub mod ids;
 pub mod image;
 pub(crate) mod json;
 pub mod loader;
@@ -19,6 +21,8 @@ pub mod records;
 pub mod replay_error;
 pub mod topics;
 pub mod version;
+
+pub use self::ids::{node_ids, raw_node_ids, BrokerEpoch, LeaderEpoch, PartitionEpoch};
 
 #[cfg(test)]
 mod image_tests;

@@ -3,13 +3,15 @@
 
 use uuid::Uuid;
 
+use super::ids::{node_ids, raw_node_ids, LeaderEpoch, PartitionEpoch};
 use super::record::{
     PartitionChangeRecord, PartitionRecord, NO_LEADER_CHANGE, NO_LEADER_RECOVERY_STATE_CHANGE,
 };
 use super::replay_error::ReplayError;
+use crate::raft::NodeId;
 
 /// The leader `-1`: the partition has no leader (it is offline).
-pub const NO_LEADER: i32 = -1;
+pub const NO_LEADER: NodeId = NodeId::NONE;
 
 /// Kafka's `DirectoryId.MIGRATING` (the all-zero uuid): a replica's directory is not known
 /// yet, as for partitions created before KIP-858.
@@ -26,7 +28,7 @@ fn default_to_migrating(directories: Vec<Uuid>, replica_count: usize) -> Vec<Uui
 }
 
 /// Rejects assigned directories whose count differs from the replica count.
-fn check_directories(directories: &[Uuid], replicas: &[i32]) -> Result<(), ReplayError> {
+fn check_directories(directories: &[Uuid], replicas: &[NodeId]) -> Result<(), ReplayError> {
     if directories.iter().any(|d| *d != DIRECTORY_MIGRATING) && directories.len() != replicas.len()
     {
         return Err(ReplayError::InvalidReplicaDirectories {
@@ -70,28 +72,28 @@ impl LeaderRecoveryState {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PartitionRegistration {
     /// Replica broker ids, preferred leader first.
-    pub replicas: Vec<i32>,
+    pub replicas: Vec<NodeId>,
     /// Log directory per replica (KIP-858), [`DIRECTORY_MIGRATING`] where unknown. Invariant:
     /// one entry per replica.
     pub directories: Vec<Uuid>,
     /// In-sync replicas.
-    pub isr: Vec<i32>,
+    pub isr: Vec<NodeId>,
     /// Replicas a reassignment is removing.
-    pub removing_replicas: Vec<i32>,
+    pub removing_replicas: Vec<NodeId>,
     /// Replicas a reassignment is adding.
-    pub adding_replicas: Vec<i32>,
+    pub adding_replicas: Vec<NodeId>,
     /// Leader broker id, [`NO_LEADER`] if none.
-    pub leader: i32,
+    pub leader: NodeId,
     /// KIP-704 recovery state of the leader.
     pub leader_recovery_state: LeaderRecoveryState,
     /// Bumped on every leader change.
-    pub leader_epoch: i32,
+    pub leader_epoch: LeaderEpoch,
     /// Bumped on every change of any kind.
-    pub partition_epoch: i32,
+    pub partition_epoch: PartitionEpoch,
     /// Eligible leader replicas (KIP-966).
-    pub elr: Vec<i32>,
+    pub elr: Vec<NodeId>,
     /// Last known ELR (KIP-966).
-    pub last_known_elr: Vec<i32>,
+    pub last_known_elr: Vec<NodeId>,
 }
 
 impl PartitionRegistration {
@@ -105,34 +107,34 @@ impl PartitionRegistration {
             });
         }
         Ok(PartitionRegistration {
-            replicas: r.replicas.clone(),
+            replicas: node_ids(&r.replicas),
             directories: default_to_migrating(r.directories.clone(), r.replicas.len()),
-            isr: r.isr.clone(),
-            removing_replicas: r.removing_replicas.clone(),
-            adding_replicas: r.adding_replicas.clone(),
-            leader: r.leader,
+            isr: node_ids(&r.isr),
+            removing_replicas: node_ids(&r.removing_replicas),
+            adding_replicas: node_ids(&r.adding_replicas),
+            leader: NodeId(r.leader),
             leader_recovery_state: LeaderRecoveryState::from_code(r.leader_recovery_state)?,
-            leader_epoch: r.leader_epoch,
-            partition_epoch: r.partition_epoch,
-            elr: r.eligible_leader_replicas.clone().unwrap_or_default(),
-            last_known_elr: r.last_known_elr.clone().unwrap_or_default(),
+            leader_epoch: LeaderEpoch(r.leader_epoch),
+            partition_epoch: PartitionEpoch(r.partition_epoch),
+            elr: node_ids(r.eligible_leader_replicas.as_deref().unwrap_or_default()),
+            last_known_elr: node_ids(r.last_known_elr.as_deref().unwrap_or_default()),
         })
     }
 
     /// The `PartitionRecord` that recreates this registration (snapshot form).
     pub fn to_record(&self, topic_id: Uuid, partition_id: i32) -> PartitionRecord {
-        let non_empty = |v: &Vec<i32>| (!v.is_empty()).then(|| v.clone());
+        let non_empty = |v: &Vec<NodeId>| (!v.is_empty()).then(|| raw_node_ids(v));
         PartitionRecord {
             partition_id,
             topic_id,
-            replicas: self.replicas.clone(),
-            isr: self.isr.clone(),
-            removing_replicas: self.removing_replicas.clone(),
-            adding_replicas: self.adding_replicas.clone(),
-            leader: self.leader,
+            replicas: raw_node_ids(&self.replicas),
+            isr: raw_node_ids(&self.isr),
+            removing_replicas: raw_node_ids(&self.removing_replicas),
+            adding_replicas: raw_node_ids(&self.adding_replicas),
+            leader: self.leader.get(),
             leader_recovery_state: self.leader_recovery_state.code(),
-            leader_epoch: self.leader_epoch,
-            partition_epoch: self.partition_epoch,
+            leader_epoch: self.leader_epoch.get(),
+            partition_epoch: self.partition_epoch.get(),
             directories: self.directories.clone(),
             eligible_leader_replicas: non_empty(&self.elr),
             last_known_elr: non_empty(&self.last_known_elr),
@@ -149,11 +151,13 @@ impl PartitionRegistration {
     /// (Kafka checks this only when the record also carries replicas), so that every image
     /// can be written as a snapshot that replays.
     pub fn merge(&self, change: &PartitionChangeRecord) -> Result<Self, ReplayError> {
-        let pick = |new: &Option<Vec<i32>>, old: &Vec<i32>| new.clone().unwrap_or(old.clone());
+        let pick = |new: &Option<Vec<i32>>, old: &Vec<NodeId>| {
+            new.as_deref().map_or_else(|| old.clone(), node_ids)
+        };
         let (leader, leader_epoch) = if change.leader == NO_LEADER_CHANGE {
             (self.leader, self.leader_epoch)
         } else {
-            (change.leader, self.leader_epoch.wrapping_add(1))
+            (NodeId(change.leader), self.leader_epoch.next())
         };
         let leader_recovery_state =
             if change.leader_recovery_state == NO_LEADER_RECOVERY_STATE_CHANGE {
@@ -179,7 +183,7 @@ impl PartitionRegistration {
             leader,
             leader_recovery_state,
             leader_epoch,
-            partition_epoch: self.partition_epoch.wrapping_add(1),
+            partition_epoch: self.partition_epoch.next(),
             elr: pick(&change.eligible_leader_replicas, &self.elr),
             last_known_elr: pick(&change.last_known_elr, &self.last_known_elr),
         })
@@ -224,15 +228,15 @@ mod tests {
 
     fn base() -> PartitionRegistration {
         PartitionRegistration {
-            replicas: vec![1, 2, 3],
+            replicas: vec![NodeId(1), NodeId(2), NodeId(3)],
             directories: vec![DIRECTORY_MIGRATING; 3],
-            isr: vec![1, 2, 3],
+            isr: vec![NodeId(1), NodeId(2), NodeId(3)],
             removing_replicas: vec![],
             adding_replicas: vec![],
-            leader: 1,
+            leader: NodeId(1),
             leader_recovery_state: LeaderRecoveryState::Recovered,
-            leader_epoch: 4,
-            partition_epoch: 7,
+            leader_epoch: LeaderEpoch(4),
+            partition_epoch: PartitionEpoch(7),
             elr: vec![],
             last_known_elr: vec![],
         }
@@ -243,8 +247,11 @@ mod tests {
         let mut c = PartitionChangeRecord::new(Uuid::nil(), 0);
         c.isr = Some(vec![1, 2]);
         let p = base().merge(&c).unwrap();
-        assert_eq!(p.isr, vec![1, 2]);
-        assert_eq!((p.leader, p.leader_epoch, p.partition_epoch), (1, 4, 8));
+        assert_eq!(p.isr, vec![NodeId(1), NodeId(2)]);
+        assert_eq!(
+            (p.leader, p.leader_epoch, p.partition_epoch),
+            (NodeId(1), LeaderEpoch(4), PartitionEpoch(8))
+        );
     }
 
     #[test]
@@ -252,18 +259,24 @@ mod tests {
         let mut c = PartitionChangeRecord::new(Uuid::nil(), 0);
         c.leader = 2;
         let p = base().merge(&c).unwrap();
-        assert_eq!((p.leader, p.leader_epoch, p.partition_epoch), (2, 5, 8));
-        c.leader = NO_LEADER;
+        assert_eq!(
+            (p.leader, p.leader_epoch, p.partition_epoch),
+            (NodeId(2), LeaderEpoch(5), PartitionEpoch(8))
+        );
+        c.leader = NO_LEADER.into();
         let p = p.merge(&c).unwrap();
         assert!(!p.has_leader());
-        assert_eq!((p.leader_epoch, p.partition_epoch), (6, 9));
+        assert_eq!(
+            (p.leader_epoch, p.partition_epoch),
+            (LeaderEpoch(6), PartitionEpoch(9))
+        );
     }
 
     #[test]
     fn empty_change_still_bumps_partition_epoch_and_bad_recovery_state_fails() {
         let c = PartitionChangeRecord::new(Uuid::nil(), 0);
         let p = base().merge(&c).unwrap();
-        assert_eq!(p.partition_epoch, 8);
+        assert_eq!(p.partition_epoch, PartitionEpoch(8));
         assert_eq!(p.replicas, base().replicas);
         let mut c = c;
         c.leader_recovery_state = 1;

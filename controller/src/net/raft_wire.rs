@@ -849,7 +849,7 @@ mod tests {
         let eqe = Message::EndQuorumEpochRequest {
             leader_epoch: Epoch(4),
             leader_id: NodeId(1),
-            preferred_successors: vec![NodeId(3); 2],
+            preferred_successors: vec![NodeId(3), NodeId(2)],
         };
         round_trip_request(eqe.clone());
         let fetch = Message::FetchRequest {

@@ -434,7 +434,7 @@ pub fn check_image(image: &MetadataImage) -> Result<(), String> {
                     p.isr, p.replicas
                 ));
             }
-            if p.leader >= 0 {
+            if p.leader >= NodeId(0) {
                 if !p.isr.contains(&p.leader) {
                     return Err(format!(
                         "{name}: leader {} is not in the ISR {:?}",

@@ -1628,7 +1628,7 @@ impl Sim {
         };
         b.want_shut_down |= stop_now;
         let want = b.want_shut_down;
-        if let Some(r) = b.lifecycle.poll(now, offset, false, want) {
+        if let Some(r) = b.lifecycle.poll(now, offset.into(), false, want) {
             let kind = CallKind::Lifecycle(id, want, incarnation);
             self.send_call(kind, Some((r.request, r.version)));
         }
@@ -1769,7 +1769,7 @@ impl Sim {
                     // KIP-841: the controller lets a broker go once it is fenced and leads
                     // nothing, in its committed image.
                     let image = at.map(|(_, i)| i).unwrap_or_default();
-                    let fenced = image.broker(b.into()).is_none_or(|r| r.fenced);
+                    let fenced = image.broker(b).is_none_or(|r| r.fenced);
                     let leads: Vec<String> = image
                         .topics
                         .by_id
@@ -1777,7 +1777,7 @@ impl Sim {
                         .flat_map(|t| {
                             t.partitions
                                 .iter()
-                                .filter(|(_, p)| p.leader == b.get())
+                                .filter(|(_, p)| p.leader == b)
                                 .map(move |(i, _)| format!("{}-{i}", t.name))
                         })
                         .collect();
