@@ -13,8 +13,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v cargo-mutants >/dev/null || cargo install cargo-mutants --locked --version 27.1.0
-out="${MUTANTS_OUT:-target/mutants}"
+out="$(pwd)/${MUTANTS_OUT:-target/mutants}"
 mkdir -p "$out"
+# cargo-mutants copies the source tree once per job, when the job starts: run it from a clean
+# snapshot of HEAD so edits made meanwhile cannot leak into a copy (they did: a half-made
+# change turned every mutant of one job into "unviable").
+src="$(pwd)/target/mutants-src"
+git worktree remove --force "$src" 2>/dev/null || rm -rf "$src"
+git worktree add --detach "$src" HEAD >/dev/null
+trap 'git worktree remove --force "$src" 2>/dev/null || true' EXIT
+echo "==> mutating $(git -C "$src" log --oneline -1)"
+cd "$src"
 idle=()
 command -v chrt >/dev/null && idle=(chrt --idle 0)
 echo "==> pass 1: the controller crate's tests"
