@@ -22,11 +22,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use metaquorum_controller::raft::Millis;
+use metaquorum_controller::metadata::BrokerEpoch;
+use metaquorum_controller::raft::{Millis, NodeId, Offset};
 
 use kafka_protocol::messages::broker_registration_request::{Feature, Listener};
 use kafka_protocol::messages::{
-    ApiKey, BrokerHeartbeatRequest, BrokerId, BrokerRegistrationRequest, RequestKind, ResponseKind,
+    ApiKey, BrokerHeartbeatRequest, BrokerRegistrationRequest, RequestKind, ResponseKind,
 };
 use kafka_protocol::protocol::StrBytes;
 use metaquorum_controller::control::errors::ErrorCode;
@@ -101,7 +102,7 @@ impl std::fmt::Display for BrokerState {
 #[derive(Debug, Clone)]
 pub struct LifecycleSettings {
     /// `node.id`.
-    pub broker_id: i32,
+    pub broker_id: NodeId,
     /// The cluster id from `meta.properties`.
     pub cluster_id: String,
     /// This process's incarnation.
@@ -129,6 +130,9 @@ pub enum LifecycleError {
     /// The controller refused the registration for good.
     #[error("the controller refused the registration: {0}")]
     Refused(String),
+    /// The task running the lifecycle panicked or was cancelled.
+    #[error("the lifecycle task failed: {0}")]
+    TaskFailed(String),
 }
 
 /// Why a request of the lifecycle got no answer.
@@ -177,8 +181,8 @@ pub struct LifecycleCore {
     settings: LifecycleSettings,
     state: BrokerState,
     phase: Phase,
-    /// The epoch the controller gave this broker (-1 before registration).
-    epoch: i64,
+    /// The epoch the controller gave this broker ([`BrokerEpoch::NONE`] before registration).
+    epoch: BrokerEpoch,
     /// A request is out; its answer comes through [`LifecycleCore::answered`].
     waiting: bool,
     /// When the next request is due.
@@ -199,7 +203,7 @@ impl LifecycleCore {
             settings,
             state: BrokerState::Starting,
             phase: Phase::Registering { deadline },
-            epoch: -1,
+            epoch: BrokerEpoch::NONE,
             waiting: false,
             next_at: now,
             unanswered_while_stopping: 0,
@@ -213,8 +217,8 @@ impl LifecycleCore {
         self.state
     }
 
-    /// The broker epoch (-1 before registration).
-    pub fn epoch(&self) -> i64 {
+    /// The broker epoch ([`BrokerEpoch::NONE`] before registration).
+    pub fn epoch(&self) -> BrokerEpoch {
         self.epoch
     }
 
@@ -258,7 +262,7 @@ impl LifecycleCore {
             METADATA_VERSIONS.last().map_or(1, |v| v.0),
         );
         BrokerRegistrationRequest::default()
-            .with_broker_id(BrokerId(s.broker_id))
+            .with_broker_id(s.broker_id.into())
             .with_cluster_id(StrBytes::from_string(s.cluster_id.clone()))
             .with_incarnation_id(s.incarnation_id)
             .with_listeners(
@@ -278,7 +282,7 @@ impl LifecycleCore {
                 .with_min_supported_version(min)
                 .with_max_supported_version(max)])
             .with_rack(s.rack.clone().map(StrBytes::from_string))
-            .with_previous_broker_epoch(self.epoch)
+            .with_previous_broker_epoch(self.epoch.into())
     }
 
     /// Time passes. Returns the request to send now, if one is due: a registration, or a
@@ -287,7 +291,7 @@ impl LifecycleCore {
     pub fn poll(
         &mut self,
         now: Millis,
-        applied_offset: i64,
+        applied_offset: Offset,
         want_fence: bool,
         want_shut_down: bool,
     ) -> Option<LifecycleRequest> {
@@ -322,9 +326,9 @@ impl LifecycleCore {
                     version: HEARTBEAT_VERSION,
                     request: RequestKind::BrokerHeartbeat(
                         BrokerHeartbeatRequest::default()
-                            .with_broker_id(BrokerId(self.settings.broker_id))
-                            .with_broker_epoch(self.epoch)
-                            .with_current_metadata_offset(applied_offset)
+                            .with_broker_id(self.settings.broker_id.into())
+                            .with_broker_epoch(self.epoch.into())
+                            .with_current_metadata_offset(applied_offset.into())
                             .with_want_fence(want_fence)
                             .with_want_shut_down(want_shut_down),
                     ),
@@ -355,7 +359,7 @@ impl LifecycleCore {
     fn registration_answered(&mut self, now: Millis, answer: Result<ResponseKind, CallFailure>) {
         match answer {
             Ok(ResponseKind::BrokerRegistration(r)) if r.error_code == 0 => {
-                self.epoch = r.broker_epoch;
+                self.epoch = BrokerEpoch(r.broker_epoch);
                 self.phase = Phase::Heartbeating;
                 self.next_at = now;
                 return;
@@ -514,10 +518,7 @@ impl Lifecycle {
                 .unwrap_or(true);
             let offset = self.image.borrow().provenance.offset;
             let now = self.now();
-            if let Some(r) = self
-                .core
-                .poll(now, offset.into(), want_fence, want_shut_down)
-            {
+            if let Some(r) = self.core.poll(now, offset, want_fence, want_shut_down) {
                 let answer = self
                     .channel
                     .call(r.api, r.version, &r.request, wait)
@@ -567,7 +568,7 @@ mod tests {
 
     fn settings() -> LifecycleSettings {
         LifecycleSettings {
-            broker_id: 4,
+            broker_id: NodeId(4),
             cluster_id: "c".into(),
             incarnation_id: uuid::Uuid::from_u64_pair(1, 2),
             listeners: vec![("PLAINTEXT".into(), "h".into(), 9092, 0)],
@@ -598,7 +599,9 @@ mod tests {
     /// Registers with epoch 7 at time 0.
     fn running_core() -> LifecycleCore {
         let mut core = LifecycleCore::new(settings(), 0);
-        let r = core.poll(0, -1, false, false).expect("registration");
+        let r = core
+            .poll(0, Offset(-1), false, false)
+            .expect("registration");
         assert_eq!(r.api, ApiKey::BrokerRegistration);
         core.answered(1, registered(7), false);
         core
@@ -607,12 +610,14 @@ mod tests {
     #[test]
     fn registers_then_heartbeats_its_applied_offset_until_unfenced() {
         let mut core = running_core();
-        assert_eq!(core.epoch(), 7);
-        let r = core.poll(1, 42, false, false).expect("a heartbeat at once");
+        assert_eq!(core.epoch(), BrokerEpoch(7));
+        let r = core
+            .poll(1, Offset(42), false, false)
+            .expect("a heartbeat at once");
         let h = heartbeat_request(&r);
         assert_eq!((h.broker_epoch, h.current_metadata_offset), (7, 42));
         assert!(
-            core.poll(1, 42, false, false).is_none(),
+            core.poll(1, Offset(42), false, false).is_none(),
             "one request at a time"
         );
         core.answered(
@@ -627,7 +632,7 @@ mod tests {
         assert_eq!(core.state(), BrokerState::Recovery);
         // Joining: the next heartbeat comes within the transition period, not the interval.
         assert_eq!(core.next_deadline(), 2 + TRANSITION_HEARTBEAT_MS);
-        core.poll(core.next_deadline(), 50, false, false)
+        core.poll(core.next_deadline(), Offset(50), false, false)
             .expect("heartbeat");
         let unfenced = BrokerHeartbeatResponse::default().with_is_fenced(false);
         core.answered(60, heartbeat(unfenced), false);
@@ -638,15 +643,17 @@ mod tests {
     #[test]
     fn a_stale_epoch_registers_again() {
         let mut core = running_core();
-        core.poll(1, 0, false, false).expect("heartbeat");
+        core.poll(1, Offset(0), false, false).expect("heartbeat");
         core.answered(2, heartbeat(BrokerHeartbeatResponse::default()), false);
-        core.poll(core.next_deadline(), 0, false, false)
+        core.poll(core.next_deadline(), Offset(0), false, false)
             .expect("heartbeat");
         let stale =
             BrokerHeartbeatResponse::default().with_error_code(ErrorCode::StaleBrokerEpoch.code());
         core.answered(3_000, heartbeat(stale), false);
         assert_eq!(core.state(), BrokerState::Starting);
-        let r = core.poll(3_000, 0, false, false).expect("registration");
+        let r = core
+            .poll(3_000, Offset(0), false, false)
+            .expect("registration");
         assert_eq!(r.api, ApiKey::BrokerRegistration);
         match r.request {
             RequestKind::BrokerRegistration(reg) => assert_eq!(reg.previous_broker_epoch, 7),
@@ -658,16 +665,16 @@ mod tests {
     fn controlled_shutdown_waits_for_should_shut_down() {
         // KIP-841.
         let mut core = running_core();
-        core.poll(1, 0, false, false).expect("heartbeat");
+        core.poll(1, Offset(0), false, false).expect("heartbeat");
         core.answered(2, heartbeat(BrokerHeartbeatResponse::default()), false);
         let r = core
-            .poll(core.next_deadline(), 9, false, true)
+            .poll(core.next_deadline(), Offset(9), false, true)
             .expect("heartbeat");
         assert!(heartbeat_request(&r).want_shut_down);
         assert_eq!(core.state(), BrokerState::PendingControlledShutdown);
         core.answered(2_100, heartbeat(BrokerHeartbeatResponse::default()), true);
         assert!(core.finished().is_none(), "leaderships are still moving");
-        core.poll(core.next_deadline(), 9, false, true)
+        core.poll(core.next_deadline(), Offset(9), false, true)
             .expect("heartbeat");
         core.answered(
             2_200,
@@ -683,7 +690,7 @@ mod tests {
     fn shutdown_without_a_controller_gives_up_after_two_tries() {
         let mut core = running_core();
         for t in [10, 200] {
-            core.poll(t, 0, false, true).expect("heartbeat");
+            core.poll(t, Offset(0), false, true).expect("heartbeat");
             core.answered(t + 1, Err(CallFailure::NoController("none".into())), true);
         }
         assert!(matches!(core.finished(), Some(Ok(()))));
@@ -693,7 +700,8 @@ mod tests {
     #[test]
     fn registration_is_refused_for_good_or_times_out() {
         let mut core = LifecycleCore::new(settings(), 0);
-        core.poll(0, -1, false, false).expect("registration");
+        core.poll(0, Offset(-1), false, false)
+            .expect("registration");
         let refused = BrokerRegistrationResponse::default()
             .with_error_code(ErrorCode::InconsistentClusterId.code());
         core.answered(1, Ok(ResponseKind::BrokerRegistration(refused)), false);
@@ -705,7 +713,7 @@ mod tests {
         let mut core = LifecycleCore::new(settings(), 0);
         let mut t = 0;
         while core.finished().is_none() {
-            if core.poll(t, -1, false, false).is_some() {
+            if core.poll(t, Offset(-1), false, false).is_some() {
                 let duplicate = BrokerRegistrationResponse::default()
                     .with_error_code(ErrorCode::DuplicateBrokerRegistration.code());
                 core.answered(t, Ok(ResponseKind::BrokerRegistration(duplicate)), false);

@@ -58,7 +58,7 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 /// The handlers of one client listener.
 pub struct BrokerApis {
     /// This broker's id.
-    pub broker_id: i32,
+    pub broker_id: NodeId,
     /// The cluster id.
     pub cluster_id: String,
     /// The listener name (brokers are described by their endpoint of this name).
@@ -72,15 +72,14 @@ pub struct BrokerApis {
 impl BrokerApis {
     /// The broker clients are told is the controller: this one when unfenced, else the lowest
     /// unfenced broker (-1 if none).
-    fn controller_id(&self, image: &MetadataImage) -> i32 {
-        match image.broker(NodeId(self.broker_id)) {
+    fn controller_id(&self, image: &MetadataImage) -> NodeId {
+        match image.broker(self.broker_id) {
             Some(b) if !b.fenced => self.broker_id,
             _ => image
                 .unfenced_brokers()
                 .map(|b| b.id)
                 .min()
-                .unwrap_or(NodeId::NONE)
-                .into(),
+                .unwrap_or(NodeId::NONE),
         }
     }
 
@@ -91,7 +90,7 @@ impl BrokerApis {
                 let mut m = metadata_response(
                     &image,
                     &self.cluster_id,
-                    Some(NodeId(self.controller_id(&image))),
+                    Some(self.controller_id(&image)),
                     r,
                     Some(&self.listener_name),
                 );
@@ -110,7 +109,7 @@ impl BrokerApis {
                 let mut d = describe_cluster_response(
                     &image,
                     &self.cluster_id,
-                    Some(NodeId(self.controller_id(&image))),
+                    Some(self.controller_id(&image)),
                     &Default::default(),
                     r,
                     Some(&self.listener_name),

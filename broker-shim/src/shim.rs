@@ -26,6 +26,7 @@ use crate::isr::IsrExpander;
 use crate::lifecycle::{BrokerState, Lifecycle, LifecycleError, LifecycleSettings};
 use crate::listener::{BrokerApis, ClientListener};
 use crate::publisher::{MetadataPublisher, MetadataSubscription};
+use metaquorum_log::NodeId;
 
 /// How long a controlled shutdown may wait for the controller to move leaderships away.
 pub const CONTROLLED_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -72,7 +73,7 @@ enum Raft {
 /// A running broker shim; see the module documentation.
 pub struct BrokerShim {
     /// This broker's id.
-    pub broker_id: i32,
+    pub broker_id: NodeId,
     /// The client listeners' bound addresses, with their names.
     pub listeners: Vec<(String, SocketAddr)>,
     /// Where `/metrics` is served, if configured.
@@ -162,7 +163,7 @@ impl BrokerShim {
             })?;
             listeners.push((name.clone(), addr));
             let apis = Arc::new(BrokerApis {
-                broker_id: config.node_id.into(),
+                broker_id: config.node_id,
                 cluster_id: identity.cluster_id.clone(),
                 listener_name: name,
                 image: publisher.watch(),
@@ -195,7 +196,7 @@ impl BrokerShim {
         let (shutdown_request, shutdown_rx) = watch::channel(false);
         let lifecycle = Lifecycle::new(
             LifecycleSettings {
-                broker_id: config.node_id.into(),
+                broker_id: config.node_id,
                 cluster_id: identity.cluster_id.clone(),
                 incarnation_id: uuid::Uuid::new_v4(),
                 listeners: advertised,
@@ -222,7 +223,7 @@ impl BrokerShim {
             )
         });
         Ok(BrokerShim {
-            broker_id: config.node_id.into(),
+            broker_id: config.node_id,
             listeners,
             metrics,
             controller_listeners,
@@ -262,16 +263,16 @@ impl BrokerShim {
     }
 
     /// Resolves when the lifecycle ends on its own: `Err` when registration failed for good.
-    pub async fn lifecycle_ended(&mut self) -> Result<(), String> {
+    pub async fn lifecycle_ended(&mut self) -> Result<(), LifecycleError> {
         match self.lifecycle.as_mut() {
             Some(task) => match task.await {
                 Ok(r) => {
                     self.lifecycle = None;
-                    r.map_err(|e| e.to_string())
+                    r
                 }
                 Err(e) => {
                     self.lifecycle = None;
-                    Err(format!("the lifecycle task failed: {e}"))
+                    Err(LifecycleError::TaskFailed(e.to_string()))
                 }
             },
             None => std::future::pending().await,

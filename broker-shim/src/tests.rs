@@ -385,7 +385,7 @@ fn a_broker_whose_metadata_stops_asks_to_be_fenced_and_is_fenced() {
 
     // 2. Its lifecycle, registered with epoch 10, asks to be fenced.
     let settings = LifecycleSettings {
-        broker_id: 1,
+        broker_id: NodeId(1),
         cluster_id: "c".into(),
         incarnation_id: Uuid::from_u128(1),
         listeners: vec![("PLAINTEXT".into(), "h".into(), 9092, 0)],
@@ -395,12 +395,14 @@ fn a_broker_whose_metadata_stops_asks_to_be_fenced_and_is_fenced() {
         request_timeout_ms: 1_000,
     };
     let mut lifecycle = LifecycleCore::new(settings, 0);
-    lifecycle.poll(0, -1, false, false).expect("registration");
+    lifecycle
+        .poll(0, Offset(-1), false, false)
+        .expect("registration");
     let registered = BrokerRegistrationResponse::default().with_broker_epoch(10);
     lifecycle.answered(1, Ok(ResponseKind::BrokerRegistration(registered)), false);
     let offset = node.state_machine().image().provenance.offset;
     let request = lifecycle
-        .poll(1, offset.into(), failed.is_some(), false)
+        .poll(1, offset, failed.is_some(), false)
         .expect("a heartbeat");
     let RequestKind::BrokerHeartbeat(heartbeat) = request.request else {
         panic!("expected a heartbeat");

@@ -12,7 +12,7 @@
 //! Storage failures are fatal: the process logs the error with its context and exits (code 3),
 //! as Kafka does, because a replica that cannot write its log must not vote or lead.
 
-use crate::raft::Epoch;
+use crate::raft::{Epoch, StoreError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -374,7 +374,9 @@ impl<S: StateMachine> Shell<S> {
                 correlation_id,
                 message,
             } => self.node.step(now, from, correlation_id, message),
-            Event::Flushed(done) => self.node.flushed(now, done.map_err(|e| e.to_string())),
+            Event::Flushed(done) => self
+                .node
+                .flushed(now, done.map_err(|e| StoreError::Io(e.to_string()))),
             Event::PeerUnreachable(from, epoch) => self.node.peer_unreachable(now, from, epoch),
             Event::Describe(reply) => {
                 let _ = reply.send(self.node.view());

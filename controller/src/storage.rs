@@ -99,7 +99,7 @@ pub fn parse_initial_controllers(s: &str) -> Result<Vec<InitialController>, Stor
         let port: u16 = port
             .parse()
             .map_err(|_| bad("port is not a number 0..65535"))?;
-        let directory_id = parse_kafka_uuid(dir).map_err(|e| bad(&e))?;
+        let directory_id = parse_kafka_uuid(dir).map_err(|e| bad(&e.to_string()))?;
         if host.is_empty() || id < 0 {
             return Err(bad("empty host or negative id"));
         }
@@ -237,7 +237,7 @@ pub fn format(
     })?;
     let cluster_id = to_kafka_string(cluster_uuid);
     let (mv_level, mv_name) = match &opts.release_version {
-        Some(r) => parse_metadata_version(r).map_err(refused)?,
+        Some(r) => parse_metadata_version(r).map_err(|e| refused(e.to_string()))?,
         None => LATEST_PRODUCTION,
     };
     let metadata_dir = config.metadata_log_dir().to_path_buf();

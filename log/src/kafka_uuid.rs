@@ -10,14 +10,33 @@ pub fn to_kafka_string(id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(id.as_bytes())
 }
 
+/// Why a text is not a Kafka Uuid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UuidError {
+    /// Not URL-safe base64 without padding.
+    #[error("'{text}' is not a base64 Uuid: {reason}")]
+    NotBase64 {
+        /// The text.
+        text: String,
+        /// The decoder's reason.
+        reason: String,
+    },
+    /// Base64 of something other than 16 bytes.
+    #[error("'{0}' does not decode to 16 bytes")]
+    WrongLength(String),
+}
+
 /// Parses Kafka's 22-character base64 Uuid form.
-pub fn parse_kafka_uuid(s: &str) -> Result<Uuid, String> {
+pub fn parse_kafka_uuid(s: &str) -> Result<Uuid, UuidError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(s.trim())
-        .map_err(|e| format!("'{s}' is not a base64 Uuid: {e}"))?;
+        .map_err(|e| UuidError::NotBase64 {
+            text: s.into(),
+            reason: e.to_string(),
+        })?;
     let arr: [u8; 16] = bytes
         .try_into()
-        .map_err(|_| format!("'{s}' does not decode to 16 bytes"))?;
+        .map_err(|_| UuidError::WrongLength(s.into()))?;
     Ok(Uuid::from_bytes(arr))
 }
 

@@ -10,10 +10,35 @@ use uuid::Uuid;
 
 use crate::error::{io_err, LogError};
 use crate::fsutil::write_atomically;
-use crate::kafka_uuid::{parse_kafka_uuid, to_kafka_string};
+use crate::kafka_uuid::{parse_kafka_uuid, to_kafka_string, UuidError};
 
 /// File name inside every log directory.
 pub const META_PROPERTIES_FILE: &str = "meta.properties";
+
+/// Why a `meta.properties` text is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetaPropertiesError {
+    /// A line that is neither a comment nor `key=value`.
+    #[error("line '{0}' is not key=value")]
+    NotKeyValue(String),
+    /// A required key is absent.
+    #[error("missing {0}")]
+    Missing(&'static str),
+    /// A key's value does not parse.
+    #[error("invalid {key} '{value}'")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// A version other than 1 (ZooKeeper-mode brokers write 0).
+    #[error("unsupported meta.properties version {0} (a ZooKeeper-mode directory has version 0; metaquorum needs 1)")]
+    UnsupportedVersion(u32),
+    /// `directory.id` is not a Kafka Uuid.
+    #[error(transparent)]
+    DirectoryId(#[from] UuidError),
+}
 
 /// The identity of one formatted directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,11 +69,14 @@ impl MetaProperties {
         };
         Self::parse(&text)
             .map(Some)
-            .map_err(|reason| LogError::Malformed { path, reason })
+            .map_err(|e| LogError::Malformed {
+                path,
+                reason: e.to_string(),
+            })
     }
 
     /// Parses the file's text.
-    pub fn parse(text: &str) -> Result<MetaProperties, String> {
+    pub fn parse(text: &str) -> Result<MetaProperties, MetaPropertiesError> {
         let mut props = BTreeMap::new();
         for line in text.lines() {
             let line = line.trim();
@@ -57,22 +85,20 @@ impl MetaProperties {
             }
             let (k, v) = line
                 .split_once('=')
-                .ok_or_else(|| format!("line '{line}' is not key=value"))?;
+                .ok_or_else(|| MetaPropertiesError::NotKeyValue(line.into()))?;
             props.insert(k.trim().to_string(), v.trim().to_string());
         }
-        let get = |k: &str| props.get(k).ok_or_else(|| format!("missing {k}"));
-        let version: u32 = get("version")?
-            .parse()
-            .map_err(|_| format!("invalid version '{}'", props["version"]))?;
+        let get = |k: &'static str| props.get(k).ok_or(MetaPropertiesError::Missing(k));
+        let invalid = |key: &'static str| MetaPropertiesError::Invalid {
+            key,
+            value: props[key].clone(),
+        };
+        let version: u32 = get("version")?.parse().map_err(|_| invalid("version"))?;
         if version != 1 {
-            return Err(format!(
-                "unsupported meta.properties version {version} (a ZooKeeper-mode directory has version 0; metaquorum needs 1)"
-            ));
+            return Err(MetaPropertiesError::UnsupportedVersion(version));
         }
         let cluster_id = get("cluster.id")?.clone();
-        let node_id: NodeId = get("node.id")?
-            .parse()
-            .map_err(|_| format!("invalid node.id '{}'", props["node.id"]))?;
+        let node_id: NodeId = get("node.id")?.parse().map_err(|_| invalid("node.id"))?;
         let directory_id = match props.get("directory.id") {
             Some(d) => Some(parse_kafka_uuid(d)?),
             None => None,

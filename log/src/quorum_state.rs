@@ -89,7 +89,7 @@ impl QuorumStateStore {
         }
         let voted_directory_id = match json.voted_directory_id.as_deref() {
             None | Some("") | Some("AAAAAAAAAAAAAAAAAAAAAA") => None,
-            Some(d) => Some(parse_kafka_uuid(d).map_err(malformed)?),
+            Some(d) => Some(parse_kafka_uuid(d).map_err(|e| malformed(e.to_string()))?),
         };
         Ok(Some(ElectionState {
             epoch: Epoch(json.leader_epoch),

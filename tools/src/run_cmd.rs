@@ -94,7 +94,7 @@ async fn serve_broker(config: Config, mut signals: Signals) -> Result<ExitCode, 
         r = shim.lifecycle_ended() => {
             let why = match r {
                 Ok(()) => "the lifecycle ended".to_string(),
-                Err(e) => e,
+                Err(e) => e.to_string(),
             };
             eprintln!("metaquorum {role} {}: {why}; stopping", config.node_id);
             shim.stop().await;

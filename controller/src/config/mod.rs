@@ -27,7 +27,7 @@ pub use env::{env_key_to_property, parse_override, ENV_PREFIX, NON_CONFIG_ENV_VA
 pub use error::ConfigError;
 pub use keys::{KeySpec, METADATA_LOG_SEGMENT_MIN_BYTES_FLOOR};
 pub use loopback::{free_loopback_ports, LoopbackBroker, LoopbackController};
-pub use values::{HostPort, Listener, ProcessRoles, QuorumVoter, SecurityProtocol};
+pub use values::{AddressError, HostPort, Listener, ProcessRoles, QuorumVoter, SecurityProtocol};
 
 use error::{inconsistent, invalid};
 use keys::*;

@@ -98,7 +98,7 @@ impl fmt::Display for HostPort {
 
 impl HostPort {
     /// Parses `host:port` or `[ipv6]:port` (a host is required).
-    pub fn parse(s: &str) -> Result<HostPort, String> {
+    pub fn parse(s: &str) -> Result<HostPort, AddressError> {
         split_host_port(s, false).map(|(host, port)| HostPort { host, port })
     }
 }
@@ -223,49 +223,104 @@ fn parse_port(s: &str) -> Option<u16> {
     }
 }
 
+/// Why a `host:port` address does not parse. Its text is the reason of a
+/// [`ConfigError::InvalidValue`] or a command-line error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    /// `[` without its `]`.
+    #[error("'{0}' has '[' without a closing ']'")]
+    UnclosedBracket(String),
+    /// Nothing of the form `:port` after `]`.
+    #[error("'{0}' has no ':port' after ']'")]
+    NoPortAfterBracket(String),
+    /// A bracketed host that is not an IPv6 address.
+    #[error("'[{host}]' in '{address}' is not an IPv6 address")]
+    NotIpv6 {
+        /// The bracketed host.
+        host: String,
+        /// The whole address.
+        address: String,
+    },
+    /// No `:` at all.
+    #[error("'{0}' is not of the form host:port")]
+    NotHostPort(String),
+    /// An unbracketed host with a `:` in it.
+    #[error("host '{host}' in '{address}' must be in brackets if it is an IPv6 address, e.g. [::1]:9093")]
+    UnbracketedIpv6 {
+        /// The host.
+        host: String,
+        /// The whole address.
+        address: String,
+    },
+    /// No host where one is required.
+    #[error("'{0}' has an empty host")]
+    EmptyHost(String),
+    /// A host with characters no host name has.
+    #[error("host '{host}' in '{address}' has characters not allowed in a host")]
+    BadHostCharacters {
+        /// The host.
+        host: String,
+        /// The whole address.
+        address: String,
+    },
+    /// A port that is not a number in 0..=65535.
+    #[error("port '{port}' in '{address}' is not a number in 0..=65535")]
+    BadPort {
+        /// The port text.
+        port: String,
+        /// The whole address.
+        address: String,
+    },
+}
+
 /// Splits `host:port` or `[ipv6]:port`; the host comes back without brackets. An IPv6 address
-/// must be bracketed, so that a typo such as `host:1:2` is not read as an address. The error is a
-/// reason for [`ConfigError::InvalidValue`].
-fn split_host_port(s: &str, allow_empty_host: bool) -> Result<(String, u16), String> {
+/// must be bracketed, so that a typo such as `host:1:2` is not read as an address.
+fn split_host_port(s: &str, allow_empty_host: bool) -> Result<(String, u16), AddressError> {
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let (host, after) = rest
             .split_once(']')
-            .ok_or_else(|| format!("'{s}' has '[' without a closing ']'"))?;
+            .ok_or_else(|| AddressError::UnclosedBracket(s.into()))?;
         let port = after
             .strip_prefix(':')
-            .ok_or_else(|| format!("'{s}' has no ':port' after ']'"))?;
+            .ok_or_else(|| AddressError::NoPortAfterBracket(s.into()))?;
         let ipv6_chars = host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '.' | '%'));
         if !host.contains(':') || !ipv6_chars {
-            return Err(format!("'[{host}]' in '{s}' is not an IPv6 address"));
+            return Err(AddressError::NotIpv6 {
+                host: host.into(),
+                address: s.into(),
+            });
         }
         (host, port)
     } else {
         let (host, port) = s
             .rsplit_once(':')
-            .ok_or_else(|| format!("'{s}' is not of the form host:port"))?;
+            .ok_or_else(|| AddressError::NotHostPort(s.into()))?;
         if host.contains(':') {
-            return Err(format!(
-                "host '{host}' in '{s}' must be in brackets if it is an IPv6 address, e.g. \
-                 [::1]:9093"
-            ));
+            return Err(AddressError::UnbracketedIpv6 {
+                host: host.into(),
+                address: s.into(),
+            });
         }
         if host.is_empty() && !allow_empty_host {
-            return Err(format!("'{s}' has an empty host"));
+            return Err(AddressError::EmptyHost(s.into()));
         }
         if !host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
         {
-            return Err(format!(
-                "host '{host}' in '{s}' has characters not allowed in a host"
-            ));
+            return Err(AddressError::BadHostCharacters {
+                host: host.into(),
+                address: s.into(),
+            });
         }
         (host, port)
     };
-    let port = parse_port(port)
-        .ok_or_else(|| format!("port '{port}' in '{s}' is not a number in 0..=65535"))?;
+    let port = parse_port(port).ok_or_else(|| AddressError::BadPort {
+        port: port.into(),
+        address: s.into(),
+    })?;
     Ok((host.to_string(), port))
 }
 
@@ -292,7 +347,7 @@ pub(super) fn parse_voters(value: &str) -> Result<Vec<QuorumVoter>, ConfigError>
                 )
             })?;
         let (host, port) = split_host_port(address.trim(), false)
-            .map_err(|reason| invalid(spec, value, reason))?;
+            .map_err(|reason| invalid(spec, value, reason.to_string()))?;
         if voters.iter().any(|v| v.id == NodeId(id)) {
             return Err(invalid(
                 spec,
@@ -314,7 +369,7 @@ pub(super) fn parse_bootstrap_servers(value: &str) -> Result<Vec<HostPort>, Conf
         .map(|item| {
             split_host_port(item, false)
                 .map(|(host, port)| HostPort { host, port })
-                .map_err(|reason| invalid(&QUORUM_BOOTSTRAP_SERVERS, value, reason))
+                .map_err(|reason| invalid(&QUORUM_BOOTSTRAP_SERVERS, value, reason.to_string()))
         })
         .collect()
 }
@@ -356,8 +411,8 @@ pub(super) fn parse_endpoints(spec: &KeySpec, value: &str) -> Result<Vec<Endpoin
                 format!("listener name '{name}' {LISTENER_NAME_RULE}"),
             )
         })?;
-        let (host, port) =
-            split_host_port(address, true).map_err(|reason| invalid(spec, value, reason))?;
+        let (host, port) = split_host_port(address, true)
+            .map_err(|reason| invalid(spec, value, reason.to_string()))?;
         if endpoints.iter().any(|e| e.name == name) {
             return Err(invalid(
                 spec,

@@ -30,7 +30,7 @@ use crate::apis::{
     Handling, OnController,
 };
 use crate::config::HostPort;
-use crate::metadata::delta::{MetadataChanges, MetadataDelta};
+use crate::metadata::delta::{MetadataChanges, MetadataDelta, ReplayError};
 use crate::metadata::image::{MetadataImage, MetadataProvenance};
 use crate::metadata::loader::{CommittedBatch, LoadedImage, MetadataLoader};
 use crate::metadata::record::{
@@ -39,7 +39,9 @@ use crate::metadata::record::{
 };
 use crate::metrics::{publish_controller, ControllerGauges};
 use crate::node::{Ctx, ExitCode, StateMachine};
-use crate::raft::{Batch, Millis, NodeId, Offset, ProposalId, ProposalOutcome, RoleKind};
+use crate::raft::{
+    Batch, Millis, NodeId, Offset, ProposalId, ProposalOutcome, ProposeError, RoleKind,
+};
 use crate::snapshots::{load_latest, SnapshotError, SnapshotPolicy, SnapshotStore, Snapshotter};
 
 /// Requests queued on a leader that is not yet active, at most.
@@ -72,9 +74,29 @@ pub struct ControllerSettings {
     pub leader_balance_interval_ms: Option<u64>,
 }
 
+/// Why the active controller could not propose a write's records. Each is logged and the
+/// request answered UNKNOWN_SERVER_ERROR; none changes the image.
+#[derive(Debug, thiserror::Error)]
+pub enum ProposalError {
+    /// This controller is not (or no longer) the active one.
+    #[error("not the active controller")]
+    NotActive,
+    /// A handler built a record that its own latest image refuses: a controller bug.
+    #[error("the controller built a record that does not apply: {source} ({record})")]
+    RecordDoesNotApply {
+        /// The record, as debug text.
+        record: String,
+        /// Why replay refused it.
+        source: ReplayError,
+    },
+    /// The Raft core refused the proposal (not leader, too large, too much pending).
+    #[error(transparent)]
+    Propose(#[from] ProposeError),
+}
+
 /// The leader's state while it is the active controller.
 struct Active {
-    epoch: i32,
+    epoch: Epoch,
     /// The committed image plus every record this controller proposed since.
     latest: MetadataImage,
     /// Responses waiting for their records: answered once the offset is applied.
@@ -257,13 +279,16 @@ impl QuorumController {
         &mut self,
         records: Vec<MetadataRecord>,
         ctx: &mut Ctx<'_, L>,
-    ) -> Result<Offset, String> {
-        let active = self.active.as_mut().ok_or("not active")?;
+    ) -> Result<Offset, ProposalError> {
+        let active = self.active.as_mut().ok_or(ProposalError::NotActive)?;
         let mut delta = MetadataDelta::new(&active.latest);
         for r in &records {
-            delta.replay(r).map_err(|e| {
-                format!("the controller built a record that does not apply: {e} ({r:?})")
-            })?;
+            delta
+                .replay(r)
+                .map_err(|source| ProposalError::RecordDoesNotApply {
+                    record: format!("{r:?}"),
+                    source,
+                })?;
         }
         let data: Vec<RecordData> = records
             .iter()
@@ -273,11 +298,11 @@ impl QuorumController {
             })
             .collect();
         let n = data.len() as i64;
-        let (_, first) = ctx.propose(data).map_err(|e| e.to_string())?;
+        let (_, first) = ctx.propose(data)?;
         let last = first + (n - 1);
         active.latest = delta.apply(MetadataProvenance {
             offset: last,
-            epoch: Epoch(active.epoch),
+            epoch: active.epoch,
             last_contained_timestamp_ms: ctx.wall_ms(),
         });
         active.last_proposed = last;
@@ -307,7 +332,7 @@ impl QuorumController {
                 Err(e) => {
                     tracing::error!("{e}");
                     let r = api
-                        .error_response(call_request, ErrorCode::UnknownServerError, &e)
+                        .error_response(call_request, ErrorCode::UnknownServerError, &e.to_string())
                         .unwrap_or(response);
                     let _ = reply.send(r);
                     return;
@@ -522,7 +547,7 @@ impl<L: SnapshotStore> StateMachine<L> for QuorumController {
         if batch.control
             && self.active.is_none()
             && ctx.role() == RoleKind::Leader
-            && batch.epoch == Epoch(ctx.epoch())
+            && batch.epoch == Epoch(ctx.epoch().into())
         {
             // Everything before this epoch is applied: take over.
             self.activate(ctx);

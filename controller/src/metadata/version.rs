@@ -30,9 +30,20 @@ pub const LATEST_PRODUCTION: (i16, &str) = (21, "3.9-IV0");
 /// The oldest version a cluster may be bootstrapped at (`MINIMUM_BOOTSTRAP_VERSION`, 3.3-IV0).
 pub const MINIMUM_BOOTSTRAP_LEVEL: i16 = 4;
 
+/// Why a `--release-version` or `metadata.version` name is refused; the texts are Kafka's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetadataVersionError {
+    /// A version older than the oldest a cluster may be bootstrapped at.
+    #[error("metadata.version {0} is below the minimum bootstrap version 3.3-IV0")]
+    BelowMinimum(&'static str),
+    /// A name no version has.
+    #[error("Unknown metadata.version '{0}'. Supported metadata.version are 3.3-IV0 to {latest}", latest = LATEST_PRODUCTION.1)]
+    Unknown(String),
+}
+
 /// Resolves a release (`3.9`) or a full name (`3.9-IV0`) to (level, name): a release means its
 /// latest IV, as `kafka-storage format --release-version` does.
-pub fn parse_metadata_version(s: &str) -> Result<(i16, &'static str), String> {
+pub fn parse_metadata_version(s: &str) -> Result<(i16, &'static str), MetadataVersionError> {
     let s = s.trim();
     let found = METADATA_VERSIONS
         .iter()
@@ -41,13 +52,8 @@ pub fn parse_metadata_version(s: &str) -> Result<(i16, &'static str), String> {
         .copied();
     match found {
         Some((level, name)) if level >= MINIMUM_BOOTSTRAP_LEVEL => Ok((level, name)),
-        Some((_, name)) => Err(format!(
-            "metadata.version {name} is below the minimum bootstrap version 3.3-IV0"
-        )),
-        None => Err(format!(
-            "Unknown metadata.version '{s}'. Supported metadata.version are 3.3-IV0 to {}",
-            LATEST_PRODUCTION.1
-        )),
+        Some((_, name)) => Err(MetadataVersionError::BelowMinimum(name)),
+        None => Err(MetadataVersionError::Unknown(s.into())),
     }
 }
 
@@ -68,12 +74,14 @@ mod tests {
         assert_eq!(parse_metadata_version("3.9").unwrap(), (21, "3.9-IV0"));
         assert_eq!(parse_metadata_version("3.7").unwrap(), (19, "3.7-IV4"));
         assert_eq!(parse_metadata_version("3.3-IV1").unwrap(), (5, "3.3-IV1"));
-        assert!(parse_metadata_version("3.1")
-            .unwrap_err()
-            .contains("minimum"));
-        assert!(parse_metadata_version("9.9")
-            .unwrap_err()
-            .contains("Unknown"));
+        assert_eq!(
+            parse_metadata_version("3.1"),
+            Err(MetadataVersionError::BelowMinimum("3.1-IV0"))
+        );
+        assert_eq!(
+            parse_metadata_version("9.9"),
+            Err(MetadataVersionError::Unknown("9.9".into()))
+        );
         assert_eq!(metadata_version_name(21), Some("3.9-IV0"));
     }
 }

@@ -19,7 +19,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::Framed;
 
-use super::frame::FrameCodec;
+use super::frame::{FrameCodec, FrameError};
 use super::raft_wire::{decode_raft_response, encode_raft_request, SentRequest};
 use super::wire::{response_correlation_id, WireError};
 use crate::raft::{Message, NodeId};
@@ -143,10 +143,7 @@ async fn run<S: ResponseSink>(
                 None => {
                     tokio::select! {
                         _ = sleep_until_timeout(oldest, response_timeout) => {
-                            break format!(
-                                "no response within {} ms",
-                                response_timeout.as_millis()
-                            );
+                            break Lost::ResponseTimeout(response_timeout.as_millis());
                         }
                         m = rx.recv() => match m {
                             Some(m) => Some(m),
@@ -154,8 +151,8 @@ async fn run<S: ResponseSink>(
                         },
                         frame = framed.next() => {
                             match frame {
-                                None => break "connection closed by peer".to_string(),
-                                Some(Err(e)) => break e.to_string(),
+                                None => break Lost::ClosedByPeer,
+                                Some(Err(e)) => break e.into(),
                                 Some(Ok(f)) => {
                                     if let Err(e) = handle_response(id, f, &mut pending, &*sink) {
                                         break e;
@@ -186,7 +183,7 @@ async fn run<S: ResponseSink>(
                             },
                         );
                         if let Err(e) = framed.send(bytes).await {
-                            break e.to_string();
+                            break e.into();
                         }
                     }
                     Err(e) => tracing::error!("cannot encode {} to node {id}: {e}", message.name()),
@@ -226,20 +223,40 @@ async fn sleep_until_timeout(oldest: Option<tokio::time::Instant>, timeout: Dura
     }
 }
 
+/// Why a connection to a peer was dropped; logged.
+#[derive(Debug, thiserror::Error)]
+enum Lost {
+    /// The peer closed it.
+    #[error("connection closed by peer")]
+    ClosedByPeer,
+    /// A frame could not be read or written (oversized, truncated, I/O).
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+    /// The oldest request went unanswered for the response timeout.
+    #[error("no response within {0} ms")]
+    ResponseTimeout(u128),
+    /// A response whose header cannot be read.
+    #[error("unreadable response: {0}")]
+    Unreadable(#[from] WireError),
+    /// A response to no request in flight.
+    #[error("response with unknown correlation id {0}")]
+    UnknownCorrelationId(i32),
+}
+
 fn handle_response<S: ResponseSink>(
     id: NodeId,
     frame: bytes::Bytes,
     pending: &mut HashMap<i32, Pending>,
     sink: &S,
-) -> Result<(), String> {
-    let kafka_id = response_correlation_id(&frame).map_err(|e| e.to_string())?;
+) -> Result<(), Lost> {
+    let kafka_id = response_correlation_id(&frame)?;
     let Some(Pending {
         correlation_id: cid,
         sent,
         ..
     }) = pending.remove(&kafka_id)
     else {
-        return Err(format!("response with unknown correlation id {kafka_id}"));
+        return Err(Lost::UnknownCorrelationId(kafka_id));
     };
     match decode_raft_response(sent, frame) {
         Ok(message) => sink.deliver(id, cid, message),

@@ -18,8 +18,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tokio_util::codec::Framed;
 
-use super::frame::FrameCodec;
-use super::wire::{read_request, RawRequest};
+use super::frame::{FrameCodec, FrameError};
+use super::wire::{read_request, RawRequest, WireError};
 
 /// What a handler returns for one request.
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Reply> + Send>>;
@@ -106,13 +106,30 @@ pub async fn serve<H: Handler>(
     }
 }
 
+/// Why the server closed a connection; logged with the client's address.
+#[derive(Debug, thiserror::Error)]
+enum Closed {
+    /// A frame could not be read or written (oversized, truncated, I/O).
+    #[error("{0}")]
+    Frame(#[from] FrameError),
+    /// A frame that is not a request this server can read.
+    #[error("unreadable request: {0}")]
+    UnreadableRequest(WireError),
+    /// A handler asked for the connection to be closed, saying why.
+    #[error("{0}")]
+    ByHandler(String),
+    /// Nothing arrived for the idle limit.
+    #[error("idle for {0} ms")]
+    Idle(u64),
+}
+
 async fn serve_connection<H: Handler>(
     stream: TcpStream,
     peer: std::net::SocketAddr,
     handler: Arc<H>,
     limits: ServerLimits,
     mut shutdown: watch::Receiver<bool>,
-) -> Result<(), String> {
+) -> Result<(), Closed> {
     let mut framed = Framed::new(stream, FrameCodec::new(limits.frame_bytes_max));
     let mut in_flight: FuturesOrdered<HandlerFuture> = FuturesOrdered::new();
     let idle = Duration::from_millis(limits.idle_ms);
@@ -122,20 +139,20 @@ async fn serve_connection<H: Handler>(
             frame = framed.next(), if can_read => {
                 let frame = match frame {
                     None => return Ok(()),
-                    Some(Err(e)) => return Err(e.to_string()),
+                    Some(Err(e)) => return Err(e.into()),
                     Some(Ok(f)) => f,
                 };
                 match read_request(frame) {
                     Ok(request) => in_flight.push_back(handler.handle(request, peer)),
-                    Err(e) => return Err(format!("unreadable request: {e}")),
+                    Err(e) => return Err(Closed::UnreadableRequest(e)),
                 }
             }
             Some(reply) = in_flight.next(), if !in_flight.is_empty() => match reply {
-                Reply::Respond(bytes) => framed.send(bytes).await.map_err(|e| e.to_string())?,
-                Reply::Close(why) => return Err(why),
+                Reply::Respond(bytes) => framed.send(bytes).await?,
+                Reply::Close(why) => return Err(Closed::ByHandler(why)),
             },
             _ = tokio::time::sleep(idle), if in_flight.is_empty() => {
-                return Err(format!("idle for {} ms", limits.idle_ms));
+                return Err(Closed::Idle(limits.idle_ms));
             }
             _ = shutdown.changed() => return Ok(()),
         }

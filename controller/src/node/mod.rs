@@ -28,7 +28,7 @@ mod state_machine;
 #[cfg(test)]
 mod tests;
 
-use crate::raft::Epoch;
+use crate::raft::{Epoch, StoreError};
 use std::collections::BTreeSet;
 
 pub use state_machine::{Ctx, StateMachine};
@@ -279,7 +279,7 @@ impl<S: StateMachine<L>, L: FlushStore> Node<S, L> {
     }
 
     /// A flush the shell performed: durable, or failed (which stops the node).
-    pub fn flushed(&mut self, now: Millis, done: Result<L::Flushed, String>) {
+    pub fn flushed(&mut self, now: Millis, done: Result<L::Flushed, StoreError>) {
         if self.stopped {
             return;
         }

@@ -2,6 +2,7 @@
 //! what a state machine may do from its callbacks (propose, read the quorum's state, ask the
 //! process to stop).
 
+use crate::raft::Epoch;
 use metaquorum_log::batch::RecordData;
 
 use super::{Effect, ExitCode};
@@ -51,8 +52,8 @@ impl<L: FlushStore> Ctx<'_, L> {
     }
 
     /// The current epoch.
-    pub fn epoch(&self) -> i32 {
-        self.core.epoch().into()
+    pub fn epoch(&self) -> Epoch {
+        self.core.epoch()
     }
 
     /// The role.

@@ -11,7 +11,9 @@ use super::*;
 use crate::raft::segmented::SegmentedStore;
 use metaquorum_log::PendingFlush;
 
-use crate::raft::{Batch, LogStore, MemFlush, MemStore, Message, ProposalOutcome, ProposeError};
+use crate::raft::{
+    Batch, LogStore, MemFlush, MemStore, Message, ProposalOutcome, ProposeError, StoreError,
+};
 
 /// A state machine that proposes what it is handed and records what it sees; it asks the
 /// node to stop when it applies a batch starting at `exit_at`.
@@ -291,7 +293,7 @@ fn a_failed_flush_stops_the_node_and_nothing_follows() {
         .iter()
         .any(|e| matches!(e, Effect::Flush(_)));
     assert!(flush, "the append begins a flush");
-    node.flushed(6_001, Err("fdatasync: I/O error".into()));
+    node.flushed(6_001, Err(StoreError::Io("fdatasync: I/O error".into())));
     let effects = node.ready(6_001);
     assert!(
         matches!(
@@ -511,7 +513,7 @@ fn settle_disk(
         }
         match flush {
             Some(f) => {
-                node.flushed(now, f.sync().map_err(|e| e.to_string()));
+                node.flushed(now, f.sync().map_err(|e| StoreError::Io(e.to_string())));
                 effects = node.ready(now);
             }
             None => return seen,

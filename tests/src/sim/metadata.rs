@@ -244,7 +244,7 @@ impl BrokerSim {
     /// A broker process starting at `now` with a new incarnation.
     pub fn new(id: NodeId, incarnation_id: uuid::Uuid, now: Millis) -> Self {
         let settings = LifecycleSettings {
-            broker_id: id.into(),
+            broker_id: id,
             cluster_id: SIM_CLUSTER_ID.into(),
             incarnation_id,
             listeners: vec![("PLAINTEXT".into(), format!("broker-{id}"), 9092, 0)],

@@ -1628,7 +1628,7 @@ impl Sim {
         };
         b.want_shut_down |= stop_now;
         let want = b.want_shut_down;
-        if let Some(r) = b.lifecycle.poll(now, offset.into(), false, want) {
+        if let Some(r) = b.lifecycle.poll(now, offset, false, want) {
             let kind = CallKind::Lifecycle(id, want, incarnation);
             self.send_call(kind, Some((r.request, r.version)));
         }
