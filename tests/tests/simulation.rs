@@ -47,6 +47,8 @@ fn seeded_clusters_stay_safe_and_converge() {
         total.controlled_shutdowns += s.controlled_shutdowns;
         total.star_holds += s.star_holds;
         total.star_progress_ms_max = total.star_progress_ms_max.max(s.star_progress_ms_max);
+        total.cycles = total.cycles.max(s.cycles);
+        total.long_histories += s.long_histories;
     }
     assert!(failed.is_empty(), "failing seeds: {failed:?}");
     eprintln!("{seeds} seeds: {total:?}");
@@ -59,6 +61,8 @@ fn seeded_clusters_stay_safe_and_converge() {
             total.crashes > 0 && total.snapshots_installed > 0,
             "{total:?}"
         );
+        // Some seeds ran long histories: many leader changes, each heal checked for liveness.
+        assert!(total.long_histories > 0 && total.cycles > 3, "{total:?}");
         // The metadata workload ran: writes were acknowledged and refused, images compared,
         // brokers shut down under control.
         assert!(

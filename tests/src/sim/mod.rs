@@ -226,8 +226,12 @@ pub struct SimConfig {
     pub transport: Transport,
     /// A client closes a connection whose request waited this long (`None`: never).
     pub peer_request_timeout_ms: Option<Millis>,
-    /// Fault/hold/heal cycles in the run.
+    /// Fault/hold/heal cycles in the run, at least.
     pub cycles: u32,
+    /// Leader changes the run must see before it stops (0: none asked): a tenth of the seeds
+    /// run more cycles until this many leaders were elected, up to [`CYCLES_MAX`], so that
+    /// histories also reach many epochs, each heal followed by its liveness check.
+    pub leader_changes_min: u64,
     /// What the clients do.
     pub workload: WorkloadKind,
     /// Metadata workload: committed bytes between the state machines' own snapshots.
@@ -292,6 +296,7 @@ impl SimConfig {
             },
             peer_request_timeout_ms: Some(raft.fetch_request_timeout_ms()),
             cycles: rng.range(1, 4) as u32,
+            leader_changes_min: if rng.chance(0.1) { rng.range(4, 9) } else { 0 },
             raft,
         }
     }
@@ -469,6 +474,10 @@ pub struct SimStats {
     pub images_checked: u64,
     /// Metadata workload: brokers that completed a controlled shutdown.
     pub controlled_shutdowns: u64,
+    /// Fault/hold/heal cycles run (in a total: the most any seed ran).
+    pub cycles: u32,
+    /// Seeds that ran until their [`SimConfig::leader_changes_min`] leader changes.
+    pub long_histories: u64,
 }
 
 /// Encodes committed entries as a snapshot's bytes: (epoch i32, control u8, len u32, value)*.
@@ -2479,13 +2488,18 @@ const HOLD_PROGRESS_TCP_MS: Millis = 3_000;
 /// How long a healed cluster has to converge.
 const LIVENESS_MS: Millis = 20_000;
 
+/// The most cycles a seed runs while it waits for its leader changes.
+pub const CYCLES_MAX: u32 = 12;
+
 /// Runs one seed: cycles of chaos, a hold and a full heal after which the cluster must elect a
-/// leader and commit on every node. Panics with the seed on any violation.
+/// leader and commit on every node; a seed asking for leader changes runs cycles until it has
+/// seen them (or [`CYCLES_MAX`]). Panics with the seed on any violation.
 pub fn run_seed(seed: u64) -> SimStats {
     let cfg = SimConfig::from_seed(seed);
-    let cycles = cfg.cycles;
+    let (cycles, leader_changes_min) = (cfg.cycles, cfg.leader_changes_min);
     let mut sim = Sim::new(cfg);
-    for cycle in 0..cycles {
+    let mut cycle = 0;
+    while cycle < cycles || (sim.stats.elections < leader_changes_min && cycle < CYCLES_MAX) {
         if cycle > 0 {
             sim.resume_faults();
         }
@@ -2507,6 +2521,11 @@ pub fn run_seed(seed: u64) -> SimStats {
         if sim.rng.chance(0.3) {
             sim.flap_one_follower(FLAP_MS);
         }
+        cycle += 1;
+    }
+    sim.stats.cycles = cycle;
+    if leader_changes_min > 0 && sim.stats.elections >= leader_changes_min {
+        sim.stats.long_histories = 1;
     }
     sim.stats.clone()
 }
