@@ -57,6 +57,14 @@ pub enum ErrorCode {
     TopicDeletionDisabled,
     /// The leader epoch in the request is older than the controller's (74).
     FencedLeaderEpoch,
+    /// The request's leader epoch is newer than the receiver knows (75).
+    UnknownLeaderEpoch,
+    /// The sender or receiver of a voters-only request is not a voter (94).
+    InconsistentVoterSet,
+    /// The requested snapshot does not exist (98).
+    SnapshotNotFound,
+    /// A snapshot position is outside the snapshot (99).
+    PositionOutOfRange,
     /// The broker epoch in the request is not the registered one (77).
     StaleBrokerEpoch,
     /// The preferred leader is not available for election (80).
@@ -95,7 +103,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every variant, for tables and tests.
-    pub const ALL: [ErrorCode; 41] = [
+    pub const ALL: [ErrorCode; 45] = [
         ErrorCode::None,
         ErrorCode::UnknownServerError,
         ErrorCode::CorruptMessage,
@@ -120,6 +128,10 @@ impl ErrorCode {
         ErrorCode::InvalidPrincipalType,
         ErrorCode::TopicDeletionDisabled,
         ErrorCode::FencedLeaderEpoch,
+        ErrorCode::UnknownLeaderEpoch,
+        ErrorCode::InconsistentVoterSet,
+        ErrorCode::SnapshotNotFound,
+        ErrorCode::PositionOutOfRange,
         ErrorCode::StaleBrokerEpoch,
         ErrorCode::PreferredLeaderNotAvailable,
         ErrorCode::EligibleLeadersNotAvailable,
@@ -166,6 +178,10 @@ impl ErrorCode {
             ErrorCode::InvalidPrincipalType => 67,
             ErrorCode::TopicDeletionDisabled => 73,
             ErrorCode::FencedLeaderEpoch => 74,
+            ErrorCode::UnknownLeaderEpoch => 75,
+            ErrorCode::InconsistentVoterSet => 94,
+            ErrorCode::SnapshotNotFound => 98,
+            ErrorCode::PositionOutOfRange => 99,
             ErrorCode::StaleBrokerEpoch => 77,
             ErrorCode::PreferredLeaderNotAvailable => 80,
             ErrorCode::EligibleLeadersNotAvailable => 83,
@@ -213,6 +229,10 @@ impl ErrorCode {
             ErrorCode::InvalidPrincipalType => "INVALID_PRINCIPAL_TYPE",
             ErrorCode::TopicDeletionDisabled => "TOPIC_DELETION_DISABLED",
             ErrorCode::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
+            ErrorCode::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
+            ErrorCode::InconsistentVoterSet => "INCONSISTENT_VOTER_SET",
+            ErrorCode::SnapshotNotFound => "SNAPSHOT_NOT_FOUND",
+            ErrorCode::PositionOutOfRange => "POSITION_OUT_OF_RANGE",
             ErrorCode::StaleBrokerEpoch => "STALE_BROKER_EPOCH",
             ErrorCode::PreferredLeaderNotAvailable => "PREFERRED_LEADER_NOT_AVAILABLE",
             ErrorCode::EligibleLeadersNotAvailable => "ELIGIBLE_LEADERS_NOT_AVAILABLE",
@@ -303,6 +323,14 @@ mod tests {
                 "INVALID_PRINCIPAL_TYPE",
             ),
             (ErrorCode::FencedLeaderEpoch, 74, "FENCED_LEADER_EPOCH"),
+            (ErrorCode::UnknownLeaderEpoch, 75, "UNKNOWN_LEADER_EPOCH"),
+            (
+                ErrorCode::InconsistentVoterSet,
+                94,
+                "INCONSISTENT_VOTER_SET",
+            ),
+            (ErrorCode::SnapshotNotFound, 98, "SNAPSHOT_NOT_FOUND"),
+            (ErrorCode::PositionOutOfRange, 99, "POSITION_OUT_OF_RANGE"),
             (ErrorCode::StaleBrokerEpoch, 77, "STALE_BROKER_EPOCH"),
             (
                 ErrorCode::ThrottlingQuotaExceeded,

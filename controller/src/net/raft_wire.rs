@@ -5,8 +5,6 @@
 //! Records travel as RecordBatch v2 bytes. Received batches are CRC-checked before the core sees
 //! them; a bad batch makes the whole response malformed (the core retries the fetch).
 
-use crate::raft::Epoch;
-use crate::raft::Offset;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
@@ -21,8 +19,9 @@ use metaquorum_log::batch::{encode_batch, BatchIter, BatchSpec};
 use metaquorum_log::clock::wall_clock_ms;
 
 use super::wire::{decode_body, decode_response, encode_request, encode_response, WireError};
+use crate::control::errors::ErrorCode as KafkaError;
 use crate::raft::segmented::decode_batch;
-use crate::raft::{Batch, EpochEndOffset, ErrorCode, Message, NodeId, SnapshotId};
+use crate::raft::{Batch, Epoch, EpochEndOffset, ErrorCode, Message, NodeId, Offset, SnapshotId};
 
 /// The metadata log's topic.
 pub const METADATA_TOPIC: &str = "__cluster_metadata";
@@ -44,31 +43,37 @@ pub const FETCH_SNAPSHOT_VERSION: i16 = 0;
 /// Lowest Fetch version served (the first with `LastFetchedEpoch`).
 pub const FETCH_VERSION_MIN: i16 = 12;
 
-/// The Kafka error code of a core error.
-pub fn error_code(e: ErrorCode) -> i16 {
+/// The Kafka error of a core error: the core's closed set is a subset of the one Kafka error
+/// table ([`KafkaError`]), which alone holds the numbers.
+pub fn kafka_error(e: ErrorCode) -> KafkaError {
     match e {
-        ErrorCode::None => 0,
-        ErrorCode::FencedLeaderEpoch => ResponseError::FencedLeaderEpoch.code(),
-        ErrorCode::NotLeaderOrFollower => ResponseError::NotLeaderOrFollower.code(),
-        ErrorCode::UnknownLeaderEpoch => ResponseError::UnknownLeaderEpoch.code(),
-        ErrorCode::InconsistentVoterSet => ResponseError::InconsistentVoterSet.code(),
-        ErrorCode::PositionOutOfRange => ResponseError::PositionOutOfRange.code(),
-        ErrorCode::SnapshotNotFound => ResponseError::SnapshotNotFound.code(),
-        ErrorCode::InvalidRequest => ResponseError::InvalidRequest.code(),
+        ErrorCode::None => KafkaError::None,
+        ErrorCode::FencedLeaderEpoch => KafkaError::FencedLeaderEpoch,
+        ErrorCode::NotLeaderOrFollower => KafkaError::NotLeaderOrFollower,
+        ErrorCode::UnknownLeaderEpoch => KafkaError::UnknownLeaderEpoch,
+        ErrorCode::InconsistentVoterSet => KafkaError::InconsistentVoterSet,
+        ErrorCode::PositionOutOfRange => KafkaError::PositionOutOfRange,
+        ErrorCode::SnapshotNotFound => KafkaError::SnapshotNotFound,
+        ErrorCode::InvalidRequest => KafkaError::InvalidRequest,
     }
 }
 
-/// The core error of a Kafka error code (`None` for codes the core does not know).
+/// The Kafka error code of a core error.
+pub fn error_code(e: ErrorCode) -> i16 {
+    kafka_error(e).code()
+}
+
+/// The core error of a Kafka error code (`None` for codes the KRaft RPCs do not carry).
 pub fn from_error_code(code: i16) -> Option<ErrorCode> {
-    Some(match code {
-        0 => ErrorCode::None,
-        c if c == ResponseError::FencedLeaderEpoch.code() => ErrorCode::FencedLeaderEpoch,
-        c if c == ResponseError::NotLeaderOrFollower.code() => ErrorCode::NotLeaderOrFollower,
-        c if c == ResponseError::UnknownLeaderEpoch.code() => ErrorCode::UnknownLeaderEpoch,
-        c if c == ResponseError::InconsistentVoterSet.code() => ErrorCode::InconsistentVoterSet,
-        c if c == ResponseError::PositionOutOfRange.code() => ErrorCode::PositionOutOfRange,
-        c if c == ResponseError::SnapshotNotFound.code() => ErrorCode::SnapshotNotFound,
-        c if c == ResponseError::InvalidRequest.code() => ErrorCode::InvalidRequest,
+    Some(match KafkaError::from_code(code)? {
+        KafkaError::None => ErrorCode::None,
+        KafkaError::FencedLeaderEpoch => ErrorCode::FencedLeaderEpoch,
+        KafkaError::NotLeaderOrFollower => ErrorCode::NotLeaderOrFollower,
+        KafkaError::UnknownLeaderEpoch => ErrorCode::UnknownLeaderEpoch,
+        KafkaError::InconsistentVoterSet => ErrorCode::InconsistentVoterSet,
+        KafkaError::PositionOutOfRange => ErrorCode::PositionOutOfRange,
+        KafkaError::SnapshotNotFound => ErrorCode::SnapshotNotFound,
+        KafkaError::InvalidRequest => ErrorCode::InvalidRequest,
         _ => return None,
     })
 }
