@@ -8,7 +8,6 @@
 //! Runs in `$METAQUORUM_BENCH_DIR` (default: the system temp dir), which must be on the disk to
 //! measure; compare with `scripts/bench-disk.sh` (fio) on the same directory.
 
-use metaquorum_log::Offset;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -16,7 +15,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use metaquorum_benches::encode_batch_of;
 use metaquorum_log::batch::set_base_offset;
 use metaquorum_log::segment::segment_file_name;
-use metaquorum_log::{Log, LogConfig};
+use metaquorum_log::{Log, LogConfig, Offset};
 
 fn bench_dir() -> PathBuf {
     std::env::var_os("METAQUORUM_BENCH_DIR")

@@ -5,11 +5,8 @@
 use metaquorum_controller::metadata::image::{MetadataImage, MetadataProvenance};
 use metaquorum_controller::metadata::loader::MetadataLoader;
 use metaquorum_controller::metadata::record::*;
-use metaquorum_controller::metadata::BrokerEpoch;
-use metaquorum_controller::metadata::LeaderEpoch;
-use metaquorum_log::Epoch;
-use metaquorum_log::NodeId;
-use metaquorum_log::Offset;
+use metaquorum_controller::metadata::{BrokerEpoch, LeaderEpoch};
+use metaquorum_log::{Epoch, NodeId, Offset};
 use uuid::Uuid;
 
 use crate::events::diff_images;

@@ -7,7 +7,7 @@
 //! Kafka's `*-avg`, `*-max` and `*-rate` attributes are windowed; [`Window`] keeps the last
 //! 30 seconds of samples (Kafka's default `metrics.sample.window.ms` × samples) to compute them.
 
-use crate::raft::NodeId;
+use crate::raft::{NodeId, RoleKind};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -16,8 +16,6 @@ use std::time::{Duration, Instant};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-
-use crate::raft::RoleKind;
 
 /// Length of the window behind avg, max and rate values.
 pub const WINDOW: Duration = Duration::from_secs(30);

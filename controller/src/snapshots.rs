@@ -9,7 +9,6 @@
 //! a thread of its own, so the node goes on while the image is encoded and fsynced; the
 //! simulator's [`MemStore`] encodes the same bytes in memory at once, so a seed replays exactly.
 
-use crate::raft::Offset;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::Instant;
 
@@ -20,7 +19,7 @@ use metaquorum_log::{verify_snapshot_bytes, Retention, SnapshotEncoder, Snapshot
 use crate::metadata::image::{MetadataImage, MetadataProvenance};
 use crate::metadata::loader::MetadataLoader;
 use crate::raft::segmented::{decode_batch, SegmentedStore};
-use crate::raft::{FlushStore, LogStore, MemStore, Millis};
+use crate::raft::{FlushStore, LogStore, MemStore, Millis, Offset};
 
 /// Records per batch of a generated snapshot.
 const SNAPSHOT_RECORDS_PER_BATCH: usize = 1_000;

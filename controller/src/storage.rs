@@ -6,9 +6,7 @@
 //! `meta.properties` is written last in each, so a crash leaves a directory unformatted, never
 //! half-formatted-but-accepted.
 
-use crate::raft::Epoch;
-use crate::raft::NodeId;
-use crate::raft::Offset;
+use crate::raft::{Epoch, NodeId, Offset};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

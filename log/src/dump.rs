@@ -303,8 +303,7 @@ mod tests {
     use super::*;
     use crate::batch::{encode_batch, BatchSpec, RecordData};
     use crate::control::{control_record, ControlRecordType};
-    use crate::ids::Epoch;
-    use crate::ids::Offset;
+    use crate::ids::{Epoch, Offset};
     use bytes::BytesMut;
     use kafka_protocol::messages::SnapshotFooterRecord;
 

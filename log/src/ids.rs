@@ -94,11 +94,6 @@ impl Epoch {
     pub fn checked_next(self) -> Option<Epoch> {
         self.0.checked_add(1).map(Epoch)
     }
-
-    /// The epoch after this one. Callers check [`Epoch::MAX`] first.
-    pub const fn next(self) -> Epoch {
-        Epoch(self.0 + 1)
-    }
 }
 
 impl Offset {
@@ -178,6 +173,7 @@ mod tests {
         assert_eq!(o - Offset(4), 11);
         assert_eq!(o - 15, Offset::ZERO);
         assert_eq!(Offset(9).next(), Offset(10));
-        assert_eq!(Epoch(1).next(), Epoch(2));
+        assert_eq!(Epoch(1).checked_next(), Some(Epoch(2)));
+        assert_eq!(Epoch::MAX.checked_next(), None);
     }
 }

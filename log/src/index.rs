@@ -8,7 +8,6 @@
 //! an `ENOSPC` error rather than a `SIGBUS`. The index is derived data: recovery validates it and
 //! rebuilds it from the segment when it does not match.
 
-use crate::ids::Offset;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -16,6 +15,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use crate::error::{io_err, LogError};
+use crate::ids::Offset;
 
 /// Bytes per index entry.
 pub const INDEX_ENTRY_BYTES: usize = 8;

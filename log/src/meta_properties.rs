@@ -2,7 +2,6 @@
 //! `node.id`, `directory.id`), in Kafka's format, written once by `storage format` and checked by
 //! every node before it opens the directory.
 
-use crate::ids::NodeId;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -10,6 +9,7 @@ use uuid::Uuid;
 
 use crate::error::{io_err, LogError};
 use crate::fsutil::write_atomically;
+use crate::ids::NodeId;
 use crate::kafka_uuid::{parse_kafka_uuid, to_kafka_string, UuidError};
 
 /// File name inside every log directory.

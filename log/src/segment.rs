@@ -5,7 +5,6 @@
 //! allowed; only touching pages past it faults, and reads never go past the written size), so
 //! appends never remap. Nothing is written through the mapping.
 
-use crate::ids::Offset;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -15,6 +14,7 @@ use memmap2::Mmap;
 
 use crate::batch::{find_valid_batch_after, BatchHeader, BatchIter};
 use crate::error::{io_err, LogError};
+use crate::ids::Offset;
 use crate::index::OffsetIndex;
 
 /// Digits in segment and snapshot file names (Kafka pads offsets to 20).

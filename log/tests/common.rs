@@ -3,8 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 use metaquorum_log::batch::{encode_batch, BatchSpec, RecordData};
-use metaquorum_log::Epoch;
-use metaquorum_log::Offset;
+use metaquorum_log::{Epoch, Offset};
 
 /// Encodes a batch of `n` records with `payload_len`-byte values derived from `seed`.
 pub fn batch(base_offset: i64, epoch: i32, n: usize, payload_len: usize, seed: u64) -> Vec<u8> {

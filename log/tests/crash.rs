@@ -10,8 +10,7 @@
 mod common;
 
 use metaquorum_log::segment::segment_file_name;
-use metaquorum_log::Offset;
-use metaquorum_log::{Log, LogConfig, LogError};
+use metaquorum_log::{Log, LogConfig, LogError, Offset};
 use rand::{Rng, SeedableRng};
 
 fn config() -> LogConfig {

@@ -4,12 +4,10 @@
 
 mod common;
 
-use metaquorum_log::Epoch;
-use metaquorum_log::Offset;
 use std::path::Path;
 
 use metaquorum_log::segment::segment_file_name;
-use metaquorum_log::{Log, LogConfig};
+use metaquorum_log::{Epoch, Log, LogConfig, Offset};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]

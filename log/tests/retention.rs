@@ -4,9 +4,7 @@ mod common;
 
 use bytes::Bytes;
 use metaquorum_log::batch::RecordData;
-use metaquorum_log::Epoch;
-use metaquorum_log::Offset;
-use metaquorum_log::{Log, LogConfig, Retention, SnapshotId};
+use metaquorum_log::{Epoch, Log, LogConfig, Offset, Retention, SnapshotId};
 
 fn config() -> LogConfig {
     LogConfig {

@@ -18,7 +18,6 @@
 //! - `unreachable <id> <peer>` — the transport of `<id>` found `<peer>` refusing connections
 //! - `status`, `describe <id>` (DescribeQuorum), `log <id>`, `queue`
 
-use metaquorum_log::Epoch;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 
@@ -29,6 +28,7 @@ use metaquorum_controller::raft::{
     ProposalOutcome, RaftConfig, RoleKind, SnapshotId,
 };
 use metaquorum_log::batch::RecordData;
+use metaquorum_log::Epoch;
 
 use crate::sim::{encode_snapshot, entries_of};
 use crate::values::ValueLog;

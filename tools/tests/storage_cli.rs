@@ -1,13 +1,11 @@
 //! End-to-end tests of `metaquorum storage` and `metaquorum log dump`, run as an operator would:
 //! the real binary, real files, exit codes and wording checked.
 
-use metaquorum_log::Epoch;
-use metaquorum_log::NodeId;
+use metaquorum_log::{Epoch, MetaProperties, NodeId};
 use std::path::Path;
 use std::process::{Command, Output};
 
 use metaquorum_log::kafka_uuid::to_kafka_string;
-use metaquorum_log::MetaProperties;
 
 fn metaquorum(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_metaquorum"));

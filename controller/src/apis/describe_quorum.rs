@@ -1,6 +1,5 @@
 //! The DescribeQuorum answer (KIP-595, KIP-836) built from one node's view of the quorum.
 
-use crate::raft::Offset;
 use std::collections::BTreeMap;
 
 use kafka_protocol::messages::describe_quorum_response::{
@@ -13,7 +12,7 @@ use super::{ApiSpec, Route};
 use crate::config::HostPort;
 use crate::net::raft_wire::METADATA_TOPIC;
 use crate::node::QuorumView;
-use crate::raft::{NodeId, RoleKind};
+use crate::raft::{NodeId, Offset, RoleKind};
 
 /// Builds a DescribeQuorum response from a node's view. Every node answers; only the leader
 /// knows its followers' offsets and fetch times (others report -1).

@@ -3,10 +3,7 @@
 //! against the latest image and the sender's broker epoch, and accepted changes become
 //! `PartitionChangeRecord`s. The response reports every partition's state after the change.
 
-use crate::metadata::BrokerEpoch;
-use crate::metadata::LeaderEpoch;
-use crate::metadata::PartitionEpoch;
-use crate::raft::NodeId;
+use crate::metadata::{BrokerEpoch, LeaderEpoch, PartitionEpoch};
 use kafka_protocol::messages::alter_partition_request::AlterPartitionRequest;
 use kafka_protocol::messages::alter_partition_response::{
     AlterPartitionResponse, PartitionData, TopicData,
@@ -21,6 +18,7 @@ use super::partition_change::{
 };
 use super::topics::is_active;
 use crate::metadata::image::MetadataImage;
+use crate::raft::NodeId;
 
 fn broker_status(image: &MetadataImage, id: i32) -> BrokerStatus {
     match image.broker(NodeId(id)) {

@@ -7,7 +7,7 @@
 //! seeded for every registered broker on activation (KAFKA-18138).
 
 use crate::metadata::BrokerEpoch;
-use crate::raft::{NodeId, Offset};
+use crate::raft::{Millis, NodeId, Offset};
 use std::collections::HashMap;
 
 use kafka_protocol::messages::broker_heartbeat_request::BrokerHeartbeatRequest;
@@ -29,7 +29,6 @@ use crate::metadata::record::{
     BrokerRegistrationChangeRecord, Endpoint, FeatureRange, MetadataRecord, RegisterBrokerRecord,
     UnregisterBrokerRecord,
 };
-use crate::raft::Millis;
 
 /// `BrokerRegistrationChangeRecord.fenced` values.
 const FENCE: i8 = 1;

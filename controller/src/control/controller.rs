@@ -12,7 +12,6 @@
 //! drops the uncommitted state. The active controller also fences brokers whose sessions
 //! expire and writes a NoOp record when idle for `metadata.max.idle.interval.ms`.
 
-use crate::raft::Epoch;
 use std::collections::{BTreeMap, VecDeque};
 
 use kafka_protocol::messages::{RequestKind, ResponseKind};
@@ -40,7 +39,7 @@ use crate::metadata::record::{
 use crate::metrics::{publish_controller, ControllerGauges};
 use crate::node::{Ctx, ExitCode, StateMachine};
 use crate::raft::{
-    Batch, Millis, NodeId, Offset, ProposalId, ProposalOutcome, ProposeError, RoleKind,
+    Batch, Epoch, Millis, NodeId, Offset, ProposalId, ProposalOutcome, ProposeError, RoleKind,
 };
 use crate::snapshots::{load_latest, SnapshotError, SnapshotPolicy, SnapshotStore, Snapshotter};
 

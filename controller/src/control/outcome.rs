@@ -2,7 +2,6 @@
 //! response to send once they are committed. Plus the small conversions the handlers share
 //! between Kafka's wire types and the image's types.
 
-use crate::raft::NodeId;
 use kafka_protocol::protocol::StrBytes;
 
 use crate::control::partition_change::{PartitionChange, PartitionState};
@@ -10,6 +9,7 @@ use crate::metadata::partition::PartitionRegistration;
 use crate::metadata::raw_node_ids;
 use crate::metadata::record::{MetadataRecord, PartitionChangeRecord};
 use crate::metadata::records::NO_LEADER_CHANGE;
+use crate::raft::NodeId;
 
 /// Records to append and the response to answer with once they are committed (at once, if
 /// there are none).

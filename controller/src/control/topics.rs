@@ -2,7 +2,6 @@
 //! CreatePartitions, validated against the latest image the way Kafka's
 //! `ReplicationControlManager` validates them, with Kafka's error codes and messages.
 
-use crate::raft::NodeId;
 use std::collections::{BTreeMap, HashSet};
 
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsRequest;
@@ -32,6 +31,7 @@ use crate::metadata::partition::{DIRECTORY_MIGRATING, NO_LEADER};
 use crate::metadata::record::{
     ConfigRecord, MetadataRecord, PartitionRecord, RemoveTopicRecord, TopicRecord,
 };
+use crate::raft::NodeId;
 
 /// Records one user operation may produce, as Kafka's `MAX_RECORDS_PER_USER_OP`; they commit
 /// in one batch.

@@ -41,9 +41,6 @@ impl BrokerEpoch {
 }
 
 impl LeaderEpoch {
-    /// The leader epoch a partition is created with.
-    pub const INITIAL: LeaderEpoch = LeaderEpoch(0);
-
     /// The leader epoch after this one (wrapping, as replay always has).
     pub const fn next(self) -> LeaderEpoch {
         LeaderEpoch(self.0.wrapping_add(1))
@@ -51,9 +48,6 @@ impl LeaderEpoch {
 }
 
 impl PartitionEpoch {
-    /// The partition epoch a partition is created with.
-    pub const INITIAL: PartitionEpoch = PartitionEpoch(0);
-
     /// The partition epoch after this one (wrapping, as replay always has).
     pub const fn next(self) -> PartitionEpoch {
         PartitionEpoch(self.0.wrapping_add(1))

@@ -3,11 +3,10 @@
 //! cloning an image is cheap and the next image shares everything that did not change with the
 //! last one (KAFKA-14735). Also [`MetadataProvenance`] and [`ProducerIdsImage`].
 
-use crate::raft::NodeId;
 use imbl::OrdMap;
 use uuid::Uuid;
 
-use crate::raft::{Epoch, Offset};
+use crate::raft::{Epoch, NodeId, Offset};
 
 use super::acl::{AclBindingFilter, StandardAcl};
 use super::cluster::{BrokerRegistration, ClusterImage};

@@ -2,11 +2,8 @@
 //! errors that leave the delta untouched, change tracking, and the snapshot round trip
 //! (`to_records` replayed into the empty image gives the image back) over random histories.
 
-use crate::metadata::LeaderEpoch;
-use crate::metadata::PartitionEpoch;
-use crate::raft::Epoch;
-use crate::raft::NodeId;
-use crate::raft::Offset;
+use crate::metadata::{LeaderEpoch, PartitionEpoch};
+use crate::raft::{Epoch, NodeId, Offset};
 use proptest::prelude::*;
 use uuid::Uuid;
 

@@ -279,8 +279,7 @@ async fn backoff_and_drain(rx: &mut mpsc::Receiver<(u64, Message)>, backoff_ms: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raft::Epoch;
-    use crate::raft::Offset;
+    use crate::raft::{Epoch, Offset};
     use tokio::io::AsyncReadExt;
 
     struct NoSink;

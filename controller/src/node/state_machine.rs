@@ -2,13 +2,12 @@
 //! what a state machine may do from its callbacks (propose, read the quorum's state, ask the
 //! process to stop).
 
-use crate::raft::Epoch;
 use metaquorum_log::batch::RecordData;
 
 use super::{Effect, ExitCode};
 use crate::raft::segmented::SegmentedStore;
 use crate::raft::{
-    Batch, FlushStore, Millis, NodeId, Offset, ProposalId, ProposalOutcome, ProposeError,
+    Batch, Epoch, FlushStore, Millis, NodeId, Offset, ProposalId, ProposalOutcome, ProposeError,
     QuorumInfo, RaftCore, RoleKind,
 };
 

@@ -8,9 +8,9 @@ use bytes::Bytes;
 use metaquorum_log::batch::RecordData;
 
 use super::*;
-use crate::raft::segmented::SegmentedStore;
 use metaquorum_log::PendingFlush;
 
+use crate::raft::segmented::SegmentedStore;
 use crate::raft::{
     Batch, LogStore, MemFlush, MemStore, Message, ProposalOutcome, ProposeError, StoreError,
 };
