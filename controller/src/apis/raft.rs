@@ -1,10 +1,11 @@
 //! The KRaft RPCs (KIP-595, KIP-630): served by controllers only and handed to the node's Raft
-//! core; their codec is [`crate::net::raft_wire`].
+//! core; their codecs, with the versions
+//! each serves, are in [`crate::net::raft_wire`], one file per RPC.
 
 use kafka_protocol::messages::ApiKey;
 
 use super::{ApiSpec, Route};
-use crate::net::raft_wire::FETCH_VERSION_MIN;
+use crate::net::raft_wire::{begin_quorum_epoch, end_quorum_epoch, fetch, fetch_snapshot, vote};
 
 fn raft_spec(key: ApiKey, versions: (i16, i16)) -> ApiSpec {
     ApiSpec {
@@ -17,15 +18,18 @@ fn raft_spec(key: ApiKey, versions: (i16, i16)) -> ApiSpec {
 
 /// Fetch of the metadata partition by followers and observers.
 pub fn fetch_spec() -> ApiSpec {
-    raft_spec(ApiKey::Fetch, (FETCH_VERSION_MIN, 17))
+    raft_spec(ApiKey::Fetch, fetch::VERSIONS_SERVED)
 }
 
 /// Vote, BeginQuorumEpoch, EndQuorumEpoch and FetchSnapshot.
 pub fn quorum_specs() -> [ApiSpec; 4] {
     [
-        raft_spec(ApiKey::Vote, (0, 2)),
-        raft_spec(ApiKey::BeginQuorumEpoch, (0, 1)),
-        raft_spec(ApiKey::EndQuorumEpoch, (0, 1)),
-        raft_spec(ApiKey::FetchSnapshot, (0, 1)),
+        raft_spec(ApiKey::Vote, vote::VERSIONS_SERVED),
+        raft_spec(
+            ApiKey::BeginQuorumEpoch,
+            begin_quorum_epoch::VERSIONS_SERVED,
+        ),
+        raft_spec(ApiKey::EndQuorumEpoch, end_quorum_epoch::VERSIONS_SERVED),
+        raft_spec(ApiKey::FetchSnapshot, fetch_snapshot::VERSIONS_SERVED),
     ]
 }
