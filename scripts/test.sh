@@ -8,8 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests start for real. Installed only when missing.
-APT_PACKAGES=(kcat)
+# Debian packages the tests start for real (kcat; ZooKeeper 3.8, run with the system JRE).
+# Installed only when missing.
+APT_PACKAGES=(kcat zookeeper)
 # Python packages the tests drive (pip). Installed only when missing.
 PIP_PACKAGES=(kafka-python==3.0.12 confluent-kafka==2.16.1)
 

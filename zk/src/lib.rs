@@ -1,0 +1,10 @@
+//! The ZooKeeper front of metaquorum.
+//!
+//! ZooKeeper clients (zkCli, Curator, kazoo, Kafka's ZooKeeper-mode brokers) talk to every node
+//! that holds the metadata image as if it were a ZooKeeper server. This crate owns what that
+//! needs and nothing of the quorum: [`proto`] is the client protocol (jute records, every opcode's
+//! request and response, multi, framing and four-letter words), usable by a server and by a
+//! client. It depends on no other metaquorum crate, so the controller, the broker shim and the
+//! tests can all use it, and the large controller crate does not recompile for a protocol change.
+
+pub mod proto;
