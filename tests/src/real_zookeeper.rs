@@ -24,7 +24,7 @@ pub struct RealZooKeeper {
 
 impl RealZooKeeper {
     /// Starts a standalone server with every four-letter word allowed, extended types (TTL
-    /// nodes) on and `super:test` as the super user, and waits (30 s at most) until it serves
+    /// nodes) on, the container and TTL reaper idle, and `super:test` as the super user, and waits (30 s at most) until it serves
     /// sessions. `tickTime` is 2000 ms, so session timeouts are clamped to 4–40 s.
     pub fn start() -> RealZooKeeper {
         assert!(
@@ -50,6 +50,9 @@ impl RealZooKeeper {
             .arg("-Xmx512m")
             .arg(format!("-Dzookeeper.log.dir={}", dir.path().display()))
             .arg("-Dzookeeper.extendedTypesEnabled=true")
+            // Containers and TTL nodes are reaped only when a test asks for it (never, so far):
+            // a reaper running at its own pace would make runs differ.
+            .arg("-Dznode.container.checkIntervalMs=86400000")
             .arg(format!(
                 "-Dzookeeper.DigestAuthenticationProvider.superDigest={SUPER_DIGEST}"
             ))

@@ -4,7 +4,14 @@
 //! that holds the metadata image as if it were a ZooKeeper server. This crate owns what that
 //! needs and nothing of the quorum: [`proto`] is the client protocol (jute records, every opcode's
 //! request and response, multi, framing and four-letter words), usable by a server and by a
-//! client. It depends on no other metaquorum crate, so the controller, the broker shim and the
+//! client; [`tree`] is the replicated state (znodes, sessions, ephemerals), changed only by
+//! committed transactions ([`txn`]: prepared by the active controller, applied everywhere) and
+//! read with ZooKeeper's checks ([`read`]), with [`path`] and [`acl`] rules. It depends on no other metaquorum crate, so the controller, the broker shim and the
 //! tests can all use it, and the large controller crate does not recompile for a protocol change.
 
+pub mod acl;
+pub mod path;
 pub mod proto;
+pub mod read;
+pub mod tree;
+pub mod txn;

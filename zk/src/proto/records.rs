@@ -254,6 +254,14 @@ pub fn ttl_ephemeral_owner(ttl_ms: i64) -> i64 {
     (0xffu64 << 56) as i64 | (ttl_ms & TTL_MS_MAX)
 }
 
+/// Whether an `ephemeralOwner` names a session (an ephemeral node), rather than being 0 (a
+/// persistent node) or a container or TTL marker (ZooKeeper's `EphemeralType.NORMAL`).
+pub fn owned_by_session(ephemeral_owner: i64) -> bool {
+    ephemeral_owner != 0
+        && ephemeral_owner != CONTAINER_EPHEMERAL_OWNER
+        && (ephemeral_owner as u64 >> 56) != 0xff
+}
+
 /// What happened to a watched node (`Watcher.Event.EventType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(i32)]
