@@ -2,7 +2,8 @@
 //! `DataTree`) against a real ZooKeeper 3.8: the same seeded random operations (creates of every
 //! mode, sequential names, deletes, data and ACL writes with right and wrong versions, ACLs that
 //! refuse the caller, checks, multi with failures, reads and multiRead, bad paths and bad
-//! arguments) go to both; every error code, created path, child list, ACL and `Stat` must agree.
+//! arguments, watches of every kind) go to both; every error code, created path, child list, ACL,
+//! `Stat` and watch event must agree.
 //! Zxids are compared by the order of the writes that made them, times not at all.
 //!
 //! `ZK_DIFF_SEED=<n>` runs one seed; `ZK_DIFF_SEEDS=<n>` that many (default 3), each with
@@ -13,16 +14,17 @@ use std::collections::HashMap;
 use bytes::{Bytes, BytesMut};
 use metaquorum_tests::real_zookeeper::RealZooKeeper;
 use metaquorum_tests::zk_wire::ZkWire;
-use metaquorum_zk::acl::digest_id;
+use metaquorum_zk::acl::{self, digest_id};
 use metaquorum_zk::proto::records::{perms, Stat};
 use metaquorum_zk::proto::request::{
-    AuthPacket, CreateRequest, PathRequest, SetAclRequest, SetDataRequest, VersionRequest,
-    WatchRequest,
+    AddWatchRequest, AuthPacket, CreateRequest, PathRequest, SetAclRequest, SetDataRequest,
+    VersionRequest, WatchRequest, WatchesRequest,
 };
 use metaquorum_zk::proto::{Acl, ErrorCode, Id, OpResult, Request, RequestError, Response};
 use metaquorum_zk::read::read;
 use metaquorum_zk::tree::DataTree;
 use metaquorum_zk::txn::{self, Caller, Features, Txn, TxnHeader};
+use metaquorum_zk::watch::{self, Watches};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -208,16 +210,38 @@ impl Gen {
     }
 
     fn read(&mut self) -> Request {
+        // No watches on "", the root's other name: where ZooKeeper files such a watch and
+        // where it looks for it do not agree, and no client sends one.
+        let mut path = self.path();
+        while path.is_empty() {
+            path = self.path();
+        }
         let watch = WatchRequest {
-            path: self.path(),
-            watch: false,
+            path,
+            watch: self.rng.random(),
         };
-        match self.rng.random_range(0..6) {
+        match self.rng.random_range(0..9) {
             0 => Request::Exists(watch),
             1 => Request::GetData(watch),
             2 => Request::GetChildren2(watch),
-            3 => Request::GetAcl(PathRequest { path: watch.path }),
-            4 => Request::GetAllChildrenNumber(PathRequest { path: watch.path }),
+            3 => Request::GetChildren(watch),
+            4 => Request::AddWatch(AddWatchRequest {
+                path: watch.path,
+                mode: *[0, 1, 0, 1, 2].choose(&mut self.rng).unwrap(),
+            }),
+            5 => {
+                let w = WatchesRequest {
+                    path: watch.path,
+                    watcher_type: *[1, 2, 3, 4, 5].choose(&mut self.rng).unwrap(),
+                };
+                if self.rng.random() {
+                    Request::RemoveWatches(w)
+                } else {
+                    Request::CheckWatches(w)
+                }
+            }
+            6 => Request::GetAcl(PathRequest { path: watch.path }),
+            7 => Request::GetAllChildrenNumber(PathRequest { path: watch.path }),
             _ => Request::GetEphemerals(PathRequest {
                 path: self.root.clone(),
             }),
@@ -313,6 +337,7 @@ struct Model {
     zxid: i64,
     real_zxids: Zxids,
     model_zxids: Zxids,
+    watches: Watches,
 }
 
 fn run_seed(zk: &RealZooKeeper, m: &mut Model, seed: u64, ops: u64) {
@@ -336,7 +361,11 @@ fn run_seed(zk: &RealZooKeeper, m: &mut Model, seed: u64, ops: u64) {
         zxid,
         real_zxids,
         model_zxids,
+        watches,
     } = m;
+    // Each seed's connection is its own watcher.
+    let watcher = seed;
+    let mut fired = Vec::new();
     let open = Txn::CreateSession { timeout_ms: 30_000 };
     txn::apply(
         tree,
@@ -397,17 +426,39 @@ fn run_seed(zk: &RealZooKeeper, m: &mut Model, seed: u64, ops: u64) {
                         time_ms: 0,
                     };
                     let applied = txn::apply(tree, &header, &t);
+                    let can_read = |_: u64, acl: &[Acl]| acl::allowed(acl, perms::READ, &ids);
+                    fired = watches.trigger(tree, &applied, &can_read);
                     let (code, body) = txn::response(&request, &applied);
                     (code.code(), body.map(|b| model_zxids.response(&b)))
                 }
                 Err(code) => (code.code(), None),
             }
         } else {
-            match read(tree, session, &ids, &request).expect("a read") {
+            let answer = match read(tree, session, &ids, &request) {
+                Some(answer) => {
+                    watch::after_read(watches, watcher, &request, &answer);
+                    answer
+                }
+                None => watch::watch_request(watches, watcher, &request).expect("a read"),
+            };
+            match answer {
                 Ok(body) => (0, Some(model_zxids.response(&body))),
                 Err(code) => (code.code(), None),
             }
         };
+        // The watch events this op fired, as the real server sent them before its reply.
+        let real_events: Vec<(i32, String)> = conn
+            .events
+            .drain(..)
+            .map(|(_, e)| (e.event_type, e.path))
+            .collect();
+        let model_events: Vec<(i32, String)> = fired
+            .drain(..)
+            .filter(|(w, _)| *w == watcher)
+            .map(|(_, e)| (e.event_type, e.path))
+            .collect();
+        let real = (real, real_events);
+        let model = (model, model_events);
         history.push(format!("{i}: {request:?} -> {real:?}"));
         if real != model {
             let log = std::env::temp_dir().join(format!("zk-diff-seed-{seed}.log"));
@@ -417,7 +468,7 @@ fn run_seed(zk: &RealZooKeeper, m: &mut Model, seed: u64, ops: u64) {
                 "seed {seed}, op {i}: real ZooKeeper and the model disagree\n\
                  request: {request:?}\nreal:  {real:?} ({:?})\nmodel: {model:?}\n\
                  last ops:\n{tail}\nevery op: {}\nreplay with ZK_DIFF_SEED={seed}",
-                ErrorCode::from_code(real.0),
+                ErrorCode::from_code(real.0 .0),
                 log.display()
             );
         }
@@ -433,7 +484,12 @@ fn run_seed(zk: &RealZooKeeper, m: &mut Model, seed: u64, ops: u64) {
         zxid: *zxid,
         time_ms: 0,
     };
-    txn::apply(tree, &header, &Txn::CloseSession);
+    let applied = txn::apply(tree, &header, &Txn::CloseSession);
+    // The session's connection is gone with its watches; its ephemerals' deletes fire nobody
+    // else's (no other connection is open).
+    watches.remove_watcher(watcher);
+    let fired = watches.trigger(tree, &applied, &|_, _| true);
+    assert!(fired.is_empty(), "{fired:?}");
 }
 
 #[test]

@@ -6,7 +6,8 @@
 //! request and response, multi, framing and four-letter words), usable by a server and by a
 //! client; [`tree`] is the replicated state (znodes, sessions, ephemerals), changed only by
 //! committed transactions ([`txn`]: prepared by the active controller, applied everywhere) and
-//! read with ZooKeeper's checks ([`read`]), with [`path`] and [`acl`] rules. It depends on no other metaquorum crate, so the controller, the broker shim and the
+//! read with ZooKeeper's checks ([`read`]), with [`path`] and [`acl`] rules; [`watch`]es
+//! fire on what a transaction did. It depends on no other metaquorum crate, so the controller, the broker shim and the
 //! tests can all use it, and the large controller crate does not recompile for a protocol change.
 
 pub mod acl;
@@ -15,3 +16,4 @@ pub mod proto;
 pub mod read;
 pub mod tree;
 pub mod txn;
+pub mod watch;

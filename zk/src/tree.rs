@@ -238,10 +238,8 @@ impl DataTree {
 
     /// Removes a childless node; its parent's pzxid becomes `zxid`. The parent's stored
     /// cversion counts creates only; deletes show in the reported one ([`Znode::stat`]).
-    pub(crate) fn delete_node(&mut self, path: &str, zxid: i64) {
-        let Some(node) = self.nodes.remove(path) else {
-            return;
-        };
+    pub(crate) fn delete_node(&mut self, path: &str, zxid: i64) -> Option<Arc<[Acl]>> {
+        let node = self.nodes.remove(path)?;
         debug_assert!(node.children.is_empty(), "{path} has children");
         let owner = node.stat.ephemeral_owner;
         if owned_by_session(owner) {
@@ -258,6 +256,7 @@ impl DataTree {
             Arc::make_mut(p).stat.pzxid = zxid;
         }
         self.last_zxid = self.last_zxid.max(zxid);
+        Some(node.acl.clone())
     }
 
     /// Replaces a node's data.
@@ -302,16 +301,18 @@ impl DataTree {
         self.last_zxid = self.last_zxid.max(zxid);
     }
 
-    /// Closes a session and deletes its ephemerals, in path order (deepest last is not
-    /// needed: an ephemeral has no children). Answers the paths deleted.
-    pub(crate) fn close_session(&mut self, id: i64, zxid: i64) -> Vec<String> {
+    /// Closes a session and deletes its ephemerals, in path order (an ephemeral has no
+    /// children). Answers the paths deleted, with the ACL each had.
+    pub(crate) fn close_session(&mut self, id: i64, zxid: i64) -> Vec<(String, Arc<[Acl]>)> {
         self.sessions.remove(&id);
-        let paths = self.ephemerals_of(id);
-        for p in &paths {
-            self.delete_node(p, zxid);
+        let mut deleted = Vec::new();
+        for p in self.ephemerals_of(id) {
+            if let Some(acl) = self.delete_node(&p, zxid) {
+                deleted.push((p, acl));
+            }
         }
         self.last_zxid = self.last_zxid.max(zxid);
-        paths
+        deleted
     }
 
     /// Records that `zxid` was applied with no change to the tree (a failed multi).

@@ -97,11 +97,15 @@ pub enum Applied {
         path: String,
         /// Its `Stat`.
         stat: Stat,
+        /// Its ACL (who may hear of it through a recursive watch).
+        acl: Arc<[Acl]>,
     },
     /// A node was deleted.
     Deleted {
         /// Its path.
         path: String,
+        /// The ACL it had.
+        acl: Arc<[Acl]>,
     },
     /// A node's data was replaced.
     DataSet {
@@ -109,6 +113,8 @@ pub enum Applied {
         path: String,
         /// Its new `Stat`.
         stat: Stat,
+        /// Its ACL.
+        acl: Arc<[Acl]>,
     },
     /// A node's ACL was replaced.
     AclSet {
@@ -128,8 +134,8 @@ pub enum Applied {
     SessionOpened,
     /// A session closed.
     SessionClosed {
-        /// Its ephemerals, deleted.
-        deleted: Vec<String>,
+        /// Its ephemerals, deleted, with the ACL each had.
+        deleted: Vec<(String, Arc<[Acl]>)>,
     },
 }
 
@@ -390,14 +396,20 @@ pub fn apply(tree: &mut DataTree, header: &TxnHeader, txn: &Txn) -> Applied {
             Applied::Created {
                 path: path.clone(),
                 stat,
+                acl: node.acl.clone(),
             }
         }
         Txn::Delete { path } => {
             if tree.get(path).is_none_or(|n| !n.children.is_empty()) {
                 return system_error;
             }
-            tree.delete_node(path, header.zxid);
-            Applied::Deleted { path: path.clone() }
+            match tree.delete_node(path, header.zxid) {
+                Some(acl) => Applied::Deleted {
+                    path: path.clone(),
+                    acl,
+                },
+                None => system_error,
+            }
         }
         Txn::SetData {
             path,
@@ -407,6 +419,10 @@ pub fn apply(tree: &mut DataTree, header: &TxnHeader, txn: &Txn) -> Applied {
             Some(stat) => Applied::DataSet {
                 path: path.clone(),
                 stat,
+                acl: tree
+                    .get(path)
+                    .map(|n| n.acl.clone())
+                    .unwrap_or_else(|| Arc::from([])),
             },
             None => system_error,
         },
@@ -450,7 +466,7 @@ pub fn response(request: &Request, applied: &Applied) -> (ErrorCode, Option<Resp
         }
         (
             Request::Create2(_) | Request::CreateContainer(_) | Request::CreateTtl(_),
-            Applied::Created { path, stat },
+            Applied::Created { path, stat, .. },
         ) => ok(Response::Create2 {
             path: path.clone(),
             stat: *stat,
@@ -613,7 +629,7 @@ mod tests {
         assert_eq!(
             apply(&mut tree, &header, &Txn::CloseSession),
             Applied::SessionClosed {
-                deleted: vec!["/e".into()]
+                deleted: vec![("/e".into(), Acl::open_unsafe().into())]
             }
         );
         assert!(tree.get("/e").is_none() && tree.get("/p").is_some());
