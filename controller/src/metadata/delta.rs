@@ -274,8 +274,11 @@ impl MetadataDelta {
                 }
                 ch.changed_partitions.remove(&r.topic_id);
                 ch.created_topics.remove(&r.topic_id);
+                // The base's topic is the one a publisher must drop: a topic removed, created
+                // again with the same id and removed again within one delta keeps the first
+                // name (found by the a_deltas_changes_cover_the_whole_difference property).
                 if self.base_topics.contains_key(&r.topic_id) {
-                    ch.removed_topics.insert(r.topic_id, topic.name);
+                    ch.removed_topics.entry(r.topic_id).or_insert(topic.name);
                 }
             }
             MetadataRecord::Config(r) => {

@@ -472,6 +472,37 @@ fn arb_topic_record() -> impl Strategy<Value = MetadataRecord> {
         })
 }
 
+#[test]
+fn a_topic_removed_created_and_removed_again_is_reported_under_its_base_name() {
+    // The case the delta-covers-the-difference property found: base topic "a" (id 3) is
+    // removed, "b" is created with the same id and removed too; the publisher must drop "a".
+    let id = Uuid::from_u128(3);
+    let topic = |name: &str| {
+        MetadataRecord::Topic(TopicRecord {
+            name: name.into(),
+            topic_id: id,
+        })
+    };
+    let remove = || MetadataRecord::RemoveTopic(RemoveTopicRecord { topic_id: id });
+    let (base, _) = image_from(&[topic("a")]);
+    let mut d = MetadataDelta::new(&base);
+    for r in [remove(), topic("b"), remove()] {
+        d.replay(&r).unwrap();
+    }
+    let next = d.apply(P);
+    assert_eq!(
+        d.changes().removed_topics.get(&id).map(String::as_str),
+        Some("a")
+    );
+    assert_eq!(
+        diff_images(&base, &next)
+            .removed_topics
+            .get(&id)
+            .map(String::as_str),
+        Some("a")
+    );
+}
+
 fn arb_history(max: usize) -> impl Strategy<Value = Vec<MetadataRecord>> {
     proptest::collection::vec(
         prop_oneof![1 => arb_record().prop_map(squash), 1 => arb_topic_record()],
