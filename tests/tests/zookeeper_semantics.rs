@@ -366,7 +366,10 @@ fn run_seed(zk: &RealZooKeeper, m: &mut Model, seed: u64, ops: u64) {
     // Each seed's connection is its own watcher.
     let watcher = seed;
     let mut fired = Vec::new();
-    let open = Txn::CreateSession { timeout_ms: 30_000 };
+    let open = Txn::CreateSession {
+        timeout_ms: 30_000,
+        passwd: conn.session.passwd.clone(),
+    };
     txn::apply(
         tree,
         &TxnHeader {

@@ -7,10 +7,12 @@
 //! client; [`tree`] is the replicated state (znodes, sessions, ephemerals), changed only by
 //! committed transactions ([`txn`]: prepared by the active controller, applied everywhere) and
 //! read with ZooKeeper's checks ([`read`]), with [`path`] and [`acl`] rules; [`watch`]es
-//! fire on what a transaction did. It depends on no other metaquorum crate, so the controller, the broker shim and the
+//! fire on what a transaction did; the session [`handshake`] is decided from the replicated
+//! sessions. It depends on no other metaquorum crate, so the controller, the broker shim and the
 //! tests can all use it, and the large controller crate does not recompile for a protocol change.
 
 pub mod acl;
+pub mod handshake;
 pub mod path;
 pub mod proto;
 pub mod read;

@@ -61,10 +61,13 @@ pub struct NewNode {
 }
 
 /// A session the quorum knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     /// The negotiated timeout.
     pub timeout_ms: i32,
+    /// The password a client must show to re-attach (16 random bytes drawn by the active
+    /// controller; replicated so that any node can check it).
+    pub passwd: Bytes,
 }
 
 /// The tree, the sessions and the ephemerals each owns.
@@ -134,12 +137,12 @@ impl DataTree {
 
     /// The session `id`, if it is open.
     pub fn session(&self, id: i64) -> Option<Session> {
-        self.sessions.get(&id).copied()
+        self.sessions.get(&id).cloned()
     }
 
     /// Every open session.
     pub fn sessions(&self) -> impl Iterator<Item = (i64, Session)> + '_ {
-        self.sessions.iter().map(|(id, s)| (*id, *s))
+        self.sessions.iter().map(|(id, s)| (*id, s.clone()))
     }
 
     /// The ephemeral nodes of session `id`, in path order.
@@ -296,8 +299,8 @@ impl DataTree {
     }
 
     /// Opens a session.
-    pub(crate) fn open_session(&mut self, id: i64, timeout_ms: i32, zxid: i64) {
-        self.sessions.insert(id, Session { timeout_ms });
+    pub(crate) fn open_session(&mut self, id: i64, session: Session, zxid: i64) {
+        self.sessions.insert(id, session);
         self.last_zxid = self.last_zxid.max(zxid);
     }
 

@@ -20,7 +20,7 @@ use crate::proto::records::{
 };
 use crate::proto::request::{CreateRequest, VersionRequest};
 use crate::proto::{ErrorCode, OpCode, OpResult, Request, Response};
-use crate::tree::{DataTree, NewNode};
+use crate::tree::{DataTree, NewNode, Session};
 
 /// Where and when a transaction is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +83,8 @@ pub enum Txn {
     CreateSession {
         /// The negotiated timeout.
         timeout_ms: i32,
+        /// The session's password.
+        passwd: Bytes,
     },
     /// Close the header's session and delete its ephemerals.
     CloseSession,
@@ -446,8 +448,12 @@ pub fn apply(tree: &mut DataTree, header: &TxnHeader, txn: &Txn) -> Applied {
             tree.note_zxid(header.zxid);
             Applied::Error(*code)
         }
-        Txn::CreateSession { timeout_ms } => {
-            tree.open_session(header.session_id, *timeout_ms, header.zxid);
+        Txn::CreateSession { timeout_ms, passwd } => {
+            let session = Session {
+                timeout_ms: *timeout_ms,
+                passwd: passwd.clone(),
+            };
+            tree.open_session(header.session_id, session, header.zxid);
             Applied::SessionOpened
         }
         Txn::CloseSession => Applied::SessionClosed {
@@ -543,7 +549,11 @@ mod tests {
             zxid: tree.last_zxid() + 1,
             time_ms: 0,
         };
-        apply(tree, &header, &Txn::CreateSession { timeout_ms: 10_000 });
+        let open = Txn::CreateSession {
+            timeout_ms: 10_000,
+            passwd: Bytes::from_static(&[7; 16]),
+        };
+        apply(tree, &header, &open);
     }
 
     #[test]
