@@ -8,7 +8,7 @@
 //! committed transactions ([`txn`]: prepared by the active controller, applied everywhere) and
 //! read with ZooKeeper's checks ([`read`]), with [`path`] and [`acl`] rules; [`watch`]es
 //! fire on what a transaction did; the session [`handshake`] is decided from the replicated
-//! sessions. It depends on no other metaquorum crate, so the controller, the broker shim and the
+//! sessions; [`record`] is how transactions and snapshots travel in the metadata log. It depends on no other metaquorum crate, so the controller, the broker shim and the
 //! tests can all use it, and the large controller crate does not recompile for a protocol change.
 
 pub mod acl;
@@ -16,6 +16,7 @@ pub mod handshake;
 pub mod path;
 pub mod proto;
 pub mod read;
+pub mod record;
 pub mod tree;
 pub mod txn;
 pub mod watch;

@@ -118,6 +118,49 @@ impl DataTree {
         tree
     }
 
+    /// A tree from its parts, as a snapshot lists them: nodes with their stored `Stat`, parents
+    /// before children, the root first; children and ephemerals are rebuilt from them. A node
+    /// whose parent has not come, or a path given twice, is an error.
+    pub(crate) fn from_parts(
+        nodes: Vec<(String, Znode)>,
+        sessions: Vec<(i64, Session)>,
+        last_zxid: i64,
+    ) -> Result<DataTree, String> {
+        let mut tree = DataTree {
+            nodes: HashMap::new(),
+            sessions: sessions.into_iter().collect(),
+            ephemerals: HashMap::new(),
+            last_zxid,
+        };
+        for (p, mut node) in nodes {
+            if tree.nodes.contains_key(p.as_str()) {
+                return Err(format!("{p} appears twice"));
+            }
+            if p != "/" {
+                if !tree.nodes.contains_key(path::parent(&p)) {
+                    return Err(format!("{p} comes before its parent"));
+                }
+                tree.link_child(path::parent(&p), path::name(&p));
+            } else if !tree.nodes.is_empty() {
+                return Err("the root is not first".into());
+            }
+            node.children = OrdSet::new();
+            node.stat.num_children = 0;
+            let key: Arc<str> = p.as_str().into();
+            if owned_by_session(node.stat.ephemeral_owner) {
+                tree.ephemerals
+                    .entry(node.stat.ephemeral_owner)
+                    .or_default()
+                    .insert(key.clone());
+            }
+            tree.nodes.insert(key, Arc::new(node));
+        }
+        if !tree.nodes.contains_key("/") {
+            return Err("no root".into());
+        }
+        Ok(tree)
+    }
+
     /// The zxid of the last change applied.
     pub fn last_zxid(&self) -> i64 {
         self.last_zxid
