@@ -214,14 +214,28 @@ async fn a_dynamic_quorum_from_the_bootstrap_snapshot_elects_commits_and_fails_o
     // and rejoins the quorum.
     cluster.launch(leader);
     let restarted = if leader == 1 { 2 } else { 1 };
-    assert!(cluster.terminate(restarted, WITHIN), "a clean stop");
     let bootstrap_snapshot = cluster.nodes[(restarted - 1) as usize]
         .dir
         .join("data/__cluster_metadata-0/00000000000000000000-0000000000.checkpoint");
-    assert!(
-        !bootstrap_snapshot.exists(),
-        "retention removed the bootstrap snapshot, so the restart reads the voters from a later one"
-    );
+    // Snapshots and retention run in the background, at the node's own pace (slower on a busy
+    // machine): keep writing until the node to restart has deleted its bootstrap snapshot.
+    let mut more = 0;
+    wait_for(
+        "retention to delete the bootstrap snapshot of the node to restart",
+        WITHIN,
+        || {
+            more += 1;
+            let batch = acls(&format!("more{more}"), 20);
+            let (admin, path) = (&admin, bootstrap_snapshot.clone());
+            async move {
+                let r = admin.call(&batch, WITHIN).await;
+                assert!(r.results.iter().all(|a| a.error_code == 0), "{r:?}");
+                (!path.exists()).then_some(())
+            }
+        },
+    )
+    .await;
+    assert!(cluster.terminate(restarted, WITHIN), "a clean stop");
     cluster.launch(restarted);
     wait_for("every node back in one quorum", WITHIN, || async {
         let (l, _) = agreed_leader(&all).await?;
