@@ -1,5 +1,5 @@
 //! metaquorum-benches: criterion benchmarks live in `benches/benches/`; this library holds the
-//! inputs they share.
+//! inputs they share and what the benchmark binaries measure with.
 
 use bytes::{Bytes, BytesMut};
 use metaquorum_log::batch::{encode_batch, BatchSpec, RecordData};
@@ -32,4 +32,18 @@ pub fn encode_batch_of(
     )
     .expect("encoding a benchmark batch");
     out.to_vec()
+}
+
+/// This process's anonymous resident memory (`RssAnon` in `/proc/self/status`), in KiB; 0 where
+/// it cannot be read. Memory benchmarks report its growth.
+pub fn rss_anon_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("RssAnon:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
 }

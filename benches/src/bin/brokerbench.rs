@@ -327,18 +327,6 @@ async fn observers(count: usize, rate: u64, seconds: u64) {
     }
 }
 
-fn rss_anon_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("RssAnon:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 async fn catchup(partitions: usize) {
     let extra = [
         "metadata.log.segment.min.bytes=1048576",
@@ -379,7 +367,7 @@ async fn catchup(partitions: usize) {
         &cluster.cluster_id,
         &dir.path().join("new-broker"),
     );
-    let rss_before = rss_anon_kib();
+    let rss_before = metaquorum_benches::rss_anon_kib();
     let started = Instant::now();
     let shim = BrokerShim::start_with(
         &config,
@@ -399,7 +387,7 @@ async fn catchup(partitions: usize) {
     .expect("state");
     let elapsed = started.elapsed();
     let image = shim.image();
-    let rss_after = rss_anon_kib();
+    let rss_after = metaquorum_benches::rss_anon_kib();
     let snapshot_fetched = std::fs::read_dir(dir.path().join("new-broker/__cluster_metadata-0"))
         .map(|d| {
             d.filter_map(Result::ok)

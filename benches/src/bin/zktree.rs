@@ -17,18 +17,6 @@ use metaquorum_zk::txn::{apply, prepare, Caller, Features, TxnHeader};
 static ALLOCATOR: metaquorum_controller::alloc::ReservingAllocator =
     metaquorum_controller::alloc::ReservingAllocator;
 
-fn rss_anon_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("RssAnon:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
@@ -67,7 +55,7 @@ fn main() {
         apply(tree, &header, &txn);
     };
     create(&mut tree, "/bench".into(), None);
-    let before_kib = rss_anon_kib();
+    let before_kib = metaquorum_benches::rss_anon_kib();
     let started = Instant::now();
     for i in 0..znodes {
         if i % 1_000 == 0 {
@@ -80,7 +68,7 @@ fn main() {
         );
     }
     let elapsed = started.elapsed();
-    let grown = rss_anon_kib().saturating_sub(before_kib) * 1024;
+    let grown = metaquorum_benches::rss_anon_kib().saturating_sub(before_kib) * 1024;
     let made = znodes + znodes.div_ceil(1_000);
     println!(
         "{made} znodes ({value_bytes}-byte values) in {:.2} s: {:.0} creates/s prepared and applied; \

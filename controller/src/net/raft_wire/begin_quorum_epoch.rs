@@ -9,8 +9,8 @@ use kafka_protocol::messages::begin_quorum_epoch_response::{self, BeginQuorumEpo
 use kafka_protocol::messages::ApiKey;
 
 use super::{
-    cluster, code_of, leader_option, not_a, only_partition, topic_name, InboundRaftRequest,
-    SentRequest,
+    cluster, code_of, leader_option, not_a, only_partition, outranking, topic_name,
+    InboundRaftRequest, SentRequest,
 };
 use crate::net::wire::{self, WireError};
 use crate::raft::{Epoch, Message, NodeId};
@@ -55,12 +55,7 @@ pub(super) fn decode_response(sent: SentRequest, frame: Bytes) -> Result<Message
     let p = only_partition(WHAT, r.topics, |t| {
         (t.topic_name.0.to_string(), t.partitions)
     })?;
-    // A top-level error (a wrong cluster id) outranks the partition's.
-    let error = if r.error_code != 0 {
-        r.error_code
-    } else {
-        p.error_code
-    };
+    let error = outranking(r.error_code, p.error_code);
     Ok(Message::BeginQuorumEpochResponse {
         error: code_of(error, WHAT)?,
         leader_epoch: Epoch(p.leader_epoch),

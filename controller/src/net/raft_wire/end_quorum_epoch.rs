@@ -10,8 +10,8 @@ use kafka_protocol::messages::end_quorum_epoch_response::{self, EndQuorumEpochRe
 use kafka_protocol::messages::ApiKey;
 
 use super::{
-    cluster, code_of, leader_option, not_a, only_partition, topic_name, InboundRaftRequest,
-    SentRequest,
+    cluster, code_of, leader_option, not_a, only_partition, outranking, topic_name,
+    InboundRaftRequest, SentRequest,
 };
 use crate::net::wire::{self, WireError};
 use crate::raft::{Epoch, Message, NodeId};
@@ -58,12 +58,7 @@ pub(super) fn decode_response(sent: SentRequest, frame: Bytes) -> Result<Message
     let p = only_partition(WHAT, r.topics, |t| {
         (t.topic_name.0.to_string(), t.partitions)
     })?;
-    // A top-level error (a wrong cluster id) outranks the partition's.
-    let error = if r.error_code != 0 {
-        r.error_code
-    } else {
-        p.error_code
-    };
+    let error = outranking(r.error_code, p.error_code);
     Ok(Message::EndQuorumEpochResponse {
         error: code_of(error, WHAT)?,
         leader_epoch: Epoch(p.leader_epoch),

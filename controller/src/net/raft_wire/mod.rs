@@ -199,6 +199,16 @@ fn code_of(code: i16, what: &str) -> Result<ErrorCode, WireError> {
     from_error_code(code).ok_or_else(|| malformed(what, format!("unexpected error code {code}")))
 }
 
+/// The error a quorum-epoch response carries: a top-level one (a wrong cluster id) outranks the
+/// partition's.
+fn outranking(top_level: i16, partition: i16) -> i16 {
+    if top_level != 0 {
+        top_level
+    } else {
+        partition
+    }
+}
+
 /// The leader a response names; a negative id means none is known.
 fn leader_option(id: i32) -> Option<NodeId> {
     (id >= 0).then_some(NodeId(id))
