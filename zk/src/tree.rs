@@ -71,7 +71,7 @@ pub struct Session {
 }
 
 /// The tree, the sessions and the ephemerals each owns.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataTree {
     nodes: HashMap<Arc<str>, Arc<Znode>>,
     sessions: OrdMap<i64, Session>,
@@ -118,47 +118,53 @@ impl DataTree {
         tree
     }
 
-    /// A tree from its parts, as a snapshot lists them: nodes with their stored `Stat`, parents
-    /// before children, the root first; children and ephemerals are rebuilt from them. A node
-    /// whose parent has not come, or a path given twice, is an error.
-    pub(crate) fn from_parts(
-        nodes: Vec<(String, Znode)>,
-        sessions: Vec<(i64, Session)>,
-        last_zxid: i64,
-    ) -> Result<DataTree, String> {
-        let mut tree = DataTree {
-            nodes: HashMap::new(),
-            sessions: sessions.into_iter().collect(),
-            ephemerals: HashMap::new(),
-            last_zxid,
-        };
-        for (p, mut node) in nodes {
-            if tree.nodes.contains_key(p.as_str()) {
-                return Err(format!("{p} appears twice"));
-            }
-            if p != "/" {
-                if !tree.nodes.contains_key(path::parent(&p)) {
-                    return Err(format!("{p} comes before its parent"));
-                }
-                tree.link_child(path::parent(&p), path::name(&p));
-            } else if !tree.nodes.is_empty() {
-                return Err("the root is not first".into());
-            }
-            node.children = OrdSet::new();
-            node.stat.num_children = 0;
-            let key: Arc<str> = p.as_str().into();
-            if owned_by_session(node.stat.ephemeral_owner) {
-                tree.ephemerals
-                    .entry(node.stat.ephemeral_owner)
-                    .or_default()
-                    .insert(key.clone());
-            }
-            tree.nodes.insert(key, Arc::new(node));
+    /// Adds one node of a snapshot, as ZooKeeper's `DataTree.deserialize` reads them: the root
+    /// starts the tree over (no other node, no session, zxid 0); any other node must be new and
+    /// come after its parent. Children and `num_children` are rebuilt from the nodes that
+    /// follow, the ephemerals index from the owners. On error nothing changed.
+    pub fn restore_node(&mut self, path: &str, mut node: Znode) -> Result<(), String> {
+        node.children = OrdSet::new();
+        node.stat.num_children = 0;
+        if path == "/" {
+            *self = DataTree {
+                nodes: HashMap::new(),
+                sessions: OrdMap::new(),
+                ephemerals: HashMap::new(),
+                last_zxid: 0,
+            };
+            self.nodes.insert("/".into(), Arc::new(node));
+            return Ok(());
         }
-        if !tree.nodes.contains_key("/") {
-            return Err("no root".into());
+        if self.nodes.contains_key(path) {
+            return Err(format!("{path} appears twice"));
         }
-        Ok(tree)
+        if !self.nodes.contains_key(path::parent(path)) {
+            return Err(format!("{path} comes before its parent"));
+        }
+        self.link_child(path::parent(path), path::name(path));
+        let key: Arc<str> = path.into();
+        if owned_by_session(node.stat.ephemeral_owner) {
+            self.ephemerals
+                .entry(node.stat.ephemeral_owner)
+                .or_default()
+                .insert(key.clone());
+        }
+        self.nodes.insert(key, Arc::new(node));
+        Ok(())
+    }
+
+    /// Adds one session of a snapshot; a session given twice is an error.
+    pub fn restore_session(&mut self, id: i64, session: Session) -> Result<(), String> {
+        if self.sessions.contains_key(&id) {
+            return Err(format!("session 0x{id:x} appears twice"));
+        }
+        self.sessions.insert(id, session);
+        Ok(())
+    }
+
+    /// Sets the zxid a snapshot is at.
+    pub fn restore_last_zxid(&mut self, zxid: i64) {
+        self.last_zxid = zxid;
     }
 
     /// The zxid of the last change applied.

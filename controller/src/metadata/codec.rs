@@ -100,6 +100,11 @@ impl<'a> Reader<'a> {
         self.buf.len()
     }
 
+    /// Every byte not yet read (a body whose format is not Kafka's, read to its end).
+    pub(crate) fn rest(&mut self) -> &'a [u8] {
+        std::mem::take(&mut self.buf)
+    }
+
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], RecordError> {
         if self.buf.len() < n {
             return Err(RecordError::Truncated(what));

@@ -4,8 +4,8 @@
 //! it was.
 
 use crate::metadata::BrokerEpoch;
-use crate::raft::NodeId;
-use imbl::{OrdMap, OrdSet};
+use crate::raft::{NodeId, Offset};
+use imbl::{OrdMap, OrdSet, Vector};
 use uuid::Uuid;
 
 use super::acl::StandardAcl;
@@ -15,6 +15,7 @@ use super::image::{MetadataImage, MetadataProvenance, ProducerIdsImage};
 use super::partition::PartitionRegistration;
 use super::record::MetadataRecord;
 use super::topics::TopicImage;
+use super::zk::{replay_txn, ZkApplied};
 
 pub use super::replay_error::ReplayError;
 
@@ -42,6 +43,12 @@ pub struct MetadataChanges {
     pub changed_acls: OrdSet<Uuid>,
     /// The producer-id state changed.
     pub producer_ids_changed: bool,
+    /// The ZooKeeper tree or its sessions changed.
+    pub zk_changed: bool,
+    /// The ZooKeeper transactions applied, in log order. A publisher that resynchronises a
+    /// subscriber from two images cannot list them ([`super::diff::diff_images`] sets only
+    /// `zk_changed`): such a subscriber has missed events.
+    pub zk_txns: Vector<ZkApplied>,
 }
 
 impl MetadataChanges {
@@ -78,6 +85,8 @@ impl MetadataChanges {
         out.changed_configs
             .extend(later.changed_configs.iter().cloned());
         out.changed_acls.extend(later.changed_acls.iter().copied());
+        out.zk_changed |= later.zk_changed;
+        out.zk_txns.append(later.zk_txns.clone());
         out
     }
 
@@ -127,9 +136,28 @@ impl MetadataDelta {
         }
     }
 
-    /// Replays one record. Transaction markers and `NoOpRecord` change nothing here (the
-    /// loader handles transactions). On error nothing changed.
+    /// Replays one record whose offset does not matter (the active controller's own records,
+    /// a snapshot's); see [`Self::replay_at`]. A ZooKeeper transaction, whose zxid is its
+    /// offset, is an error here.
     pub fn replay(&mut self, record: &MetadataRecord) -> Result<(), ReplayError> {
+        self.replay_record(None, record)
+    }
+
+    /// Replays the record at `offset` of the log. Transaction markers and `NoOpRecord` change
+    /// nothing here (the loader handles transactions). On error nothing changed.
+    pub fn replay_at(
+        &mut self,
+        offset: Offset,
+        record: &MetadataRecord,
+    ) -> Result<(), ReplayError> {
+        self.replay_record(Some(offset), record)
+    }
+
+    fn replay_record(
+        &mut self,
+        offset: Option<Offset>,
+        record: &MetadataRecord,
+    ) -> Result<(), ReplayError> {
         let img = &mut self.next;
         let ch = &mut self.changes;
         match record {
@@ -311,6 +339,16 @@ impl MetadataDelta {
                     return Err(ReplayError::UnknownAcl(r.id));
                 }
                 ch.changed_acls.insert(r.id);
+            }
+            MetadataRecord::ZkTxn(r) => {
+                let offset = offset.ok_or(ReplayError::ZkTxnWithoutOffset)?;
+                ch.zk_txns.push_back(replay_txn(&mut img.zk, offset.0, r));
+                ch.zk_changed = true;
+            }
+            MetadataRecord::ZkSnapshot(r) => {
+                metaquorum_zk::record::restore_into(&mut img.zk, &r.0)
+                    .map_err(|e| ReplayError::ZkSnapshot(e.to_string()))?;
+                ch.zk_changed = true;
             }
             MetadataRecord::NoOp(_)
             | MetadataRecord::BeginTransaction(_)

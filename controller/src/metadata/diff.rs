@@ -15,6 +15,7 @@ pub fn diff_images(prev: &MetadataImage, next: &MetadataImage) -> MetadataChange
     let mut ch = MetadataChanges {
         features_changed: prev.features != next.features,
         producer_ids_changed: prev.producer_ids != next.producer_ids,
+        zk_changed: prev.zk != next.zk,
         ..MetadataChanges::default()
     };
     for (id, t) in &prev.topics.by_id {

@@ -4,6 +4,7 @@
 //! last one (KAFKA-14735). Also [`MetadataProvenance`] and [`ProducerIdsImage`].
 
 use imbl::OrdMap;
+use metaquorum_zk::tree::DataTree;
 use uuid::Uuid;
 
 use crate::raft::{Epoch, NodeId, Offset};
@@ -80,6 +81,8 @@ pub struct MetadataImage {
     pub acls: OrdMap<Uuid, StandardAcl>,
     /// Producer-id allocation state.
     pub producer_ids: ProducerIdsImage,
+    /// The ZooKeeper front's znodes and sessions (`METAQUORUM_ZK_TXN_RECORD`s applied).
+    pub zk: DataTree,
 }
 
 impl MetadataImage {
@@ -161,7 +164,8 @@ impl MetadataImage {
 
     /// The image as records, in the order Kafka writes a snapshot: features (metadata.version
     /// first, then the ZK migration state), brokers, controllers, topics each followed by its
-    /// partitions, configs, producer ids, ACLs. Replaying them into the empty image gives back
+    /// partitions, configs, producer ids, ACLs; then, if the ZooKeeper front was used, its
+    /// tree (`METAQUORUM_ZK_SNAPSHOT_RECORD`s, the root first). Replaying them into the empty image gives back
     /// this image (provenance aside).
     pub fn to_records(&self) -> Vec<MetadataRecord> {
         let mut out = Vec::new();
@@ -207,6 +211,11 @@ impl MetadataImage {
             self.acls
                 .iter()
                 .map(|(id, acl)| MetadataRecord::AccessControlEntry(acl.to_record(*id))),
+        );
+        out.extend(
+            super::zk::snapshot_records(&self.zk)
+                .into_iter()
+                .map(MetadataRecord::ZkSnapshot),
         );
         out
     }

@@ -4,6 +4,7 @@
 
 use crate::metadata::{LeaderEpoch, PartitionEpoch};
 use crate::raft::{Epoch, NodeId, Offset};
+use metaquorum_zk as zk;
 use proptest::prelude::*;
 use uuid::Uuid;
 
@@ -14,7 +15,7 @@ use super::diff::diff_images;
 use super::image::{MetadataImage, MetadataProvenance};
 use super::partition::LeaderRecoveryState;
 use super::record::*;
-use super::record_tests::arb_record;
+use super::record_tests::{arb_record, arb_zk_txn_record};
 
 const P: MetadataProvenance = MetadataProvenance {
     offset: Offset(10),
@@ -503,16 +504,170 @@ fn a_topic_removed_created_and_removed_again_is_reported_under_its_base_name() {
     );
 }
 
+fn zk_txn(session_id: i64, txn: zk::txn::Txn) -> MetadataRecord {
+    MetadataRecord::ZkTxn(ZkTxnRecord(zk::record::TxnRecord {
+        session_id,
+        time_ms: 1_000,
+        txn,
+    }))
+}
+
+fn zk_create(path: &str, ephemeral_owner: i64, parent_cversion: i32) -> zk::txn::Txn {
+    zk::txn::Txn::Create {
+        path: path.into(),
+        node: zk::tree::NewNode {
+            data: Some(bytes::Bytes::from_static(b"v")),
+            acl: zk::proto::records::Acl::open_unsafe().into(),
+            ephemeral_owner,
+        },
+        parent_cversion,
+    }
+}
+
+// A ZooKeeper transaction's zxid is its record's offset: every node numbers changes alike.
+#[test]
+fn zk_transactions_take_their_offset_as_zxid() {
+    use super::loader::{CommittedBatch, MetadataLoader};
+    let mut loader = MetadataLoader::new();
+    let batch = |base: i64, records: Vec<MetadataRecord>| CommittedBatch {
+        base_offset: Offset(base),
+        epoch: Epoch(1),
+        append_timestamp_ms: 5,
+        records: records.iter().map(MetadataRecord::encode).collect(),
+    };
+    let open = zk::txn::Txn::CreateSession {
+        timeout_ms: 30_000,
+        passwd: bytes::Bytes::from_static(b"0123456789abcdef"),
+    };
+    let published = loader
+        .handle_batch(&batch(
+            100,
+            vec![
+                zk_txn(7, open),
+                zk_txn(7, zk_create("/p", 0, 1)),
+                zk_txn(7, zk_create("/p/e", 7, 1)),
+            ],
+        ))
+        .unwrap();
+    let img = &published[0].image;
+    assert_eq!(img.zk.get("/p").unwrap().stat.czxid, 101);
+    assert_eq!(img.zk.get("/p/e").unwrap().stat.czxid, 102);
+    assert_eq!(img.zk.get("/p").unwrap().stat.pzxid, 102);
+    assert!(img.zk.session(7).is_some());
+    let zxids: Vec<i64> = published[0]
+        .changes
+        .zk_txns
+        .iter()
+        .map(|t| t.zxid)
+        .collect();
+    assert_eq!(zxids, vec![100, 101, 102]);
+    assert!(published[0].changes.zk_changed);
+
+    // Offsets skipped by control batches are skipped zxids, not renumbered ones.
+    let published = loader
+        .handle_batch(&batch(110, vec![zk_txn(7, zk::txn::Txn::CloseSession)]))
+        .unwrap();
+    let img = &published[0].image;
+    assert!(
+        img.zk.get("/p/e").is_none(),
+        "the session's ephemeral goes with it"
+    );
+    assert_eq!(img.zk.get("/p").unwrap().stat.pzxid, 110);
+    assert!(img.zk.session(7).is_none());
+    match &*published[0].changes.zk_txns[0].applied {
+        zk::txn::Applied::SessionClosed { deleted } => assert_eq!(deleted[0].0, "/p/e"),
+        other => panic!("{other:?}"),
+    }
+
+    // The tree survives a snapshot: records, bytes, and back.
+    let snapshot: Vec<bytes::Bytes> = img
+        .to_records()
+        .iter()
+        .map(MetadataRecord::encode)
+        .collect();
+    let restored = super::loader::image_from_snapshot(img.provenance, &snapshot).unwrap();
+    assert_eq!(&restored, img);
+    assert_eq!(restored.zk.last_zxid(), 110);
+}
+
+// Replaying a ZooKeeper transaction needs its offset; a snapshot's tree records belong in
+// snapshots only. Both are errors that change nothing.
+#[test]
+fn zk_records_out_of_place_fail_and_change_nothing() {
+    let mut d = MetadataDelta::new(&MetadataImage::empty());
+    let before = d.current().clone();
+    assert_eq!(
+        d.replay(&zk_txn(1, zk_create("/a", 0, 1))),
+        Err(ReplayError::ZkTxnWithoutOffset)
+    );
+    assert_eq!(d.current(), &before);
+    assert!(!d.changes().zk_changed);
+
+    let node = MetadataRecord::ZkSnapshot(ZkSnapshotRecord(zk::record::SnapshotRecord::Node {
+        path: "/".into(),
+        data: None,
+        acl: zk::proto::records::Acl::open_unsafe().into(),
+        stat: Default::default(),
+    }));
+    let mut loader = super::loader::MetadataLoader::new();
+    let err = loader
+        .handle_batch(&super::loader::CommittedBatch {
+            base_offset: Offset(3),
+            epoch: Epoch(1),
+            append_timestamp_ms: 5,
+            records: vec![node.encode()],
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("only snapshots hold the tree"),
+        "{err}"
+    );
+    assert!(loader.image().is_empty());
+
+    // An orphan in a snapshot names itself.
+    let orphan = MetadataRecord::ZkSnapshot(ZkSnapshotRecord(zk::record::SnapshotRecord::Node {
+        path: "/x/y".into(),
+        data: None,
+        acl: zk::proto::records::Acl::open_unsafe().into(),
+        stat: Default::default(),
+    }));
+    let err = super::loader::image_from_snapshot(P, &[node.encode(), orphan.encode()]).unwrap_err();
+    assert!(
+        err.to_string().contains("/x/y comes before its parent"),
+        "{err}"
+    );
+
+    // An image that never used the front snapshots exactly as before: no tree records.
+    let (img, _) = image_from(&[topic("t", 1)]);
+    assert!(img
+        .to_records()
+        .iter()
+        .all(|r| !matches!(r, MetadataRecord::ZkSnapshot(_))));
+}
+
 fn arb_history(max: usize) -> impl Strategy<Value = Vec<MetadataRecord>> {
     proptest::collection::vec(
-        prop_oneof![1 => arb_record().prop_map(squash), 1 => arb_topic_record()],
+        prop_oneof![
+            2 => arb_record().prop_map(squash),
+            2 => arb_topic_record(),
+            1 => arb_zk_txn_record().prop_map(MetadataRecord::ZkTxn),
+        ],
         0..max,
     )
 }
 
+/// Replays `records` as if they were at offsets `first`, `first + 1`, ...
+fn replay_from(d: &mut MetadataDelta, first: usize, records: &[MetadataRecord]) -> usize {
+    records
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| d.replay_at(Offset((first + i) as i64), r).is_ok())
+        .count()
+}
+
 fn image_from(records: &[MetadataRecord]) -> (MetadataImage, usize) {
     let mut d = MetadataDelta::new(&MetadataImage::empty());
-    let applied = records.iter().filter(|r| d.replay(r).is_ok()).count();
+    let applied = replay_from(&mut d, 0, records);
     (d.apply(P), applied)
 }
 
@@ -554,9 +709,7 @@ proptest! {
         let at = split.index(history.len() + 1);
         let (first, _) = image_from(&history[..at]);
         let mut d = MetadataDelta::new(&first);
-        for r in &history[at..] {
-            let _ = d.replay(r);
-        }
+        replay_from(&mut d, at, &history[at..]);
         prop_assert_eq!(d.apply(P), whole);
     }
 
@@ -570,9 +723,7 @@ proptest! {
     ) {
         let (first, _) = image_from(&base);
         let mut d = MetadataDelta::new(&first);
-        for r in &more {
-            let _ = d.replay(r);
-        }
+        replay_from(&mut d, base.len(), &more);
         let next = d.apply(P);
         let ch = d.changes();
         let diff = diff_images(&first, &next);
@@ -592,6 +743,7 @@ proptest! {
         prop_assert!(diff.changed_acls.is_subset(&ch.changed_acls));
         prop_assert!(!diff.features_changed || ch.features_changed);
         prop_assert!(!diff.producer_ids_changed || ch.producer_ids_changed);
+        prop_assert!(!diff.zk_changed || ch.zk_changed);
     }
 
     // Two deltas' changes, chained with `then`, are the changes one delta over both would
@@ -605,15 +757,10 @@ proptest! {
         let at = split.index(history.len() + 1);
         let mut whole = MetadataDelta::new(&MetadataImage::empty());
         let mut first = MetadataDelta::new(&MetadataImage::empty());
-        for r in &history[..at] {
-            let _ = whole.replay(r);
-            let _ = first.replay(r);
-        }
+        replay_from(&mut whole, 0, &history);
+        replay_from(&mut first, 0, &history[..at]);
         let mut second = MetadataDelta::new(&first.apply(P));
-        for r in &history[at..] {
-            let _ = whole.replay(r);
-            let _ = second.replay(r);
-        }
+        replay_from(&mut second, at, &history[at..]);
         prop_assert_eq!(first.changes().then(second.changes()), whole.changes().clone());
     }
 }

@@ -259,9 +259,17 @@ impl MetadataLoader {
                         })
                     }
                 },
+                MetadataRecord::ZkSnapshot(_) => {
+                    return Err(LoaderError::Replay {
+                        offset,
+                        source: ReplayError::ZkSnapshot(
+                            "found in the log; only snapshots hold the tree".into(),
+                        ),
+                    })
+                }
                 other => self
                     .delta
-                    .replay(other)
+                    .replay_at(offset, other)
                     .map_err(|source| LoaderError::Replay { offset, source })?,
             }
             self.pending_records += 1;

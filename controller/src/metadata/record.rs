@@ -18,6 +18,9 @@ pub use super::records::{
     RemoveAccessControlEntryRecord, RemoveTopicRecord, TopicRecord, UnregisterBrokerRecord,
     ZkMigrationStateRecord, NO_LEADER_CHANGE, NO_LEADER_RECOVERY_STATE_CHANGE,
 };
+pub use super::zk::{
+    ZkSnapshotRecord, ZkTxnRecord, ZK_SNAPSHOT_RECORD_API_KEY, ZK_TXN_RECORD_API_KEY,
+};
 
 /// Frame version Kafka writes in front of every metadata record.
 pub const FRAME_VERSION: u32 = 1;
@@ -114,6 +117,10 @@ pub enum MetadataRecord {
     AbortTransaction(AbortTransactionRecord),
     /// apiKey 27.
     RegisterController(RegisterControllerRecord),
+    /// apiKey 10000 (ours): a ZooKeeper transaction.
+    ZkTxn(ZkTxnRecord),
+    /// apiKey 10001 (ours): part of the ZooKeeper tree, in snapshots only.
+    ZkSnapshot(ZkSnapshotRecord),
 }
 
 /// Runs `$body` with `$r` bound to the inner record and `$T` to its type.
@@ -192,6 +199,14 @@ macro_rules! with_record {
                 type $T = RegisterControllerRecord;
                 $body
             }
+            MetadataRecord::ZkTxn($r) => {
+                type $T = ZkTxnRecord;
+                $body
+            }
+            MetadataRecord::ZkSnapshot($r) => {
+                type $T = ZkSnapshotRecord;
+                $body
+            }
         }
     };
 }
@@ -237,6 +252,7 @@ impl MetadataRecord {
             5 => PartitionChangeRecord::MAX_VERSION,
             17 => BrokerRegistrationChangeRecord::MAX_VERSION,
             1 | 2 | 4 | 9 | 12 | 15 | 18 | 19 | 20 | 21 | 23 | 24 | 25 | 27 => 0,
+            ZK_TXN_RECORD_API_KEY | ZK_SNAPSHOT_RECORD_API_KEY => 0,
             _ => return None,
         })
     }
@@ -316,6 +332,8 @@ impl MetadataRecord {
             24 => read_body(body, v, MetadataRecord::EndTransaction),
             25 => read_body(body, v, MetadataRecord::AbortTransaction),
             27 => read_body(body, v, MetadataRecord::RegisterController),
+            ZK_TXN_RECORD_API_KEY => read_body(body, v, MetadataRecord::ZkTxn),
+            ZK_SNAPSHOT_RECORD_API_KEY => read_body(body, v, MetadataRecord::ZkSnapshot),
             other => Err(RecordError::UnknownApiKey(other)),
         }?;
         Ok((frame, rec))

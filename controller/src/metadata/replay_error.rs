@@ -75,4 +75,11 @@ pub enum ReplayError {
     /// A `RemoveAccessControlEntryRecord` for an ACL id that does not exist.
     #[error("failed to find existing ACL with id {0}")]
     UnknownAcl(Uuid),
+    /// A ZooKeeper transaction replayed without the offset that is its zxid.
+    #[error("METAQUORUM_ZK_TXN_RECORD replayed without its offset")]
+    ZkTxnWithoutOffset,
+    /// A ZooKeeper snapshot record that does not fit the tree (a node before its parent, a
+    /// path or session twice), or one found in the log rather than in a snapshot.
+    #[error("METAQUORUM_ZK_SNAPSHOT_RECORD: {0}")]
+    ZkSnapshot(String),
 }

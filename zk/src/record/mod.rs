@@ -333,33 +333,46 @@ pub fn snapshot(tree: &DataTree) -> Vec<SnapshotRecord> {
     out
 }
 
-/// The tree a snapshot's records describe. A node whose parent has not come yet, or a path
-/// given twice, is an error: nothing is guessed.
+/// The tree a snapshot's records describe. The root must come first; a node whose parent has
+/// not come yet, or a path or session given twice, is an error: nothing is guessed.
 pub fn restore(records: &[SnapshotRecord]) -> Result<DataTree, RecordError> {
-    let mut nodes: Vec<(String, Znode)> = Vec::new();
-    let mut sessions = Vec::new();
-    let mut last_zxid = 0;
+    match records.first() {
+        Some(SnapshotRecord::Node { path, .. }) if path == "/" => {}
+        _ => return Err(RecordError::Snapshot("the root is not first".into())),
+    }
+    let mut tree = DataTree::new();
     for r in records {
-        match r {
-            SnapshotRecord::Node {
-                path,
-                data,
-                acl,
-                stat,
-            } => nodes.push((
-                path.clone(),
-                Znode {
-                    data: data.clone(),
-                    acl: acl.clone(),
-                    stat: *stat,
-                    children: Default::default(),
-                },
-            )),
-            SnapshotRecord::Session { id, session } => sessions.push((*id, session.clone())),
-            SnapshotRecord::LastZxid(z) => last_zxid = *z,
+        restore_into(&mut tree, r)?;
+    }
+    Ok(tree)
+}
+
+/// Applies one snapshot record to `tree` (see [`DataTree::restore_node`]: the root record
+/// starts the tree over, so a snapshot's records restored in order give its tree whatever
+/// `tree` held). On error `tree` is unchanged.
+pub fn restore_into(tree: &mut DataTree, record: &SnapshotRecord) -> Result<(), RecordError> {
+    match record {
+        SnapshotRecord::Node {
+            path,
+            data,
+            acl,
+            stat,
+        } => {
+            let node = Znode {
+                data: data.clone(),
+                acl: acl.clone(),
+                stat: *stat,
+                children: Default::default(),
+            };
+            tree.restore_node(path, node)
+        }
+        SnapshotRecord::Session { id, session } => tree.restore_session(*id, session.clone()),
+        SnapshotRecord::LastZxid(z) => {
+            tree.restore_last_zxid(*z);
+            Ok(())
         }
     }
-    DataTree::from_parts(nodes, sessions, last_zxid).map_err(RecordError::Snapshot)
+    .map_err(RecordError::Snapshot)
 }
 
 #[cfg(test)]

@@ -100,7 +100,29 @@ fn a_snapshot_that_does_not_make_a_tree_is_refused() {
     );
     assert!(restore(&[node("/a")]).is_err(), "no root first");
     assert!(restore(&[]).is_err(), "empty");
+    let session = SnapshotRecord::Session {
+        id: 5,
+        session: Session {
+            timeout_ms: 4_000,
+            passwd: Bytes::from_static(&[1; 16]),
+        },
+    };
+    assert!(
+        restore(&[node("/"), session.clone(), session.clone()]).is_err(),
+        "a session twice"
+    );
     assert!(restore(&[node("/"), node("/a")]).is_ok());
+
+    // Restored one record at a time, the root starts the tree over and a refused record
+    // leaves the tree as it was.
+    let mut tree = restore(&[node("/"), node("/a"), session.clone()]).unwrap();
+    let before = tree.clone();
+    assert!(restore_into(&mut tree, &node("/a")).is_err());
+    assert!(restore_into(&mut tree, &session).is_err());
+    assert_eq!(tree, before);
+    restore_into(&mut tree, &node("/")).unwrap();
+    assert_eq!(tree.node_count(), 1);
+    assert_eq!(tree.sessions().count(), 0);
 }
 
 /// One random write of a small tree.
