@@ -120,7 +120,7 @@ impl DataTree {
 
     /// Adds one node of a snapshot, as ZooKeeper's `DataTree.deserialize` reads them: the root
     /// starts the tree over (no other node, no session, zxid 0); any other node must be new and
-    /// come after its parent. Children and `num_children` are rebuilt from the nodes that
+    /// come after its parent, which must not be ephemeral. Children and `num_children` are rebuilt from the nodes that
     /// follow, the ephemerals index from the owners. On error nothing changed.
     pub fn restore_node(&mut self, path: &str, mut node: Znode) -> Result<(), String> {
         node.children = OrdSet::new();
@@ -138,8 +138,12 @@ impl DataTree {
         if self.nodes.contains_key(path) {
             return Err(format!("{path} appears twice"));
         }
-        if !self.nodes.contains_key(path::parent(path)) {
-            return Err(format!("{path} comes before its parent"));
+        match self.nodes.get(path::parent(path)) {
+            None => return Err(format!("{path} comes before its parent")),
+            Some(p) if owned_by_session(p.stat.ephemeral_owner) => {
+                return Err(format!("{path} is the child of an ephemeral node"))
+            }
+            Some(_) => {}
         }
         self.link_child(path::parent(path), path::name(path));
         let key: Arc<str> = path.into();

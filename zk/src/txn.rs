@@ -385,7 +385,16 @@ pub fn apply(tree: &mut DataTree, header: &TxnHeader, txn: &Txn) -> Applied {
             node,
             parent_cversion,
         } => {
-            if tree.get(path).is_some() || tree.get(path::parent(path)).is_none() {
+            // What prepare checked, checked again: a create that no longer fits would break
+            // the tree's invariants (an ephemeral with children could not be deleted with its
+            // session; one owned by a closed session would never be).
+            let fits = tree.get(path).is_none()
+                && tree
+                    .get(path::parent(path))
+                    .is_some_and(|p| !owned_by_session(p.stat.ephemeral_owner))
+                && (!owned_by_session(node.ephemeral_owner)
+                    || tree.session(node.ephemeral_owner).is_some());
+            if !fits {
                 return system_error;
             }
             let stat = tree.create_node(
@@ -671,5 +680,32 @@ mod tests {
         );
         assert_eq!(tree.get("/missing/child"), None);
         assert_eq!(tree.node_count(), before.node_count());
+
+        // An ephemeral of a session that is not open would never be deleted; a child of an
+        // ephemeral could not be deleted with it (found by the controller's image property
+        // tests, which apply random transactions).
+        let create = |path: &str, owner: i64| Txn::Create {
+            path: path.into(),
+            node: NewNode {
+                data: None,
+                acl: Acl::open_unsafe().into(),
+                ephemeral_owner: owner,
+            },
+            parent_cversion: 1,
+        };
+        let system_error = Applied::Error(ErrorCode::SystemError.code());
+        assert_eq!(
+            apply(&mut tree, &header, &create("/e", SESSION)),
+            system_error
+        );
+        assert_eq!(tree, before);
+        open_session(&mut tree);
+        assert!(matches!(
+            apply(&mut tree, &header, &create("/e", SESSION)),
+            Applied::Created { .. }
+        ));
+        let with_ephemeral = tree.clone();
+        assert_eq!(apply(&mut tree, &header, &create("/e/c", 0)), system_error);
+        assert_eq!(tree, with_ephemeral);
     }
 }
