@@ -16,7 +16,7 @@
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use metaquorum_controller::apis::ControllerCall;
+use metaquorum_controller::control::controller::ControllerRequest;
 use metaquorum_controller::control::controller::QuorumController;
 use metaquorum_controller::metadata::image::MetadataImage;
 use metaquorum_controller::metadata::loader::{CommittedBatch, LoadedImage, MetadataLoader};
@@ -297,7 +297,7 @@ impl Combined {
 }
 
 impl<L: SnapshotStore> StateMachine<L> for Combined {
-    type Request = ControllerCall;
+    type Request = ControllerRequest;
 
     fn load(&mut self, store: &L) -> Result<Offset, SnapshotError> {
         // The snapshot is read and decoded once: the broker half continues from the image
@@ -315,7 +315,7 @@ impl<L: SnapshotStore> StateMachine<L> for Combined {
         self.broker.after_apply(ctx);
     }
 
-    fn handle(&mut self, request: ControllerCall, ctx: &mut Ctx<'_, L>) {
+    fn handle(&mut self, request: ControllerRequest, ctx: &mut Ctx<'_, L>) {
         self.controller.handle(request, ctx);
     }
 

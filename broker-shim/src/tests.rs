@@ -540,7 +540,8 @@ async fn a_combined_node_publishes_the_controllers_images_with_their_changes() {
                 ),
                 version: 3,
                 reply,
-            },
+            }
+            .into(),
         );
         replies.push(rx);
     }

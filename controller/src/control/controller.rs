@@ -11,6 +11,11 @@
 //! committed and applied. Losing leadership answers everything pending with NOT_CONTROLLER and
 //! drops the uncommitted state. The active controller also fences brokers whose sessions
 //! expire and writes a NoOp record when idle for `metadata.max.idle.interval.ms`.
+//!
+//! Requests come in two kinds ([`ControllerRequest`]): Kafka's metadata APIs, and the asks of
+//! the ZooKeeper front ([`super::zk`]: open a session, a write, session liveness), which the
+//! active controller turns into ZooKeeper transactions the same way and whose sessions it
+//! expires.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -24,6 +29,7 @@ use super::brokers::{balance_leaders, BrokerLifecycle};
 use super::errors::ErrorCode;
 use super::outcome::ControlResult;
 use super::topics::TopicDefaults;
+use super::zk::{self as zk_control, SessionLiveness, ZkCall, ZkOp, ZkOutcome, ZkSettings};
 use crate::apis::{
     error_response, metadata_api_of, outcome_unknown, AnyMetadataApi, ControllerCall, Handled,
     Handling, OnController,
@@ -93,13 +99,70 @@ pub enum ProposalError {
     Propose(#[from] ProposeError),
 }
 
+/// A request for the controller's state machine.
+#[derive(Debug)]
+pub enum ControllerRequest {
+    /// A Kafka metadata API request.
+    Kafka(ControllerCall),
+    /// An ask of the ZooKeeper front.
+    Zk(ZkCall),
+}
+
+impl From<ControllerCall> for ControllerRequest {
+    fn from(call: ControllerCall) -> Self {
+        ControllerRequest::Kafka(call)
+    }
+}
+
+impl From<ZkCall> for ControllerRequest {
+    fn from(call: ZkCall) -> Self {
+        ControllerRequest::Zk(call)
+    }
+}
+
+/// An answer waiting for the records it rests on to be applied.
+enum Waiting {
+    /// A Kafka response (boxed: most are large).
+    Kafka(oneshot::Sender<ResponseKind>, Box<ResponseKind>),
+    /// A ZooKeeper outcome.
+    Zk(oneshot::Sender<ZkOutcome>, ZkOutcome),
+}
+
+impl Waiting {
+    fn send(self) {
+        match self {
+            Waiting::Kafka(tx, r) => {
+                let _ = tx.send(*r);
+            }
+            Waiting::Zk(tx, o) => {
+                let _ = tx.send(o);
+            }
+        }
+    }
+
+    /// The answer when leadership is lost before the records committed: they may still
+    /// commit under the next leader.
+    fn send_unknown(self) {
+        match self {
+            Waiting::Kafka(tx, r) => {
+                let _ = tx.send(outcome_unknown(*r));
+            }
+            Waiting::Zk(tx, _) => {
+                let _ = tx.send(ZkOutcome::Unknown);
+            }
+        }
+    }
+}
+
 /// The leader's state while it is the active controller.
 struct Active {
     epoch: Epoch,
     /// The committed image plus every record this controller proposed since.
     latest: MetadataImage,
-    /// Responses waiting for their records: answered once the offset is applied.
-    replies: BTreeMap<Offset, Vec<(oneshot::Sender<ResponseKind>, ResponseKind)>>,
+    /// Answers waiting for their records: sent once the offset is applied.
+    replies: BTreeMap<Offset, Vec<Waiting>>,
+    /// When each ZooKeeper session expires unless heard from.
+    sessions: SessionLiveness,
     /// Offset of the last record proposed (-1 if none this epoch).
     last_proposed: Offset,
     /// The latest image after each proposal, by the proposal's last offset: when that batch
@@ -122,7 +185,9 @@ pub struct QuorumController {
     applied_timestamp_ms: i64,
     active: Option<Active>,
     /// Requests that reached the leader before it became active.
-    waiting: VecDeque<ControllerCall>,
+    waiting: VecDeque<ControllerRequest>,
+    /// What the ZooKeeper front's writes may do.
+    zk: ZkSettings,
     lifecycle: BrokerLifecycle,
     rng: StdRng,
     snapshots: Snapshotter,
@@ -147,6 +212,7 @@ impl QuorumController {
             applied_timestamp_ms: -1,
             active: None,
             waiting: VecDeque::new(),
+            zk: ZkSettings::default(),
             lifecycle: BrokerLifecycle::default(),
             rng: StdRng::seed_from_u64(seed),
             new_active_controllers: 0,
@@ -170,13 +236,26 @@ impl QuorumController {
         self
     }
 
+    /// Sets what the ZooKeeper front's writes may do.
+    pub fn with_zk(mut self, settings: ZkSettings) -> Self {
+        self.zk = settings;
+        self
+    }
+
     /// The images committed since the last call, in order (empty unless
     /// [`Self::publish_images`]).
     pub fn take_published(&mut self) -> Vec<LoadedImage> {
         std::mem::take(&mut self.published)
     }
 
-    fn not_controller<L: SnapshotStore>(call: ControllerCall, ctx: &Ctx<'_, L>) {
+    fn not_controller<L: SnapshotStore>(request: ControllerRequest, ctx: &Ctx<'_, L>) {
+        let call = match request {
+            ControllerRequest::Kafka(call) => call,
+            ControllerRequest::Zk(call) => {
+                let _ = call.reply.send(ZkOutcome::NotActive);
+                return;
+            }
+        };
         let leader = ctx.leader_id().filter(|l| *l != ctx.node_id());
         let message = match leader {
             Some(l) => format!("The active controller is node {l}."),
@@ -204,9 +283,8 @@ impl QuorumController {
         );
         self.lifecycle.deactivate();
         for (_, replies) in active.replies {
-            for (tx, response) in replies {
-                // The outcome is unknown: the records may still commit under the next leader.
-                let _ = tx.send(outcome_unknown(response));
+            for waiting in replies {
+                waiting.send_unknown();
             }
         }
     }
@@ -241,6 +319,7 @@ impl QuorumController {
             epoch,
             latest: self.loader.image().clone(),
             replies: BTreeMap::new(),
+            sessions: SessionLiveness::activate(&self.loader.image().zk, ctx.now_ms()),
             last_proposed: Offset(-1),
             images: VecDeque::new(),
             last_write_ms: ctx.now_ms(),
@@ -268,8 +347,11 @@ impl QuorumController {
                 tracing::error!("could not write the activation records: {e}");
             }
         }
-        while let Some(call) = self.waiting.pop_front() {
-            self.dispatch(call, ctx);
+        while let Some(request) = self.waiting.pop_front() {
+            match request {
+                ControllerRequest::Kafka(call) => self.dispatch(call, ctx),
+                ControllerRequest::Zk(call) => self.dispatch_zk(call, ctx),
+            }
         }
     }
 
@@ -281,13 +363,15 @@ impl QuorumController {
     ) -> Result<Offset, ProposalError> {
         let active = self.active.as_mut().ok_or(ProposalError::NotActive)?;
         let mut delta = MetadataDelta::new(&active.latest);
-        for r in &records {
-            delta
-                .replay(r)
-                .map_err(|source| ProposalError::RecordDoesNotApply {
+        // Replayed at the offsets they will have: a ZooKeeper transaction's zxid is its offset.
+        let first = ctx.next_offset();
+        for (i, r) in records.iter().enumerate() {
+            delta.replay_at(first + i as i64, r).map_err(|source| {
+                ProposalError::RecordDoesNotApply {
                     record: format!("{r:?}"),
                     source,
-                })?;
+                }
+            })?;
         }
         let data: Vec<RecordData> = records
             .iter()
@@ -297,7 +381,11 @@ impl QuorumController {
             })
             .collect();
         let n = data.len() as i64;
-        let (_, first) = ctx.propose(data)?;
+        let (_, proposed_at) = ctx.propose(data)?;
+        debug_assert_eq!(
+            proposed_at, first,
+            "the offsets the records were replayed at"
+        );
         let last = first + (n - 1);
         active.latest = delta.apply(MetadataProvenance {
             offset: last,
@@ -344,8 +432,89 @@ impl QuorumController {
             a.replies
                 .entry(wait_for)
                 .or_default()
-                .push((reply, response));
+                .push(Waiting::Kafka(reply, Box::new(response)));
         }
+    }
+
+    /// Answers an ask of the ZooKeeper front on the active controller: one transaction
+    /// proposed and answered once applied, a refusal answered at once with the offset it rests
+    /// on, or a touch.
+    fn dispatch_zk<L: SnapshotStore>(&mut self, call: ZkCall, ctx: &mut Ctx<'_, L>) {
+        let (now, wall_ms) = (ctx.now_ms(), ctx.wall_ms());
+        let Some(active) = self.active.as_mut() else {
+            return Self::not_controller(ControllerRequest::Zk(call), ctx);
+        };
+        let tree = &active.latest.zk;
+        let record = match &call.op {
+            ZkOp::Touch { session_ids } => {
+                active.sessions.touch(tree, session_ids, now);
+                let _ = call.reply.send(ZkOutcome::Touched);
+                return;
+            }
+            ZkOp::OpenSession { timeout_ms } => Ok(zk_control::open_session_record(
+                &mut active.sessions,
+                tree,
+                *timeout_ms,
+                &mut self.rng,
+                wall_ms,
+                now,
+            )),
+            ZkOp::Write {
+                session_id,
+                ids,
+                request,
+            } => zk_control::write_record(
+                &mut active.sessions,
+                tree,
+                *session_id,
+                ids,
+                request,
+                self.zk,
+                wall_ms,
+                now,
+            ),
+        };
+        let record = match record {
+            Ok(r) => r,
+            Err(code) => {
+                let after_zxid = active.latest.provenance.offset.into();
+                let _ = call.reply.send(ZkOutcome::Refused { code, after_zxid });
+                return;
+            }
+        };
+        match self.propose(vec![record], ctx) {
+            Ok(zxid) => {
+                if let Some(a) = self.active.as_mut() {
+                    let outcome = ZkOutcome::Committed { zxid: zxid.into() };
+                    a.replies
+                        .entry(zxid)
+                        .or_default()
+                        .push(Waiting::Zk(call.reply, outcome));
+                }
+            }
+            Err(e) => {
+                // Nothing was appended (the core refused it, or this controller lost its
+                // active state): the node closes the connection and the client retries.
+                tracing::warn!("a ZooKeeper write was not proposed: {e}");
+                let _ = call.reply.send(ZkOutcome::NotActive);
+            }
+        }
+    }
+
+    /// Proposes the expiry of every ZooKeeper session whose deadline passed; returns the next
+    /// deadline.
+    fn expire_zk_sessions<L: SnapshotStore>(&mut self, ctx: &mut Ctx<'_, L>) -> Option<Millis> {
+        let now = ctx.now_ms();
+        let active = self.active.as_mut()?;
+        let expired = active.sessions.expire(&active.latest.zk, now);
+        for id in expired {
+            tracing::info!("ZooKeeper session 0x{id:x} expired");
+            let record = zk_control::expiry_record(id, ctx.wall_ms());
+            if let Err(e) = self.propose(vec![record], ctx) {
+                tracing::error!("expiring ZooKeeper session 0x{id:x}: {e}");
+            }
+        }
+        self.active.as_ref()?.sessions.next_deadline()
     }
 
     /// Runs a request's handler: on the active controller against its latest image, or (for
@@ -358,7 +527,7 @@ impl QuorumController {
         let latest = match self.active.as_ref() {
             Some(a) => a.latest.clone(),
             None if api.on_controller() == OnController::Any => self.loader.image().clone(),
-            None => return Self::not_controller(call, ctx),
+            None => return Self::not_controller(call.into(), ctx),
         };
         let ControllerCall {
             request,
@@ -402,8 +571,8 @@ impl QuorumController {
         };
         let later = active.replies.split_off(&self.applied);
         for (_, replies) in std::mem::replace(&mut active.replies, later) {
-            for (tx, response) in replies {
-                let _ = tx.send(response);
+            for waiting in replies {
+                waiting.send();
             }
         }
     }
@@ -514,7 +683,7 @@ impl QuorumController {
 }
 
 impl<L: SnapshotStore> StateMachine<L> for QuorumController {
-    type Request = ControllerCall;
+    type Request = ControllerRequest;
 
     fn load(&mut self, store: &L) -> Result<Offset, SnapshotError> {
         // A loaded snapshot replaces everything; its image is published by whoever loads it.
@@ -554,18 +723,22 @@ impl<L: SnapshotStore> StateMachine<L> for QuorumController {
         self.maybe_snapshot(ctx);
     }
 
-    fn handle(&mut self, call: ControllerCall, ctx: &mut Ctx<'_, L>) {
+    fn handle(&mut self, request: ControllerRequest, ctx: &mut Ctx<'_, L>) {
         self.check_leadership(ctx);
-        // The APIs any controller answers need no active state.
-        if self.active.is_some()
-            || metadata_api_of(&call.request)
-                .is_some_and(|a| a.on_controller() == OnController::Any)
-        {
-            self.dispatch(call, ctx);
-        } else if ctx.role() == RoleKind::Leader && self.waiting.len() < WAITING_MAX {
-            self.waiting.push_back(call);
-        } else {
-            Self::not_controller(call, ctx);
+        match request {
+            // The APIs any controller answers need no active state.
+            ControllerRequest::Kafka(call)
+                if self.active.is_some()
+                    || metadata_api_of(&call.request)
+                        .is_some_and(|a| a.on_controller() == OnController::Any) =>
+            {
+                self.dispatch(call, ctx)
+            }
+            ControllerRequest::Zk(call) if self.active.is_some() => self.dispatch_zk(call, ctx),
+            request if ctx.role() == RoleKind::Leader && self.waiting.len() < WAITING_MAX => {
+                self.waiting.push_back(request);
+            }
+            request => Self::not_controller(request, ctx),
         }
     }
 
@@ -648,6 +821,9 @@ impl<L: SnapshotStore> StateMachine<L> for QuorumController {
             if let Some(expiry) = self.lifecycle.next_expiry_ms(&a.latest, session) {
                 next = next.min(expiry);
             }
+        }
+        if let Some(expiry) = self.expire_zk_sessions(ctx) {
+            next = next.min(expiry);
         }
         Some(next.max(now + 1))
     }

@@ -10,6 +10,8 @@
 //! - [`topics`], [`acls`], [`configs`], [`brokers`], [`alter_partition`]: the write handlers,
 //!   each turning a request and the latest image into records and a response ([`outcome`]);
 //!   the Kafka APIs that call them, and the read-only views, are in [`crate::apis`];
+//! - [`zk`]: the ZooKeeper front's asks turned into ZooKeeper transactions, and session
+//!   liveness and expiry;
 //! - [`controller`]: the metadata state machine and the active controller around them.
 
 pub mod acls;
@@ -24,3 +26,4 @@ pub mod partition_change;
 pub mod placement;
 pub mod topic_name;
 pub mod topics;
+pub mod zk;

@@ -375,11 +375,8 @@ fn the_same_inputs_give_the_same_effects() {
 
 #[test]
 fn a_committed_batch_the_controller_cannot_replay_stops_it_with_code_4() {
-    use crate::config::HostPort;
-    use crate::control::controller::{ControllerSettings, QuorumController};
-    use crate::control::topics::TopicDefaults;
+    use crate::control::controller::QuorumController;
     use crate::raft::{ElectionState, LogOp};
-    use crate::snapshots::SnapshotPolicy;
 
     // A log whose first batch is not a metadata record: written by an earlier leader, durable.
     let mut store = MemStore::new();
@@ -394,30 +391,7 @@ fn a_committed_batch_the_controller_cannot_replay_stops_it_with_code_4() {
     );
     store.apply(LogOp::Append(garbage)).unwrap();
     store.flush().unwrap();
-    let settings = ControllerSettings {
-        cluster_id: "c".into(),
-        voters: [(
-            NodeId(1),
-            HostPort {
-                host: "localhost".into(),
-                port: 9093,
-            },
-        )]
-        .into(),
-        bootstrap_metadata_version: crate::metadata::version::LATEST_PRODUCTION.0,
-        broker_session_timeout_ms: 9_000,
-        idle_interval_ms: 0,
-        snapshots: SnapshotPolicy {
-            bytes_max: u64::MAX,
-            interval_ms: 0,
-            retention: metaquorum_log::Retention {
-                bytes_max: -1,
-                ms: -1,
-            },
-        },
-        topic_defaults: TopicDefaults::default(),
-        leader_balance_interval_ms: None,
-    };
+    let settings = controller_settings();
     let mut config = config(&[NodeId(1)], 7);
     config.persisted = Some(ElectionState {
         epoch: Epoch(1),
@@ -448,6 +422,142 @@ fn a_committed_batch_the_controller_cannot_replay_stops_it_with_code_4() {
     }
     assert_eq!(ExitCode::Metadata as i32, 4);
     assert_eq!(ExitCode::Storage as i32, 3);
+}
+
+/// A controller's settings for a single voter, snapshots off.
+fn controller_settings() -> crate::control::controller::ControllerSettings {
+    use crate::config::HostPort;
+    use crate::control::controller::ControllerSettings;
+    use crate::control::topics::TopicDefaults;
+    use crate::snapshots::SnapshotPolicy;
+    ControllerSettings {
+        cluster_id: "c".into(),
+        voters: [(
+            NodeId(1),
+            HostPort {
+                host: "localhost".into(),
+                port: 9093,
+            },
+        )]
+        .into(),
+        bootstrap_metadata_version: crate::metadata::version::LATEST_PRODUCTION.0,
+        broker_session_timeout_ms: 9_000,
+        idle_interval_ms: 0,
+        snapshots: SnapshotPolicy {
+            bytes_max: u64::MAX,
+            interval_ms: 0,
+            retention: metaquorum_log::Retention {
+                bytes_max: -1,
+                ms: -1,
+            },
+        },
+        topic_defaults: TopicDefaults::default(),
+        leader_balance_interval_ms: None,
+    }
+}
+
+// The ZooKeeper front's asks on the active controller: a session opens with an id and
+// password drawn there, a write commits at the offset that is its zxid, a refusal names the
+// offset it rests on, and a session not heard from for its timeout expires with its
+// ephemerals, in one record.
+#[test]
+fn zookeeper_sessions_and_writes_on_the_active_controller() {
+    use crate::control::controller::QuorumController;
+    use crate::control::zk::{ZkCall, ZkOp, ZkOutcome};
+    use metaquorum_zk::proto::request::CreateRequest;
+    use metaquorum_zk::proto::{Acl, CreateMode, ErrorCode, Request};
+    use tokio::sync::oneshot;
+
+    let mut node: Node<QuorumController, MemStore> = Node::new(
+        config(&[NodeId(1)], 7),
+        MemStore::new(),
+        QuorumController::new(controller_settings(), 7),
+    )
+    .unwrap();
+    let mut now = 5_000;
+    for _ in 0..3 {
+        let effects = node.tick(now);
+        settle(&mut node, now, effects);
+        now += 1;
+    }
+    let ask = |node: &mut Node<QuorumController, MemStore>, now, op| {
+        let (reply, mut rx) = oneshot::channel();
+        node.request(now, ZkCall { op, reply }.into());
+        let effects = node.ready(now);
+        settle(node, now, effects);
+        rx.try_recv().expect("answered once applied")
+    };
+    let opened = ask(&mut node, now, ZkOp::OpenSession { timeout_ms: 6_000 });
+    let ZkOutcome::Committed { zxid } = opened else {
+        panic!("{opened:?}")
+    };
+    let image = node.state_machine().image().clone();
+    assert_eq!(image.provenance.offset.0, zxid);
+    let (session_id, session) = image.zk.sessions().next().expect("the session is open");
+    assert_eq!(session.timeout_ms, 6_000);
+    assert_eq!(session.passwd.len(), 16);
+
+    let create = |path: &str, flags| {
+        Request::Create(CreateRequest {
+            path: path.into(),
+            data: None,
+            acl: Acl::open_unsafe(),
+            flags,
+            ttl_ms: None,
+        })
+    };
+    let write = |request| ZkOp::Write {
+        session_id,
+        ids: Vec::new(),
+        request,
+    };
+    let ephemeral = CreateMode::Ephemeral as i32;
+    let created = ask(&mut node, now, write(create("/e", ephemeral)));
+    let ZkOutcome::Committed { zxid } = created else {
+        panic!("{created:?}")
+    };
+    let image = node.state_machine().image().clone();
+    assert_eq!(image.zk.get("/e").unwrap().stat.czxid, zxid);
+    assert_eq!(image.zk.get("/e").unwrap().stat.ephemeral_owner, session_id);
+    assert_eq!(
+        ask(&mut node, now, write(create("/e", 0))),
+        ZkOutcome::Refused {
+            code: ErrorCode::NodeExists,
+            after_zxid: zxid
+        }
+    );
+
+    // Touched at 7 s, the session lives until 13 s, then expires with its ephemeral.
+    assert_eq!(
+        ask(
+            &mut node,
+            7_000,
+            ZkOp::Touch {
+                session_ids: vec![session_id]
+            }
+        ),
+        ZkOutcome::Touched
+    );
+    let effects = node.tick(12_999);
+    settle(&mut node, 12_999, effects);
+    assert!(node
+        .state_machine()
+        .image()
+        .zk
+        .session(session_id)
+        .is_some());
+    let effects = node.tick(13_000);
+    settle(&mut node, 13_000, effects);
+    let image = node.state_machine().image().clone();
+    assert!(image.zk.session(session_id).is_none(), "expired");
+    assert!(image.zk.get("/e").is_none(), "its ephemeral went with it");
+    assert_eq!(
+        ask(&mut node, 13_001, write(create("/f", 0))),
+        ZkOutcome::Refused {
+            code: ErrorCode::SessionExpired,
+            after_zxid: image.provenance.offset.0
+        }
+    );
 }
 
 /// A state machine over any store that counts what it applies; it claims a snapshot up to

@@ -12,6 +12,7 @@ use kafka_protocol::messages::DescribeQuorumRequest;
 use crate::apis::describe_quorum::describe_quorum_response;
 use crate::apis::{decode_metadata_request, ControllerCall, Route, CONTROLLER_API_TABLE};
 use crate::config::HostPort;
+use crate::control::controller::ControllerRequest;
 use crate::net::raft_wire::{
     decode_raft_request, encode_raft_response, raft_error_response, METADATA_TOPIC,
 };
@@ -22,7 +23,7 @@ use crate::shell::ShellHandle;
 
 /// The request handlers of a controller listener.
 pub(super) struct ControllerApis {
-    pub(super) shell: ShellHandle<ControllerCall>,
+    pub(super) shell: ShellHandle<ControllerRequest>,
     pub(super) cluster_id: String,
     pub(super) voters: BTreeMap<NodeId, HostPort>,
 }
@@ -66,7 +67,7 @@ fn respond(bytes: Result<Bytes, WireError>) -> Reply {
 }
 
 async fn raft_rpc(
-    shell: ShellHandle<ControllerCall>,
+    shell: ShellHandle<ControllerRequest>,
     cluster_id: String,
     request: RawRequest,
     peer: SocketAddr,
@@ -108,7 +109,7 @@ async fn raft_rpc(
 }
 
 async fn describe_quorum(
-    shell: ShellHandle<ControllerCall>,
+    shell: ShellHandle<ControllerRequest>,
     voters: BTreeMap<NodeId, HostPort>,
     request: RawRequest,
     peer: SocketAddr,
@@ -141,7 +142,7 @@ async fn describe_quorum(
 
 /// Hands a metadata API request to the state machine and encodes its answer.
 async fn state_machine_rpc(
-    shell: ShellHandle<ControllerCall>,
+    shell: ShellHandle<ControllerRequest>,
     request: RawRequest,
     peer: SocketAddr,
 ) -> Reply {
@@ -156,7 +157,7 @@ async fn state_machine_rpc(
         version,
         reply,
     };
-    let response = match shell.state_machine(call) {
+    let response = match shell.state_machine(call.into()) {
         Ok(()) => rx.await.ok(),
         Err(e) => {
             tracing::debug!("{api:?} from {peer}: {e}");

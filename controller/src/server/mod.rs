@@ -14,9 +14,8 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::apis::ControllerCall;
 use crate::config::Config;
-use crate::control::controller::{ControllerSettings, QuorumController};
+use crate::control::controller::{ControllerRequest, ControllerSettings, QuorumController};
 use crate::control::topics::TopicDefaults;
 use crate::net::server::{self, ServerLimits};
 use crate::shell::ShellHandle;
@@ -33,7 +32,7 @@ pub struct ControllerServer {
     pub listeners: Vec<SocketAddr>,
     /// Where `/metrics` is served, if configured.
     pub metrics: Option<SocketAddr>,
-    shell: ShellHandle<ControllerCall>,
+    shell: ShellHandle<ControllerRequest>,
     shutdown_tx: watch::Sender<bool>,
     shell_thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -49,7 +48,7 @@ impl ControllerServer {
     /// batches to the broker's metadata this way, as Kafka shares one Raft client.
     pub async fn start_with<S, F>(config: &Config, wrap: F) -> Result<Self, StartError>
     where
-        S: crate::node::StateMachine<Request = ControllerCall> + Send,
+        S: crate::node::StateMachine<Request = ControllerRequest> + Send,
         F: FnOnce(QuorumController) -> S,
     {
         let identity = storage::check_formatted(config)?;
@@ -130,7 +129,7 @@ impl ControllerServer {
     }
 
     /// The shell, to hand requests to the state machine.
-    pub fn shell(&self) -> &ShellHandle<ControllerCall> {
+    pub fn shell(&self) -> &ShellHandle<ControllerRequest> {
         &self.shell
     }
 

@@ -173,7 +173,7 @@ impl StateMachine<MemStore> for SimMachine {
     fn handle(&mut self, request: SimRequest, ctx: &mut Ctx<'_, MemStore>) {
         match (self, request) {
             (SimMachine::Values(v), SimRequest::Values(r)) => v.handle(r, ctx),
-            (SimMachine::Controller(c), SimRequest::Call(call)) => c.handle(*call, ctx),
+            (SimMachine::Controller(c), SimRequest::Call(call)) => c.handle((*call).into(), ctx),
             // Anything else is dropped: its caller sees the reply channel close.
             _ => {}
         }
