@@ -7,11 +7,12 @@
 //! client; [`tree`] is the replicated state (znodes, sessions, ephemerals), changed only by
 //! committed transactions ([`txn`]: prepared by the active controller, applied everywhere) and
 //! read with ZooKeeper's checks ([`read`]), with [`path`] and [`acl`] rules; [`watch`]es
-//! fire on what a transaction did; the session [`handshake`] is decided from the replicated
+//! fire on what a transaction did; a client [`conn`]ection orders its answers and events; the session [`handshake`] is decided from the replicated
 //! sessions; [`record`] is how transactions and snapshots travel in the metadata log. It depends on no other metaquorum crate, so the controller, the broker shim and the
 //! tests can all use it, and the large controller crate does not recompile for a protocol change.
 
 pub mod acl;
+pub mod conn;
 pub mod handshake;
 pub mod path;
 pub mod proto;
