@@ -4,7 +4,8 @@
 //! their registry ([`apis`]), the KRaft
 //! consensus core ([`raft`]), the deterministic node around it ([`node`]) and the shell that
 //! runs it ([`shell`]), snapshots of the image ([`snapshots`]), the Kafka wire protocol
-//! ([`net`]), metrics ([`metrics`]) and the assembled controller server ([`server`]).
+//! ([`net`]), metrics ([`metrics`]), the ZooKeeper front's listener ([`zk`]) and the assembled controller
+//! server ([`server`]).
 
 pub mod alloc;
 pub mod apis;
@@ -19,6 +20,7 @@ pub mod server;
 pub mod shell;
 pub mod snapshots;
 pub mod storage;
+pub mod zk;
 
 /// Unit tests decode hostile requests too: give them the allocator the binary uses.
 #[cfg(test)]

@@ -76,12 +76,18 @@ pub enum Handshake {
 }
 
 /// Decides the handshake of `request` against the sessions in `tree`, which this node has
-/// applied up to `tree.last_zxid()`.
-pub fn accept(request: &ConnectRequest, tree: &DataTree, limits: &SessionLimits) -> Handshake {
-    if request.last_zxid_seen > tree.last_zxid() {
+/// applied up to `applied_zxid` (the zxid its replies carry: the offset of the last record it
+/// applied, of whatever kind).
+pub fn accept(
+    request: &ConnectRequest,
+    tree: &DataTree,
+    applied_zxid: i64,
+    limits: &SessionLimits,
+) -> Handshake {
+    if request.last_zxid_seen > applied_zxid {
         return Handshake::Behind {
             client_zxid: request.last_zxid_seen,
-            applied_zxid: tree.last_zxid(),
+            applied_zxid,
         };
     }
     let timeout_ms = limits.negotiate(request.timeout_ms);
@@ -144,7 +150,7 @@ mod tests {
         let mut tree = DataTree::new();
         let limits = SessionLimits::default();
         assert_eq!(
-            accept(&request(0, &[0; 16], 0), &tree, &limits),
+            accept(&request(0, &[0; 16], 0), &tree, tree.last_zxid(), &limits),
             Handshake::NewSession { timeout_ms: 60_000 }
         );
         let header = TxnHeader {
@@ -157,22 +163,37 @@ mod tests {
             passwd: Bytes::from_static(&[9; 16]),
         };
         apply(&mut tree, &header, &open);
-        let Handshake::Reattached(r) = accept(&request(0x42, &[9; 16], 5), &tree, &limits) else {
+        let Handshake::Reattached(r) = accept(
+            &request(0x42, &[9; 16], 5),
+            &tree,
+            tree.last_zxid(),
+            &limits,
+        ) else {
             panic!("re-attach")
         };
         assert_eq!((r.session_id, &r.passwd[..]), (0x42, &[9u8; 16][..]));
         // A wrong password or an unknown session: expired, never a session.
         for (id, pw) in [(0x42, [8u8; 16]), (0x43, [9; 16])] {
-            let h = accept(&request(id, &pw, 0), &tree, &limits);
+            let h = accept(&request(id, &pw, 0), &tree, tree.last_zxid(), &limits);
             assert_eq!(h, Handshake::Expired(ConnectResponse::expired(Some(false))));
         }
         assert!(matches!(
-            accept(&request(0x42, &[9; 15], 0), &tree, &limits),
+            accept(
+                &request(0x42, &[9; 15], 0),
+                &tree,
+                tree.last_zxid(),
+                &limits
+            ),
             Handshake::Expired(_)
         ));
         // A client ahead of this node is refused before anything else.
         assert_eq!(
-            accept(&request(0x42, &[9; 16], 6), &tree, &limits),
+            accept(
+                &request(0x42, &[9; 16], 6),
+                &tree,
+                tree.last_zxid(),
+                &limits
+            ),
             Handshake::Behind {
                 client_zxid: 6,
                 applied_zxid: 5

@@ -12,7 +12,8 @@ pub const NON_CONFIG_ENV_VARS: &[&str] = &["METAQUORUM_LOG"];
 
 /// Maps an environment variable name to a property key the way Kafka's Docker image does, with
 /// the prefix [`ENV_PREFIX`]: strip the prefix, lower-case, then `___` → `-`, `__` → `_`,
-/// `_` → `.` (runs of underscores are read from the left). `METAQUORUM_NODE_ID` → `node.id`.
+/// `_` → `.` (runs of underscores are read from the left). `METAQUORUM_NODE_ID` → `node.id`;
+/// `METAQUORUM_ZOOKEEPER_FRONT_TICKTIME` → `zookeeper.front.tickTime` (the known key's case).
 /// `None` for a name without the prefix, with nothing after it, or in [`NON_CONFIG_ENV_VARS`].
 pub fn env_key_to_property(name: &str) -> Option<String> {
     if NON_CONFIG_ENV_VARS.contains(&name) {
@@ -43,7 +44,12 @@ pub fn env_key_to_property(name: &str) -> Option<String> {
             _ => {}
         }
     }
-    Some(out)
+    // Keys with capitals (ZooKeeper's `tickTime` under `zookeeper.front.`) are found by their
+    // lower-case form, which is all an environment variable name can spell.
+    let known = super::keys::KNOWN_KEYS
+        .iter()
+        .find(|k| k.name.to_ascii_lowercase() == out);
+    Some(known.map_or(out, |k| k.name.to_string()))
 }
 
 /// Splits one `--override` argument `key=value` at the first `=`. The key is trimmed and must

@@ -210,6 +210,63 @@ pub(super) const LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS: KeySpec = KeySpec {
           replica; >= 1.",
 };
 
+pub(super) const ZK_FRONT_LISTENER: KeySpec = KeySpec {
+    name: "zookeeper.front.listener",
+    default: Some(""),
+    doc: "`ip:port` where the node serves ZooKeeper clients (ZooKeeper's \
+          `clientPortAddress:clientPort`); empty disables the ZooKeeper front. Served by \
+          controllers (combined nodes included); a write on a controller that is not the active \
+          one closes the client's connection, and the client reconnects elsewhere with its \
+          session. metaquorum's own key.",
+};
+pub(super) const ZK_FRONT_TICK_TIME: KeySpec = KeySpec {
+    name: "zookeeper.front.tickTime",
+    default: Some("3000"),
+    doc: "ZooKeeper's `tickTime` in ms: the unit of the session timeout bounds, and how often a \
+          node sends the sessions it heard from to the active controller; >= 1.",
+};
+pub(super) const ZK_FRONT_MIN_SESSION_TIMEOUT: KeySpec = KeySpec {
+    name: "zookeeper.front.minSessionTimeout",
+    default: Some("-1"),
+    doc: "ZooKeeper's `minSessionTimeout` in ms; -1 means 2 × tickTime.",
+};
+pub(super) const ZK_FRONT_MAX_SESSION_TIMEOUT: KeySpec = KeySpec {
+    name: "zookeeper.front.maxSessionTimeout",
+    default: Some("-1"),
+    doc: "ZooKeeper's `maxSessionTimeout` in ms; -1 means 20 × tickTime. Must not be below the \
+          minimum.",
+};
+pub(super) const ZK_FRONT_MAX_CLIENT_CNXNS: KeySpec = KeySpec {
+    name: "zookeeper.front.maxClientCnxns",
+    default: Some("60"),
+    doc: "ZooKeeper's `maxClientCnxns`: connections from one client IP address at most; 0 for \
+          no limit.",
+};
+pub(super) const ZK_FRONT_JUTE_MAXBUFFER: KeySpec = KeySpec {
+    name: "zookeeper.front.jute.maxbuffer",
+    default: Some("1048575"),
+    doc: "ZooKeeper's `jute.maxbuffer`: the largest request, in bytes; a larger one closes the \
+          connection; >= 1024.",
+};
+pub(super) const ZK_FRONT_4LW_WHITELIST: KeySpec = KeySpec {
+    name: "zookeeper.front.4lw.commands.whitelist",
+    default: Some("srvr"),
+    doc: "ZooKeeper's `4lw.commands.whitelist`: comma-separated four-letter words answered on \
+          the client port, `*` for all. Served: `ruok`, `isro`, `srvr`, `stat`, `envi`.",
+};
+pub(super) const ZK_FRONT_SUPER_DIGEST: KeySpec = KeySpec {
+    name: "zookeeper.front.superDigest",
+    default: Some(""),
+    doc:
+        "ZooKeeper's `zookeeper.DigestAuthenticationProvider.superDigest`: the `user:base64(sha1)` \
+          digest whose `addauth digest` makes a client super; empty for none.",
+};
+pub(super) const ZK_FRONT_EXTENDED_TYPES: KeySpec = KeySpec {
+    name: "zookeeper.front.extendedTypesEnabled",
+    default: Some("false"),
+    doc: "ZooKeeper's `zookeeper.extendedTypesEnabled`: allow TTL nodes.",
+};
+
 /// Every key this module knows, in documentation order. The parser reads keys through these
 /// entries only; any other key is reported as unknown.
 pub(super) const KNOWN_KEYS: &[KeySpec] = &[
@@ -245,6 +302,15 @@ pub(super) const KNOWN_KEYS: &[KeySpec] = &[
     BROKER_RACK,
     AUTO_LEADER_REBALANCE_ENABLE,
     LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS,
+    ZK_FRONT_LISTENER,
+    ZK_FRONT_TICK_TIME,
+    ZK_FRONT_MIN_SESSION_TIMEOUT,
+    ZK_FRONT_MAX_SESSION_TIMEOUT,
+    ZK_FRONT_MAX_CLIENT_CNXNS,
+    ZK_FRONT_JUTE_MAXBUFFER,
+    ZK_FRONT_4LW_WHITELIST,
+    ZK_FRONT_SUPER_DIGEST,
+    ZK_FRONT_EXTENDED_TYPES,
 ];
 
 /// Lowest allowed `metadata.log.segment.min.bytes`. Kafka's floor is the 12-byte log overhead;

@@ -102,6 +102,27 @@ pub struct Config {
     pub auto_leader_rebalance_enable: bool,
     /// `leader.imbalance.check.interval.seconds`, >= 1.
     pub leader_imbalance_check_interval_seconds: u64,
+    /// The ZooKeeper front (`zookeeper.front.*`), if `zookeeper.front.listener` is set.
+    pub zookeeper_front: Option<ZkFrontConfig>,
+}
+
+/// The ZooKeeper front's keys (`zookeeper.front.*`, ZooKeeper's names after the prefix).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZkFrontConfig {
+    /// `zookeeper.front.listener`.
+    pub listener: std::net::SocketAddr,
+    /// `tickTime` and the session timeout bounds it implies (defaults applied).
+    pub limits: metaquorum_zk::handshake::SessionLimits,
+    /// `maxClientCnxns`; 0 for no limit.
+    pub max_client_cnxns: u64,
+    /// `jute.maxbuffer`, >= 1024.
+    pub jute_maxbuffer: u64,
+    /// `4lw.commands.whitelist`, split.
+    pub four_letter_words: Vec<String>,
+    /// `superDigest`, if set.
+    pub super_digest: Option<String>,
+    /// `extendedTypesEnabled`.
+    pub extended_types: bool,
 }
 
 /// Where configuration values come from, in increasing priority: `file`, `env`, `overrides`.
@@ -241,6 +262,70 @@ fn socket_addr_key(
             "expected ip:port, e.g. 127.0.0.1:9404, or empty",
         )
     })
+}
+
+/// The `zookeeper.front.*` keys; `None` without a listener. Every key is checked either way,
+/// so a mistake shows when the listener is turned off too.
+fn parse_zk_front(props: &Props) -> Result<Option<ZkFrontConfig>, ConfigError> {
+    let listener = socket_addr_key(props, &ZK_FRONT_LISTENER)?;
+    let tick = int_key(props, &ZK_FRONT_TICK_TIME, 1)?;
+    let tick = i32::try_from(tick).unwrap_or(i32::MAX);
+    let mut limits = metaquorum_zk::handshake::SessionLimits::from_tick(tick);
+    let bound = |spec: &KeySpec| -> Result<Option<i32>, ConfigError> {
+        let n = parse_int(spec, props.value(spec)?, -1, INT_MAX)?;
+        Ok((n >= 0).then(|| i32::try_from(n).unwrap_or(i32::MAX)))
+    };
+    if let Some(min) = bound(&ZK_FRONT_MIN_SESSION_TIMEOUT)? {
+        limits.min_session_timeout_ms = min;
+    }
+    if let Some(max) = bound(&ZK_FRONT_MAX_SESSION_TIMEOUT)? {
+        limits.max_session_timeout_ms = max;
+    }
+    if limits.max_session_timeout_ms < limits.min_session_timeout_ms {
+        return Err(invalid(
+            &ZK_FRONT_MAX_SESSION_TIMEOUT,
+            &limits.max_session_timeout_ms.to_string(),
+            format!(
+                "expected at least the minimum session timeout, {} ms",
+                limits.min_session_timeout_ms
+            ),
+        ));
+    }
+    let whitelist = props.value(&ZK_FRONT_4LW_WHITELIST)?;
+    let four_letter_words: Vec<String> = whitelist
+        .split(',')
+        .map(|w| w.trim().to_string())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let known = metaquorum_zk::proto::frame::FOUR_LETTER_WORDS;
+    if let Some(bad) = four_letter_words
+        .iter()
+        .find(|w| *w != "*" && !known.contains(&w.as_str()))
+    {
+        return Err(invalid(
+            &ZK_FRONT_4LW_WHITELIST,
+            whitelist,
+            format!("{bad} is not a four-letter word; expected some of {known:?} or *"),
+        ));
+    }
+    let super_digest = props.value(&ZK_FRONT_SUPER_DIGEST)?.trim();
+    if !super_digest.is_empty() && !super_digest.contains(':') {
+        return Err(invalid(
+            &ZK_FRONT_SUPER_DIGEST,
+            super_digest,
+            "expected user:base64(sha1(user:password))",
+        ));
+    }
+    let config = ZkFrontConfig {
+        listener: listener.unwrap_or_else(|| ([127, 0, 0, 1], 0).into()),
+        limits,
+        max_client_cnxns: int_key(props, &ZK_FRONT_MAX_CLIENT_CNXNS, 0)?,
+        jute_maxbuffer: int_key(props, &ZK_FRONT_JUTE_MAXBUFFER, 1024)?,
+        four_letter_words,
+        super_digest: (!super_digest.is_empty()).then(|| super_digest.to_string()),
+        extended_types: bool_key(props, &ZK_FRONT_EXTENDED_TYPES)?,
+    };
+    Ok(listener.map(|_| config))
 }
 
 /// A retention limit: -1 (unlimited) or >= 0.
@@ -492,6 +577,7 @@ impl Config {
                 &LEADER_IMBALANCE_CHECK_INTERVAL_SECONDS,
                 1,
             )?,
+            zookeeper_front: parse_zk_front(&props)?,
         };
         config.validate(advertised_explicit, &mut warnings)?;
         Ok(Loaded { config, warnings })

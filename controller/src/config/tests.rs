@@ -222,6 +222,15 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("initial.broker.registration.timeout.ms", "0"),
     ("auto.leader.rebalance.enable", "yes"),
     ("leader.imbalance.check.interval.seconds", "0"),
+    ("zookeeper.front.listener", "localhost:2181"),
+    ("zookeeper.front.tickTime", "0"),
+    ("zookeeper.front.minSessionTimeout", "-2"),
+    ("zookeeper.front.maxSessionTimeout", "x"),
+    ("zookeeper.front.maxClientCnxns", "-1"),
+    ("zookeeper.front.jute.maxbuffer", "100"),
+    ("zookeeper.front.4lw.commands.whitelist", "ruok,bogus"),
+    ("zookeeper.front.superDigest", "nocolon"),
+    ("zookeeper.front.extendedTypesEnabled", "yes"),
 ];
 
 /// Keys that take any string (Kafka accepts any rack name).
@@ -789,4 +798,37 @@ fn key_names_are_unique() {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), KNOWN_KEYS.len());
+}
+
+#[test]
+fn zookeeper_front_keys_take_zookeepers_defaults_and_bounds() {
+    let c = parse(CONTROLLER, &[]).unwrap().config;
+    assert_eq!(c.zookeeper_front, None, "off unless a listener is set");
+    let c = parse(
+        CONTROLLER,
+        &[
+            ("zookeeper.front.listener", Some("127.0.0.1:2181")),
+            ("zookeeper.front.tickTime", Some("2000")),
+            ("zookeeper.front.4lw.commands.whitelist", Some("ruok, srvr")),
+        ],
+    )
+    .unwrap()
+    .config;
+    let zk = c.zookeeper_front.unwrap();
+    assert_eq!(zk.listener, "127.0.0.1:2181".parse().unwrap());
+    // ZooKeeper's derived bounds: 2 and 20 ticks.
+    assert_eq!(zk.limits.min_session_timeout_ms, 4_000);
+    assert_eq!(zk.limits.max_session_timeout_ms, 40_000);
+    assert_eq!(zk.max_client_cnxns, 60);
+    assert_eq!(zk.jute_maxbuffer, 0xfffff);
+    assert_eq!(zk.four_letter_words, vec!["ruok", "srvr"]);
+    assert_eq!(zk.super_digest, None);
+    let e = error(
+        CONTROLLER,
+        &[
+            ("zookeeper.front.minSessionTimeout", Some("9000")),
+            ("zookeeper.front.maxSessionTimeout", Some("8000")),
+        ],
+    );
+    assert!(e.contains("zookeeper.front.maxSessionTimeout"), "{e}");
 }

@@ -48,6 +48,7 @@ use crate::raft::{
     Batch, Epoch, Millis, NodeId, Offset, ProposalId, ProposalOutcome, ProposeError, RoleKind,
 };
 use crate::snapshots::{load_latest, SnapshotError, SnapshotPolicy, SnapshotStore, Snapshotter};
+use crate::zk::feed::ZkFeed;
 
 /// Requests queued on a leader that is not yet active, at most.
 const WAITING_MAX: usize = 10_000;
@@ -188,6 +189,8 @@ pub struct QuorumController {
     waiting: VecDeque<ControllerRequest>,
     /// What the ZooKeeper front's writes may do.
     zk: ZkSettings,
+    /// Where committed images go to the ZooKeeper front's connections, if it is on.
+    zk_feed: Option<ZkFeed>,
     lifecycle: BrokerLifecycle,
     rng: StdRng,
     snapshots: Snapshotter,
@@ -213,6 +216,7 @@ impl QuorumController {
             active: None,
             waiting: VecDeque::new(),
             zk: ZkSettings::default(),
+            zk_feed: None,
             lifecycle: BrokerLifecycle::default(),
             rng: StdRng::seed_from_u64(seed),
             new_active_controllers: 0,
@@ -239,6 +243,13 @@ impl QuorumController {
     /// Sets what the ZooKeeper front's writes may do.
     pub fn with_zk(mut self, settings: ZkSettings) -> Self {
         self.zk = settings;
+        self
+    }
+
+    /// Publishes every committed image to the ZooKeeper front's connections through `feed`.
+    pub fn with_zk_feed(mut self, feed: ZkFeed) -> Self {
+        feed.reset(self.loader.image());
+        self.zk_feed = Some(feed);
         self
     }
 
@@ -451,6 +462,12 @@ impl QuorumController {
                 let _ = call.reply.send(ZkOutcome::Touched);
                 return;
             }
+            ZkOp::Sync => {
+                let after_zxid = active.latest.provenance.offset.into();
+                let code = metaquorum_zk::proto::ErrorCode::Ok;
+                let _ = call.reply.send(ZkOutcome::Answer { code, after_zxid });
+                return;
+            }
             ZkOp::OpenSession { timeout_ms } => Ok(zk_control::open_session_record(
                 &mut active.sessions,
                 tree,
@@ -478,7 +495,7 @@ impl QuorumController {
             Ok(r) => r,
             Err(code) => {
                 let after_zxid = active.latest.provenance.offset.into();
-                let _ = call.reply.send(ZkOutcome::Refused { code, after_zxid });
+                let _ = call.reply.send(ZkOutcome::Answer { code, after_zxid });
                 return;
             }
         };
@@ -579,11 +596,9 @@ impl QuorumController {
 
     /// On the active controller, a committed batch that ends exactly where one of its own
     /// proposals ended is already replayed in that proposal's image: take the image instead of
-    /// replaying the batch. Returns false (replay it) otherwise.
-    fn adopt_latest(&mut self, batch: &Batch) -> bool {
-        let Some(active) = self.active.as_mut() else {
-            return false;
-        };
+    /// replaying the batch, and return it. Returns `None` (replay it) otherwise.
+    fn adopt_latest(&mut self, batch: &Batch) -> Option<LoadedImage> {
+        let active = self.active.as_mut()?;
         let last = batch.next_offset() - 1;
         let mut adopted = None;
         // Several proposals may share one batch: their changes chain into the batch's.
@@ -608,20 +623,28 @@ impl QuorumController {
                     provenance,
                     ..image
                 };
-                if image.metadata_version().is_none() {
-                    // Only bootstrap-complete images are adopted; anything else replays.
-                    return false;
-                }
-                if self.publishing {
-                    self.published.push(LoadedImage {
-                        image: image.clone(),
-                        changes: changes.unwrap_or_default(),
-                    });
-                }
-                self.loader = MetadataLoader::from_image(image);
-                true
+                // Only bootstrap-complete images are adopted; anything else replays.
+                image.metadata_version()?;
+                self.loader = MetadataLoader::from_image(image.clone());
+                Some(LoadedImage {
+                    image,
+                    changes: changes.unwrap_or_default(),
+                })
             }
-            _ => false,
+            _ => None,
+        }
+    }
+
+    /// Hands newly committed images to whoever follows them: the broker half of a combined
+    /// node, and the ZooKeeper front's connections.
+    fn emit(&mut self, loaded: Vec<LoadedImage>) {
+        if let Some(feed) = &self.zk_feed {
+            for l in &loaded {
+                feed.publish(l);
+            }
+        }
+        if self.publishing {
+            self.published.extend(loaded);
         }
     }
 
@@ -690,6 +713,9 @@ impl<L: SnapshotStore> StateMachine<L> for QuorumController {
         self.published.clear();
         self.applied = load_latest(store, &mut self.loader)?.map_or(Offset(0), |id| id.end_offset);
         self.snapshots.reset();
+        if let Some(feed) = &self.zk_feed {
+            feed.reset(self.loader.image());
+        }
         Ok(self.applied)
     }
 
@@ -700,13 +726,14 @@ impl<L: SnapshotStore> StateMachine<L> for QuorumController {
                 Ok(c) => c,
                 Err(e) => return self.fatal("applying committed records", e, ctx),
             };
-            if !self.adopt_latest(batch) {
-                match self.loader.handle_batch(&committed) {
-                    Ok(loaded) if self.publishing => self.published.extend(loaded),
-                    Ok(_) => {}
+            let loaded = match self.adopt_latest(batch) {
+                Some(adopted) => vec![adopted],
+                None => match self.loader.handle_batch(&committed) {
+                    Ok(loaded) => loaded,
                     Err(e) => return self.fatal("applying committed records", e, ctx),
-                }
-            }
+                },
+            };
+            self.emit(loaded);
             self.applied_timestamp_ms = committed.append_timestamp_ms;
             self.snapshots.record_applied(batch.size_bytes() as u64);
         }

@@ -44,6 +44,8 @@ pub enum ZkOp {
         /// The request.
         request: Request,
     },
+    /// A sync: the offset the asking node must reach before it answers.
+    Sync,
     /// These sessions were heard from (a request or a ping) on the asking node.
     Touch {
         /// The sessions.
@@ -61,10 +63,10 @@ pub enum ZkOutcome {
         /// The record's offset.
         zxid: i64,
     },
-    /// Refused before any record was written: answer `code` once the node's image has reached
-    /// `after_zxid`, the state the refusal was decided on (so a client told NODEEXISTS can read
-    /// the node).
-    Refused {
+    /// Answer `code` once the node's image has reached `after_zxid`: a write refused before any
+    /// record was written (the state the refusal was decided on, so a client told NODEEXISTS
+    /// can read the node), or a sync (code 0, the latest offset the controller proposed).
+    Answer {
         /// The ZooKeeper error.
         code: ErrorCode,
         /// The offset the decision rests on.

@@ -521,7 +521,7 @@ fn zookeeper_sessions_and_writes_on_the_active_controller() {
     assert_eq!(image.zk.get("/e").unwrap().stat.ephemeral_owner, session_id);
     assert_eq!(
         ask(&mut node, now, write(create("/e", 0))),
-        ZkOutcome::Refused {
+        ZkOutcome::Answer {
             code: ErrorCode::NodeExists,
             after_zxid: zxid
         }
@@ -553,10 +553,74 @@ fn zookeeper_sessions_and_writes_on_the_active_controller() {
     assert!(image.zk.get("/e").is_none(), "its ephemeral went with it");
     assert_eq!(
         ask(&mut node, 13_001, write(create("/f", 0))),
-        ZkOutcome::Refused {
+        ZkOutcome::Answer {
             code: ErrorCode::SessionExpired,
             after_zxid: image.provenance.offset.0
         }
+    );
+}
+
+// A restarted controller replays the ZooKeeper sessions from its log and keeps them once it
+// is active again (each with a fresh timeout).
+#[test]
+fn zookeeper_sessions_survive_a_restart_of_the_active_controller() {
+    use crate::control::controller::QuorumController;
+    use crate::control::zk::{ZkCall, ZkOp, ZkOutcome};
+    use crate::raft::ElectionState;
+    use tokio::sync::oneshot;
+
+    let new_node = |store: MemStore, persisted: Option<ElectionState>| {
+        let mut config = config(&[NodeId(1)], 7);
+        config.persisted = persisted;
+        // Idle NoOp records on: the active controller's own proposals are adopted as images.
+        let settings = crate::control::controller::ControllerSettings {
+            idle_interval_ms: 500,
+            ..controller_settings()
+        };
+        Node::<QuorumController, MemStore>::new(config, store, QuorumController::new(settings, 7))
+            .unwrap()
+    };
+    let run = |node: &mut Node<QuorumController, MemStore>, from: Millis, to: Millis| {
+        for t in from..to {
+            let effects = node.tick(t);
+            settle(node, t, effects);
+        }
+    };
+    let mut node = new_node(MemStore::new(), None);
+    run(&mut node, 5_000, 5_003);
+    let (reply, mut rx) = oneshot::channel();
+    let op = ZkOp::OpenSession { timeout_ms: 6_000 };
+    node.request(5_003, ZkCall { op, reply }.into());
+    let effects = node.ready(5_003);
+    settle(&mut node, 5_003, effects);
+    assert!(matches!(rx.try_recv(), Ok(ZkOutcome::Committed { .. })));
+    let sessions: Vec<i64> = node
+        .state_machine()
+        .image()
+        .zk
+        .sessions()
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(sessions.len(), 1);
+    let persisted = Some(ElectionState {
+        epoch: node.core().epoch(),
+        leader_id: Some(NodeId(1)),
+        voted_id: Some(NodeId(1)),
+    });
+    let store = node.into_store();
+    let mut node = new_node(store, persisted);
+    run(&mut node, 0, 3_000);
+    assert_eq!(node.core().role(), RoleKind::Leader);
+    let after: Vec<i64> = node
+        .state_machine()
+        .image()
+        .zk
+        .sessions()
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(
+        after, sessions,
+        "the session is still open after the restart"
     );
 }
 

@@ -17,9 +17,12 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::control::controller::{ControllerRequest, ControllerSettings, QuorumController};
 use crate::control::topics::TopicDefaults;
+use crate::control::zk::ZkSettings;
 use crate::net::server::{self, ServerLimits};
 use crate::shell::ShellHandle;
 use crate::storage;
+use crate::zk::feed::ZkFeed;
+use crate::zk::{ZkFrontSettings, ZkSink};
 
 use handlers::ControllerApis;
 use setup::{
@@ -32,6 +35,8 @@ pub struct ControllerServer {
     pub listeners: Vec<SocketAddr>,
     /// Where `/metrics` is served, if configured.
     pub metrics: Option<SocketAddr>,
+    /// Where ZooKeeper clients connect, if the front is on.
+    pub zookeeper: Option<SocketAddr>,
     shell: ShellHandle<ControllerRequest>,
     shutdown_tx: watch::Sender<bool>,
     shell_thread: Option<std::thread::JoinHandle<()>>,
@@ -70,6 +75,16 @@ impl ControllerServer {
                 "no listener is named in controller.listener.names".into(),
             ));
         }
+        let zk_listener =
+            match &config.zookeeper_front {
+                Some(zk) => Some(tokio::net::TcpListener::bind(zk.listener).await.map_err(
+                    |e| StartError::Bind {
+                        addr: format!("zookeeper.front.listener {}", zk.listener),
+                        source: e,
+                    },
+                )?),
+                None => None,
+            };
         let metrics = serve_metrics(config).await?;
         let bootstrap_metadata_version = match storage::read_bootstrap_metadata_version(
             config.metadata_log_dir(),
@@ -98,9 +113,47 @@ impl ControllerServer {
             },
             random_seed(),
         );
+        let zk_feed = ZkFeed::new();
+        let state_machine = match &config.zookeeper_front {
+            Some(zk) => state_machine
+                .with_zk(ZkSettings {
+                    extended_types: zk.extended_types,
+                })
+                .with_zk_feed(zk_feed.clone()),
+            None => state_machine,
+        };
         let (shell, thread) =
             start_node(config, &identity.cluster_id, &voters, wrap(state_machine))?;
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let mut zookeeper = None;
+        if let (Some(listener), Some(zk)) = (zk_listener, &config.zookeeper_front) {
+            zookeeper = Some(listener.local_addr().map_err(|e| StartError::Bind {
+                addr: "zookeeper.front.listener".into(),
+                source: e,
+            })?);
+            let settings = ZkFrontSettings {
+                listener: zookeeper.unwrap_or(zk.listener),
+                limits: zk.limits,
+                max_client_cnxns: usize::try_from(zk.max_client_cnxns).unwrap_or(usize::MAX),
+                frame_bytes_max: usize::try_from(zk.jute_maxbuffer).unwrap_or(usize::MAX),
+                four_letter_words: zk.four_letter_words.clone(),
+                super_digest: zk.super_digest.clone(),
+                node_id: config.node_id.into(),
+            };
+            let sink_shell = shell.clone();
+            let sink: ZkSink = Arc::new(move |call| {
+                sink_shell
+                    .state_machine(ControllerRequest::Zk(call))
+                    .map_err(|e| e.to_string())
+            });
+            tokio::spawn(crate::zk::listener::serve(
+                listener,
+                settings,
+                zk_feed,
+                sink,
+                shutdown_rx.clone(),
+            ));
+        }
         let apis = Arc::new(ControllerApis {
             shell: shell.clone(),
             cluster_id: identity.cluster_id,
@@ -122,6 +175,7 @@ impl ControllerServer {
         Ok(ControllerServer {
             listeners,
             metrics,
+            zookeeper,
             shell,
             shutdown_tx,
             shell_thread: Some(thread),
