@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 # Installed only when missing.
 APT_PACKAGES=(kcat zookeeper)
 # Python packages the tests drive (pip). Installed only when missing.
-PIP_PACKAGES=(kafka-python==3.0.12 confluent-kafka==2.16.1)
+PIP_PACKAGES=(kafka-python==3.0.12 confluent-kafka==2.16.1 kazoo==2.10.0)
 
 step() { printf '\n==> %s\n' "$*"; }
 

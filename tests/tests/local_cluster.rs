@@ -1,6 +1,6 @@
 //! The quick start works: `metaquorum local-cluster` (3 controllers and 3 brokers, and again
-//! with `--combined`) prints bootstrap servers that kcat can list, and SIGTERM stops every node
-//! cleanly.
+//! with `--combined`) prints bootstrap servers that kcat can list and a ZooKeeper connect string
+//! a ZooKeeper client can write through, and SIGTERM stops every node cleanly.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use metaquorum_tests::cluster::{binary, wait_for};
 use metaquorum_tests::kafka_tools::kcat_metadata;
+use metaquorum_tests::zk_wire::ZkWire;
+use metaquorum_zk::proto::request::{CreateRequest, WatchRequest};
+use metaquorum_zk::proto::{Acl, Request, Response};
 
 /// A running `metaquorum local-cluster`, its directory, and the lines it has printed.
 struct LocalCluster {
@@ -113,9 +116,57 @@ fn wait_for_brokers(bootstrap: &str, want: Vec<i32>) {
     ));
 }
 
+/// Opens a session on whichever node of `connect` takes it (the active controller opens
+/// sessions; the others close the connection, and a ZooKeeper client moves on, as this does),
+/// then writes and reads a znode. Bounded by 30 s.
+fn use_the_zookeeper_front(connect: &str) {
+    let hosts: Vec<&str> = connect.split(',').collect();
+    assert_eq!(
+        hosts.len(),
+        3,
+        "one ZooKeeper port per controller: {connect}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut attempt = 0;
+    let mut zk = loop {
+        let host = hosts[attempt % hosts.len()];
+        attempt += 1;
+        match ZkWire::connect(host, 10_000) {
+            Ok(c) if c.session.session_id != 0 => break c,
+            _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            other => panic!(
+                "no ZooKeeper session from {connect}: {:?}",
+                other.map(|c| c.session)
+            ),
+        }
+    };
+    let create = Request::Create(CreateRequest {
+        path: "/quickstart".into(),
+        data: Some(bytes::Bytes::from_static(b"hello")),
+        acl: Acl::open_unsafe(),
+        flags: 0,
+        ttl_ms: None,
+    });
+    assert_eq!(zk.call(&create).unwrap().err, 0);
+    let get = Request::GetData(WatchRequest {
+        path: "/quickstart".into(),
+        watch: false,
+    });
+    match zk.call(&get).unwrap().body {
+        Some(Response::GetData { data, .. }) => assert_eq!(data.as_deref(), Some(&b"hello"[..])),
+        other => panic!("{other:?}"),
+    }
+}
+
 fn run_local_cluster(extra: &[&str], want_brokers: Vec<i32>) {
     let (mut lc, bootstrap) = LocalCluster::start(extra);
+    let connect = lc.read_until(|l| {
+        l.trim()
+            .strip_prefix("zookeeper connect:")
+            .map(|b| b.trim().to_string())
+    });
     wait_for_brokers(&bootstrap, want_brokers.clone());
+    use_the_zookeeper_front(&connect);
     let status = lc.stop();
     let out = lc.rest_of_output();
     assert!(

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use metaquorum_controller::config::free_loopback_ports;
 use metaquorum_tests::cluster::Cluster;
+use metaquorum_tests::kafka_tools::run_bounded;
 use metaquorum_tests::real_zookeeper::four_letter_word;
 use metaquorum_tests::zk_wire::ZkWire;
 use metaquorum_zk::proto::records::EventType;
@@ -82,6 +83,10 @@ fn reattach(addr: &str, id: i64, passwd: &Bytes, last_zxid_seen: i64) -> ZkWire 
 }
 
 fn start() -> (Cluster, String) {
+    start_with("zookeeper.front.4lw.commands.whitelist=ruok,srvr")
+}
+
+fn start_with(extra: &str) -> (Cluster, String) {
     let port = free_loopback_ports(1).expect("a free port")[0];
     let listener = format!("zookeeper.front.listener=127.0.0.1:{port}");
     let cluster = Cluster::start(
@@ -90,10 +95,28 @@ fn start() -> (Cluster, String) {
             listener.as_str(),
             // Short ticks: session bounds 1 s to 10 s, touches every 500 ms.
             "zookeeper.front.tickTime=500",
-            "zookeeper.front.4lw.commands.whitelist=ruok,srvr",
+            extra,
         ],
     );
     (cluster, format!("127.0.0.1:{port}"))
+}
+
+// kazoo, a real client library, and its recipes (tests/python/kazoo_front.py).
+#[test]
+fn kazoo_and_its_recipes_work_against_the_front() {
+    let (_cluster, addr) = start_with("zookeeper.front.4lw.commands.whitelist=*");
+    drop(connect(&addr, 6_000));
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/kazoo_front.py");
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(script).args(["--hosts", &addr]);
+    let out = run_bounded(&mut cmd, Duration::from_secs(120)).expect("kazoo finished in time");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "kazoo_front.py failed:\n{text}");
+    assert!(text.contains("kazoo: all checks passed"), "{text}");
 }
 
 #[test]

@@ -48,6 +48,8 @@ struct NodeSpec {
     role: &'static str,
     controller_port: Option<u16>,
     broker_port: Option<u16>,
+    /// The ZooKeeper front's port (controllers).
+    zk_port: Option<u16>,
     metrics_port: u16,
     dir: PathBuf,
     config: PathBuf,
@@ -68,8 +70,10 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
     let combined = if args.combined { controllers } else { 0 };
     let broker_only = usize::from(args.brokers).saturating_sub(combined);
     let total = controllers + broker_only;
-    let mut free = metaquorum_controller::config::free_loopback_ports(2 * total + combined)
-        .map_err(|e| format!("finding free ports: {e}"))?;
+    let mut free =
+        metaquorum_controller::config::free_loopback_ports(2 * total + combined + controllers)
+            .map_err(|e| format!("finding free ports: {e}"))?;
+    let mut zk_ports = free.split_off(2 * total + combined);
     let metrics_ports = free.split_off(controllers + broker_only + combined);
     let mut broker_ports = free.split_off(controllers);
     let ports: Vec<u16> = if args.base_port == 0 {
@@ -99,6 +103,7 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
             },
             controller_port: Some(*port),
             broker_port,
+            zk_port: Some(zk_ports.remove(0)),
             metrics_port: metrics.next().unwrap_or(0),
             dir: dir.join(format!(
                 "{}-{id}",
@@ -118,6 +123,7 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
             role: "broker",
             controller_port: None,
             broker_port: Some(broker_ports.remove(0)),
+            zk_port: None,
             metrics_port: metrics.next().unwrap_or(0),
             dir: dir.join(format!("broker-{id}")),
             config: PathBuf::new(),
@@ -128,6 +134,15 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
         std::fs::create_dir_all(&node.dir)
             .map_err(|e| format!("creating {}: {e}", node.dir.display()))?;
         node.config = node.dir.join(format!("{}.properties", node.role));
+        // The ZooKeeper front on every controller, with ZooKeeper's sample tickTime.
+        let zk_line = node
+            .zk_port
+            .map(|p| format!("zookeeper.front.listener=127.0.0.1:{p}"));
+        let mut extra = extra.clone();
+        if let Some(line) = &zk_line {
+            extra.insert(0, line.as_str());
+            extra.insert(1, "zookeeper.front.tickTime=2000");
+        }
         let text = match node.broker_port {
             None => LoopbackController {
                 id: i32::from(node.id),
@@ -199,6 +214,12 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
     if !bootstrap.is_empty() {
         println!("  bootstrap servers:     {bootstrap}");
     }
+    let zk_connect = nodes
+        .iter()
+        .filter_map(|n| n.zk_port.map(|p| format!("127.0.0.1:{p}")))
+        .collect::<Vec<_>>()
+        .join(",");
+    println!("  zookeeper connect:     {zk_connect}");
     for (n, (_, child)) in nodes.iter().zip(&children) {
         let mut endpoints = Vec::new();
         if let Some(p) = n.controller_port {
@@ -206,6 +227,9 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
         }
         if let Some(p) = n.broker_port {
             endpoints.push(format!("PLAINTEXT://127.0.0.1:{p}"));
+        }
+        if let Some(p) = n.zk_port {
+            endpoints.push(format!("zookeeper 127.0.0.1:{p}"));
         }
         println!(
             "  {} {}: {}  metrics http://127.0.0.1:{}/metrics  data {}  log {}  pid {}",
@@ -225,6 +249,7 @@ pub fn run(args: LocalClusterArgs) -> Result<ExitCode, String> {
     if !bootstrap.is_empty() {
         println!("     kcat -b {bootstrap} -L");
     }
+    println!("     zkCli.sh -server {zk_connect}   (or kazoo, Curator: any ZooKeeper client)");
     println!("Press Ctrl-C to stop.");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
