@@ -12,7 +12,7 @@ use bytes::Bytes;
 use imbl::{HashMap, OrdMap, OrdSet};
 
 use crate::path;
-use crate::proto::records::{owned_by_session, Acl, Stat};
+use crate::proto::records::{owned_by_session, Acl, Stat, CONTAINER_EPHEMERAL_OWNER, TTL_MS_MAX};
 
 /// One znode.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +78,9 @@ pub struct DataTree {
     // Invariant: a path is listed under a session iff the node exists and its ephemeralOwner
     // is that session.
     ephemerals: HashMap<i64, OrdSet<Arc<str>>>,
+    // Invariant: exactly the paths of container and TTL nodes (the ones the active controller
+    // may reap), so finding them does not scan the tree.
+    expiring: OrdSet<Arc<str>>,
     last_zxid: i64,
 }
 
@@ -95,6 +98,7 @@ impl DataTree {
             nodes: HashMap::new(),
             sessions: OrdMap::new(),
             ephemerals: HashMap::new(),
+            expiring: OrdSet::new(),
             last_zxid: 0,
         };
         let open: Arc<[Acl]> = Acl::open_unsafe().into();
@@ -130,6 +134,7 @@ impl DataTree {
                 nodes: HashMap::new(),
                 sessions: OrdMap::new(),
                 ephemerals: HashMap::new(),
+                expiring: OrdSet::new(),
                 last_zxid: 0,
             };
             self.nodes.insert("/".into(), Arc::new(node));
@@ -152,6 +157,8 @@ impl DataTree {
                 .entry(node.stat.ephemeral_owner)
                 .or_default()
                 .insert(key.clone());
+        } else if expiring(node.stat.ephemeral_owner) {
+            self.expiring.insert(key.clone());
         }
         self.nodes.insert(key, Arc::new(node));
         Ok(())
@@ -209,6 +216,35 @@ impl DataTree {
     /// Number of ephemeral nodes.
     pub fn ephemeral_count(&self) -> usize {
         self.ephemerals.values().map(|s| s.len()).sum()
+    }
+
+    /// The nodes the active controller should delete at `now_ms` (wall clock), at most `max`,
+    /// as ZooKeeper's `ContainerManager` finds them: a container without children that has had
+    /// some (its stored cversion is not 0), and a TTL node without children not changed for
+    /// longer than its TTL.
+    pub fn reapable(&self, now_ms: i64, max: usize) -> Vec<String> {
+        self.expiring
+            .iter()
+            .filter(|p| {
+                let Some(n) = self.nodes.get(&**p) else {
+                    return false;
+                };
+                if !n.children.is_empty() {
+                    return false;
+                }
+                match ttl_of(n.stat.ephemeral_owner) {
+                    Some(ttl) => ttl != 0 && now_ms.saturating_sub(n.stat.mtime) > ttl,
+                    None => n.stat.cversion > 0,
+                }
+            })
+            .take(max)
+            .map(|p| p.to_string())
+            .collect()
+    }
+
+    /// Number of container and TTL nodes.
+    pub fn expiring_count(&self) -> usize {
+        self.expiring.len()
     }
 
     /// Number of descendants of `path` (not counting it).
@@ -279,6 +315,8 @@ impl DataTree {
                 .entry(ephemeral_owner)
                 .or_default()
                 .insert(key.clone());
+        } else if expiring(ephemeral_owner) {
+            self.expiring.insert(key.clone());
         }
         let node = Znode {
             data,
@@ -305,6 +343,8 @@ impl DataTree {
                     self.ephemerals.remove(&owner);
                 }
             }
+        } else if expiring(owner) {
+            self.expiring.remove(path);
         }
         let parent = path::parent(path);
         self.unlink_child(parent, path::name(path));
@@ -375,6 +415,16 @@ impl DataTree {
     pub(crate) fn note_zxid(&mut self, zxid: i64) {
         self.last_zxid = self.last_zxid.max(zxid);
     }
+}
+
+/// Whether an `ephemeralOwner` marks a container or a TTL node.
+fn expiring(ephemeral_owner: i64) -> bool {
+    ephemeral_owner == CONTAINER_EPHEMERAL_OWNER || ttl_of(ephemeral_owner).is_some()
+}
+
+/// The TTL of a TTL node's `ephemeralOwner` marker (high byte 0xff, the TTL in the low 40 bits).
+fn ttl_of(ephemeral_owner: i64) -> Option<i64> {
+    ((ephemeral_owner as u64 >> 56) == 0xff).then_some(ephemeral_owner & TTL_MS_MAX)
 }
 
 fn data_len(data: &Option<Bytes>) -> i32 {

@@ -656,6 +656,76 @@ mod tests {
         assert!(tree.session(SESSION).is_none());
     }
 
+    /// The create of an empty node at `path` with `owner` as its ephemeralOwner.
+    fn create_txn(path: &str, owner: i64) -> Txn {
+        Txn::Create {
+            path: path.into(),
+            node: NewNode {
+                data: None,
+                acl: Acl::open_unsafe().into(),
+                ephemeral_owner: owner,
+            },
+            parent_cversion: 1,
+        }
+    }
+
+    // ZooKeeper's ContainerManager: an empty container that has had children, an empty TTL
+    // node past its TTL since its last change; never a node with children, never a container
+    // that never had any, never an ordinary node.
+    #[test]
+    fn reapable_nodes_are_the_ones_zookeeper_deletes() {
+        use crate::proto::records::{ttl_ephemeral_owner, CONTAINER_EPHEMERAL_OWNER};
+        let mut tree = DataTree::new();
+        let mut zxid = 0;
+        let mut create = |tree: &mut DataTree, path: &str, owner: i64, time_ms: i64| {
+            zxid += 1;
+            let header = TxnHeader {
+                session_id: 0,
+                zxid,
+                time_ms,
+            };
+            assert!(matches!(
+                apply(tree, &header, &create_txn(path, owner)),
+                Applied::Created { .. }
+            ));
+        };
+        create(&mut tree, "/used", CONTAINER_EPHEMERAL_OWNER, 0);
+        create(&mut tree, "/used/child", 0, 0);
+        create(&mut tree, "/never", CONTAINER_EPHEMERAL_OWNER, 0);
+        create(&mut tree, "/ttl", ttl_ephemeral_owner(1_000), 100);
+        create(&mut tree, "/plain", 0, 0);
+        assert_eq!(tree.expiring_count(), 3);
+        assert_eq!(
+            tree.reapable(100, 10),
+            Vec::<String>::new(),
+            "/used has a child"
+        );
+        let header = TxnHeader {
+            session_id: 0,
+            zxid: 10,
+            time_ms: 0,
+        };
+        let delete = Txn::Delete {
+            path: "/used/child".into(),
+        };
+        apply(&mut tree, &header, &delete);
+        assert_eq!(tree.reapable(1_100, 10), vec!["/used".to_string()]);
+        assert_eq!(
+            tree.reapable(1_101, 10),
+            vec!["/ttl".to_string(), "/used".to_string()]
+        );
+        assert_eq!(tree.reapable(1_101, 1).len(), 1, "at most max");
+        let delete = Txn::Delete {
+            path: "/ttl".into(),
+        };
+        apply(&mut tree, &header, &delete);
+        assert_eq!(tree.expiring_count(), 2);
+        // A snapshot keeps the index.
+        let restored = crate::record::restore(&crate::record::snapshot(&tree)).unwrap();
+        assert_eq!(restored.reapable(1_101, 10), vec!["/used".to_string()]);
+        assert_eq!(restored, tree);
+    }
+
     #[test]
     fn a_transaction_that_no_longer_fits_changes_nothing() {
         let mut tree = DataTree::new();
@@ -684,15 +754,7 @@ mod tests {
         // An ephemeral of a session that is not open would never be deleted; a child of an
         // ephemeral could not be deleted with it (found by the controller's image property
         // tests, which apply random transactions).
-        let create = |path: &str, owner: i64| Txn::Create {
-            path: path.into(),
-            node: NewNode {
-                data: None,
-                acl: Acl::open_unsafe().into(),
-                ephemeral_owner: owner,
-            },
-            parent_cversion: 1,
-        };
+        let create = create_txn;
         let system_error = Applied::Error(ErrorCode::SystemError.code());
         assert_eq!(
             apply(&mut tree, &header, &create("/e", SESSION)),

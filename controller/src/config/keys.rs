@@ -267,6 +267,19 @@ pub(super) const ZK_FRONT_EXTENDED_TYPES: KeySpec = KeySpec {
     doc: "ZooKeeper's `zookeeper.extendedTypesEnabled`: allow TTL nodes.",
 };
 
+pub(super) const ZK_FRONT_CONTAINER_CHECK_INTERVAL_MS: KeySpec = KeySpec {
+    name: "zookeeper.front.znode.container.checkIntervalMs",
+    default: Some("60000"),
+    doc: "ZooKeeper's `znode.container.checkIntervalMs`: how often the active controller deletes \
+          empty containers that have had children and TTL nodes without children unchanged for \
+          longer than their TTL; 0 never.",
+};
+pub(super) const ZK_FRONT_CONTAINER_MAX_PER_MINUTE: KeySpec = KeySpec {
+    name: "zookeeper.front.znode.container.maxPerMinute",
+    default: Some("10000"),
+    doc: "ZooKeeper's `znode.container.maxPerMinute`: such deletions per minute at most; >= 1.",
+};
+
 /// Every key this module knows, in documentation order. The parser reads keys through these
 /// entries only; any other key is reported as unknown.
 pub(super) const KNOWN_KEYS: &[KeySpec] = &[
@@ -311,6 +324,8 @@ pub(super) const KNOWN_KEYS: &[KeySpec] = &[
     ZK_FRONT_4LW_WHITELIST,
     ZK_FRONT_SUPER_DIGEST,
     ZK_FRONT_EXTENDED_TYPES,
+    ZK_FRONT_CONTAINER_CHECK_INTERVAL_MS,
+    ZK_FRONT_CONTAINER_MAX_PER_MINUTE,
 ];
 
 /// Lowest allowed `metadata.log.segment.min.bytes`. Kafka's floor is the 12-byte log overhead;

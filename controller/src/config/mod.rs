@@ -123,6 +123,10 @@ pub struct ZkFrontConfig {
     pub super_digest: Option<String>,
     /// `extendedTypesEnabled`.
     pub extended_types: bool,
+    /// `znode.container.checkIntervalMs`; 0 never.
+    pub container_check_interval_ms: u64,
+    /// `znode.container.maxPerMinute`, >= 1.
+    pub container_max_per_minute: u64,
 }
 
 /// Where configuration values come from, in increasing priority: `file`, `env`, `overrides`.
@@ -324,6 +328,8 @@ fn parse_zk_front(props: &Props) -> Result<Option<ZkFrontConfig>, ConfigError> {
         four_letter_words,
         super_digest: (!super_digest.is_empty()).then(|| super_digest.to_string()),
         extended_types: bool_key(props, &ZK_FRONT_EXTENDED_TYPES)?,
+        container_check_interval_ms: long_key(props, &ZK_FRONT_CONTAINER_CHECK_INTERVAL_MS, 0)?,
+        container_max_per_minute: int_key(props, &ZK_FRONT_CONTAINER_MAX_PER_MINUTE, 1)?,
     };
     Ok(listener.map(|_| config))
 }

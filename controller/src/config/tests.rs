@@ -231,6 +231,8 @@ const BAD_VALUES: &[(&str, &str)] = &[
     ("zookeeper.front.4lw.commands.whitelist", "ruok,bogus"),
     ("zookeeper.front.superDigest", "nocolon"),
     ("zookeeper.front.extendedTypesEnabled", "yes"),
+    ("zookeeper.front.znode.container.checkIntervalMs", "-1"),
+    ("zookeeper.front.znode.container.maxPerMinute", "0"),
 ];
 
 /// Keys that take any string (Kafka accepts any rack name).

@@ -174,6 +174,8 @@ struct Active {
     last_write_ms: Millis,
     /// When leaders are next moved back to their preferred replicas (node ms).
     next_balance_ms: Millis,
+    /// When empty containers and expired TTL nodes are next deleted (node ms).
+    next_reap_ms: Millis,
 }
 
 /// The metadata state machine; see the module documentation.
@@ -335,6 +337,7 @@ impl QuorumController {
             images: VecDeque::new(),
             last_write_ms: ctx.now_ms(),
             next_balance_ms: ctx.now_ms() + self.settings.leader_balance_interval_ms.unwrap_or(0),
+            next_reap_ms: ctx.now_ms() + self.zk.container_check_interval_ms,
         });
         let mut records = Vec::new();
         if self.loader.in_transaction() {
@@ -516,6 +519,34 @@ impl QuorumController {
                 let _ = call.reply.send(ZkOutcome::NotActive);
             }
         }
+    }
+
+    /// Deletes empty containers and expired TTL nodes when the check is due; returns when the
+    /// next check is.
+    fn reap_zk_nodes<L: SnapshotStore>(&mut self, ctx: &mut Ctx<'_, L>) -> Option<Millis> {
+        let interval = self.zk.container_check_interval_ms;
+        let now = ctx.now_ms();
+        let active = self.active.as_mut()?;
+        if interval == 0 {
+            return None;
+        }
+        if now < active.next_reap_ms {
+            return Some(active.next_reap_ms);
+        }
+        active.next_reap_ms = now + interval;
+        let next = active.next_reap_ms;
+        let records =
+            zk_control::reap_records(&active.latest.zk, ctx.wall_ms(), self.zk.reap_per_check());
+        if !records.is_empty() {
+            tracing::info!(
+                "deleting {} empty ZooKeeper containers or expired TTL nodes",
+                records.len()
+            );
+            if let Err(e) = self.propose(records, ctx) {
+                tracing::error!("deleting ZooKeeper containers: {e}");
+            }
+        }
+        Some(next)
     }
 
     /// Proposes the expiry of every ZooKeeper session whose deadline passed; returns the next
@@ -851,6 +882,9 @@ impl<L: SnapshotStore> StateMachine<L> for QuorumController {
         }
         if let Some(expiry) = self.expire_zk_sessions(ctx) {
             next = next.min(expiry);
+        }
+        if let Some(reap) = self.reap_zk_nodes(ctx) {
+            next = next.min(reap);
         }
         Some(next.max(now + 1))
     }

@@ -97,11 +97,58 @@ impl std::fmt::Debug for ZkCall {
     }
 }
 
-/// Switches of the front that change what a write may do.
-#[derive(Debug, Clone, Copy, Default)]
+/// ZooKeeper's default `znode.container.checkIntervalMs`.
+pub const CONTAINER_CHECK_INTERVAL_MS_DEFAULT: u64 = 60_000;
+/// ZooKeeper's default `znode.container.maxPerMinute`.
+pub const CONTAINER_MAX_PER_MINUTE_DEFAULT: u64 = 10_000;
+
+/// What the active controller does for the front beyond answering asks.
+#[derive(Debug, Clone, Copy)]
 pub struct ZkSettings {
     /// TTL nodes (ZooKeeper's `zookeeper.extendedTypesEnabled`).
     pub extended_types: bool,
+    /// How often empty containers and expired TTL nodes are deleted
+    /// (`znode.container.checkIntervalMs`); 0 never.
+    pub container_check_interval_ms: u64,
+    /// Deletions of such nodes per minute at most (`znode.container.maxPerMinute`).
+    pub container_max_per_minute: u64,
+}
+
+impl Default for ZkSettings {
+    fn default() -> Self {
+        ZkSettings {
+            extended_types: false,
+            container_check_interval_ms: CONTAINER_CHECK_INTERVAL_MS_DEFAULT,
+            container_max_per_minute: CONTAINER_MAX_PER_MINUTE_DEFAULT,
+        }
+    }
+}
+
+impl ZkSettings {
+    /// Deletions per check at most: the per-minute budget spread over the checks of a minute.
+    pub fn reap_per_check(&self) -> usize {
+        let per_check = self
+            .container_max_per_minute
+            .saturating_mul(self.container_check_interval_ms)
+            / 60_000;
+        usize::try_from(per_check.max(1)).unwrap_or(usize::MAX)
+    }
+}
+
+/// The records deleting the nodes ZooKeeper's `ContainerManager` would delete now: empty
+/// containers that have had children, empty TTL nodes past their TTL (at most `max`). The
+/// controller deletes them as its own session 0, as ZooKeeper's server does.
+pub fn reap_records(tree: &DataTree, wall_ms: i64, max: usize) -> Vec<MetadataRecord> {
+    tree.reapable(wall_ms, max)
+        .into_iter()
+        .map(|path| {
+            MetadataRecord::ZkTxn(ZkTxnRecord(TxnRecord {
+                session_id: 0,
+                time_ms: wall_ms,
+                txn: Txn::Delete { path },
+            }))
+        })
+        .collect()
 }
 
 /// When each session expires unless heard from, on the active controller. Invariant: only

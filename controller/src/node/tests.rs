@@ -624,6 +624,98 @@ fn zookeeper_sessions_survive_a_restart_of_the_active_controller() {
     );
 }
 
+// The active controller deletes an empty container that has had children, and a TTL node
+// unchanged for longer than its TTL, at its check interval (ZooKeeper's ContainerManager).
+#[test]
+fn the_active_controller_reaps_containers_and_ttl_nodes() {
+    use crate::control::controller::QuorumController;
+    use crate::control::zk::{ZkCall, ZkOp, ZkOutcome, ZkSettings};
+    use metaquorum_zk::proto::request::{CreateRequest, VersionRequest};
+    use metaquorum_zk::proto::{Acl, CreateMode, Request};
+    use tokio::sync::oneshot;
+
+    let settings = ZkSettings {
+        extended_types: true,
+        container_check_interval_ms: 1_000,
+        container_max_per_minute: 10_000,
+    };
+    let controller = QuorumController::new(controller_settings(), 7).with_zk(settings);
+    let mut node: Node<QuorumController, MemStore> =
+        Node::new(config(&[NodeId(1)], 7), MemStore::new(), controller).unwrap();
+    let run = |node: &mut Node<QuorumController, MemStore>, from: Millis, to: Millis| {
+        for t in from..to {
+            let effects = node.tick(t);
+            settle(node, t, effects);
+        }
+    };
+    run(&mut node, 5_000, 5_003);
+    let ask = |node: &mut Node<QuorumController, MemStore>, now, op| {
+        let (reply, mut rx) = oneshot::channel();
+        node.request(now, ZkCall { op, reply }.into());
+        let effects = node.ready(now);
+        settle(node, now, effects);
+        rx.try_recv().expect("answered")
+    };
+    let ZkOutcome::Committed { .. } =
+        ask(&mut node, 5_003, ZkOp::OpenSession { timeout_ms: 60_000 })
+    else {
+        panic!("no session")
+    };
+    let session_id = node.state_machine().image().zk.sessions().next().unwrap().0;
+    let write = |request| ZkOp::Write {
+        session_id,
+        ids: Vec::new(),
+        request,
+    };
+    let create = |path: &str, request: fn(CreateRequest) -> Request, ttl_ms: Option<i64>| {
+        request(CreateRequest {
+            path: path.into(),
+            data: None,
+            acl: Acl::open_unsafe(),
+            flags: if ttl_ms.is_some() {
+                CreateMode::PersistentWithTtl as i32
+            } else {
+                CreateMode::Container as i32
+            },
+            ttl_ms,
+        })
+    };
+    for op in [
+        create("/c", Request::CreateContainer, None),
+        create("/c/x", Request::Create2, None),
+        create("/empty", Request::CreateContainer, None),
+        create("/t", Request::CreateTtl, Some(2_000)),
+        Request::Delete(VersionRequest {
+            path: "/c/x".into(),
+            version: -1,
+        }),
+    ] {
+        let outcome = ask(&mut node, 5_004, write(op.clone()));
+        assert!(
+            matches!(outcome, ZkOutcome::Committed { .. }),
+            "{op:?}: {outcome:?}"
+        );
+    }
+    run(&mut node, 5_004, 6_500);
+    let zk = &node.state_machine().image().zk;
+    assert!(
+        zk.get("/c").is_none(),
+        "the emptied container is deleted at the first check"
+    );
+    assert!(
+        zk.get("/empty").is_some(),
+        "a container that never had children stays"
+    );
+    assert!(zk.get("/t").is_some(), "the TTL has not passed");
+    run(&mut node, 6_500, 8_100);
+    let zk = &node.state_machine().image().zk;
+    assert!(
+        zk.get("/t").is_none(),
+        "the TTL node is deleted once its TTL passed"
+    );
+    assert!(zk.get("/empty").is_some());
+}
+
 /// A state machine over any store that counts what it applies; it claims a snapshot up to
 /// `start`, so the node applies only from there.
 struct Counter {

@@ -118,6 +118,8 @@ impl ControllerServer {
             Some(zk) => state_machine
                 .with_zk(ZkSettings {
                     extended_types: zk.extended_types,
+                    container_check_interval_ms: zk.container_check_interval_ms,
+                    container_max_per_minute: zk.container_max_per_minute,
                 })
                 .with_zk_feed(zk_feed.clone()),
             None => state_machine,
