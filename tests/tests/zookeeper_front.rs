@@ -227,6 +227,10 @@ fn sessions_writes_watches_and_ephemerals_through_a_real_node() {
     let srvr = four_letter_word(&addr, "srvr").unwrap();
     assert!(srvr.contains("Zookeeper version: 3.8"), "{srvr}");
     assert!(srvr.contains("Node count: "), "{srvr}");
+    assert!(
+        srvr.contains("Mode: leader\n"),
+        "the only controller is active: {srvr}"
+    );
     let envi = four_letter_word(&addr, "envi").unwrap();
     assert!(envi.contains("not in the whitelist"), "{envi}");
 

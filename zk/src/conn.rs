@@ -293,6 +293,12 @@ impl Connection {
             if self.closed {
                 break;
             }
+            // A committed write's reply carries its own zxid, as ZooKeeper's does; every other
+            // reply the zxid of the tree it was answered from.
+            let reply_zxid = match head.state {
+                State::Committed(zxid) => zxid,
+                _ => self.seen_zxid,
+            };
             let answer = match head.state {
                 State::Forwarded => break,
                 State::Committed(zxid) if zxid > self.seen_zxid => break,
@@ -325,7 +331,7 @@ impl Connection {
                     let mut events = BytesMut::new();
                     let (code, body) = self.answer_local(&q.request, tree, &mut events);
                     replies.extend_from_slice(&events);
-                    self.reply(&mut replies, q.xid, code, body.as_ref());
+                    self.reply(&mut replies, q.xid, self.seen_zxid, code, body.as_ref());
                     if code == ErrorCode::AuthFailed {
                         self.flush(&mut replies, out);
                         return self.close("authentication failed".into(), out);
@@ -337,7 +343,7 @@ impl Connection {
                 break;
             };
             let (code, body) = answer;
-            self.reply(&mut replies, q.xid, code, body.as_ref());
+            self.reply(&mut replies, q.xid, reply_zxid, code, body.as_ref());
             if matches!(q.request, Request::CloseSession) {
                 self.flush(&mut replies, out);
                 return self.close("the session was closed".into(), out);
@@ -352,10 +358,17 @@ impl Connection {
         }
     }
 
-    fn reply(&self, out: &mut BytesMut, xid: i32, code: ErrorCode, body: Option<&Response>) {
+    fn reply(
+        &self,
+        out: &mut BytesMut,
+        xid: i32,
+        zxid: i64,
+        code: ErrorCode,
+        body: Option<&Response>,
+    ) {
         let header = crate::proto::ReplyHeader {
             xid,
-            zxid: self.seen_zxid,
+            zxid,
             err: code.code(),
         };
         put_reply(out, header, |b| {

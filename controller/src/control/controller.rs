@@ -295,6 +295,9 @@ impl QuorumController {
             active.epoch
         );
         self.lifecycle.deactivate();
+        if let Some(feed) = &self.zk_feed {
+            feed.set_mode("follower");
+        }
         for (_, replies) in active.replies {
             for waiting in replies {
                 waiting.send_unknown();
@@ -327,6 +330,9 @@ impl QuorumController {
             self.applied
         );
         self.new_active_controllers += 1;
+        if let Some(feed) = &self.zk_feed {
+            feed.set_mode("leader");
+        }
         self.lifecycle.activate(self.loader.image(), ctx.now_ms());
         self.active = Some(Active {
             epoch,

@@ -43,6 +43,9 @@ impl ZkUpdate {
 pub struct ZkFeed {
     updates: broadcast::Sender<Arc<ZkUpdate>>,
     latest: Arc<watch::Sender<Arc<ZkUpdate>>>,
+    /// ZooKeeper's name for the node's part, as `srvr` reports it: `leader` for the active
+    /// controller, `follower` for the others.
+    mode: Arc<watch::Sender<&'static str>>,
 }
 
 impl Default for ZkFeed {
@@ -60,9 +63,11 @@ impl ZkFeed {
             txns: Vector::new(),
             reset: true,
         }));
+        let (mode, _) = watch::channel("follower");
         ZkFeed {
             updates,
             latest: Arc::new(latest),
+            mode: Arc::new(mode),
         }
     }
 
@@ -96,6 +101,16 @@ impl ZkFeed {
     pub fn subscribe(&self) -> (broadcast::Receiver<Arc<ZkUpdate>>, Arc<ZkUpdate>) {
         let rx = self.updates.subscribe();
         (rx, self.latest())
+    }
+
+    /// Sets the node's mode (`leader`, `follower`).
+    pub fn set_mode(&self, mode: &'static str) {
+        self.mode.send_replace(mode);
+    }
+
+    /// The node's mode.
+    pub fn mode(&self) -> &'static str {
+        *self.mode.borrow()
     }
 
     /// The latest update.

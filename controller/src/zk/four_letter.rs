@@ -33,11 +33,12 @@ pub(crate) fn answer_four_letter_word(word: &str, front: &Front) -> String {
         ),
         "srvr" | "stat" => format!(
             "Zookeeper version: {VERSION}\nLatency min/avg/max: 0/0/0\nReceived: {}\n\
-             Sent: {}\nConnections: {}\nOutstanding: 0\nZxid: 0x{:x}\nNode count: {}\n",
+             Sent: {}\nConnections: {}\nOutstanding: 0\nZxid: 0x{:x}\nMode: {}\nNode count: {}\n",
             front.received.load(Ordering::Relaxed),
             front.sent.load(Ordering::Relaxed),
             front.connections(),
             latest.zxid().max(0),
+            front.feed.mode(),
             latest.image.zk.node_count(),
         ),
         other => format!("{other} is not served by this node yet.\n"),

@@ -205,6 +205,8 @@ fn watch_events_come_before_the_answers_that_show_their_change() {
     // shows the new data.
     let xids: Vec<i32> = f.iter().map(|f| f.xid).collect();
     assert_eq!(xids, vec![NOTIFICATION_XID, 2, 3]);
+    // The write's reply carries its own zxid (as ZooKeeper's), the read the tree's.
+    assert_eq!((f[1].zxid, f[2].zxid), (4, 5));
     let event = WatcherEvent::read(&mut Reader::new(f[0].body.clone())).unwrap();
     assert_eq!(event.event_type, EventType::NodeDataChanged as i32);
     assert_eq!(event.path, "/w");
