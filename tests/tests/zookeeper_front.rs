@@ -277,3 +277,61 @@ fn malformed_and_oversized_input_closes_only_that_connection() {
         0
     );
 }
+
+/// Polls a four-letter word until its answer satisfies `ok` (the counts it shows are
+/// published by the connections as they go), within the deadline.
+fn four_letter_until(addr: &str, word: &str, ok: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let text = four_letter_word(addr, word).unwrap_or_default();
+        if ok(&text) {
+            return text;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{word} never matched; last: {text:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// The four-letter words monitoring tools read, in ZooKeeper's formats (reference §1.13).
+#[test]
+fn four_letter_words_in_zookeepers_formats() {
+    let (_cluster, addr) = start_with("zookeeper.front.4lw.commands.whitelist=*");
+    let mut c = connect(&addr, 6_000);
+    assert_eq!(c.call(&exists("/zookeeper", true)).unwrap().err, 0);
+    let mntr = four_letter_until(&addr, "mntr", |t| t.contains("zk_watch_count\t1\n"));
+    for line in [
+        "zk_server_state\tleader\n",
+        // (the connection asking counts, as in ZooKeeper)
+        "zk_num_alive_connections\t2\n",
+        "zk_global_sessions\t1\n",
+        "zk_znode_count\t4\n",
+        "zk_ephemerals_count\t0\n",
+    ] {
+        assert!(mntr.contains(line), "{line:?} not in {mntr}");
+    }
+    assert!(mntr.starts_with("zk_version\t3.8"), "{mntr}");
+    let wchs = four_letter_word(&addr, "wchs").unwrap();
+    assert_eq!(wchs, "1 connections watching 1 paths\nTotal watches:1\n");
+    let cons = four_letter_word(&addr, "cons").unwrap();
+    let sid = format!("sid=0x{:x})", c.session.session_id);
+    assert!(
+        cons.starts_with(" /127.0.0.1:") && cons.contains(&sid),
+        "{cons}"
+    );
+    let conf = four_letter_word(&addr, "conf").unwrap();
+    for line in [
+        "tickTime=500\n",
+        "minSessionTimeout=1000\n",
+        "maxSessionTimeout=10000\n",
+    ] {
+        assert!(conf.contains(line), "{line:?} not in {conf}");
+    }
+    let stat = four_letter_word(&addr, "stat").unwrap();
+    assert!(stat.contains("Clients:\n /127.0.0.1:"), "{stat}");
+    assert!(stat.contains("Mode: leader\n"), "{stat}");
+    let dump = four_letter_word(&addr, "dump").unwrap();
+    assert!(dump.contains("not served"), "{dump}");
+}

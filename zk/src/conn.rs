@@ -159,6 +159,11 @@ impl Connection {
         self.watches.count()
     }
 
+    /// Number of paths watched.
+    pub fn watched_path_count(&self) -> usize {
+        self.watches.path_count()
+    }
+
     /// Requests not yet answered.
     pub fn pending(&self) -> usize {
         self.queue.len()

@@ -252,7 +252,8 @@ pub(super) const ZK_FRONT_4LW_WHITELIST: KeySpec = KeySpec {
     name: "zookeeper.front.4lw.commands.whitelist",
     default: Some("srvr"),
     doc: "ZooKeeper's `4lw.commands.whitelist`: comma-separated four-letter words answered on \
-          the client port, `*` for all. Served: `ruok`, `isro`, `srvr`, `stat`, `envi`.",
+          the client port, `*` for all. Served: `ruok`, `isro`, `srvr`, `stat`, `envi`, `cons`, \
+          `conf`, `wchs`, `mntr`.",
 };
 pub(super) const ZK_FRONT_SUPER_DIGEST: KeySpec = KeySpec {
     name: "zookeeper.front.superDigest",

@@ -24,7 +24,7 @@ use tokio::sync::{broadcast, oneshot, watch};
 
 use super::feed::ZkUpdate;
 use super::four_letter::answer_four_letter_word;
-use super::listener::{count_received, count_sent, Front};
+use super::listener::{count_received, count_sent, ConnInfo, Front};
 use crate::control::zk::{ZkCall, ZkOp, ZkOutcome};
 
 /// Bytes read from the socket at a time.
@@ -121,15 +121,24 @@ pub(crate) async fn serve_connection(
         front.settings.super_digest.clone(),
         tree.zxid(),
     );
+    let registered = front.register(ConnInfo {
+        peer: Some(peer),
+        session_id,
+        ..ConnInfo::default()
+    });
     let mut session = Session {
         conn,
         tree,
         outcomes: FuturesOrdered::new(),
         front: Arc::clone(front),
+        registered,
+        received: 0,
+        sent: 1,
     };
     let result = session
         .run(&mut stream, &mut buf, &mut updates, &mut shutdown)
         .await;
+    front.unregister(registered);
     let _ = stream.shutdown().await;
     result
 }
@@ -142,6 +151,10 @@ struct Session {
     /// Outcomes of forwarded writes and syncs, in the order forwarded.
     outcomes: FuturesOrdered<oneshot::Receiver<ZkOutcome>>,
     front: Arc<Front>,
+    /// Its entry in the front's connection list, and its own packet counts.
+    registered: u64,
+    received: u64,
+    sent: u64,
 }
 
 impl Session {
@@ -164,6 +177,7 @@ impl Session {
             // Whole frames already read are handled before anything else.
             while let Some(frame) = split_frame(buf, max).map_err(|e| e.to_string())? {
                 count_received(&self.front);
+                self.received += 1;
                 self.front.heard.add(self.conn.session_id());
                 let outputs = match decode(frame) {
                     Ok((xid, request)) => self.conn.on_request(xid, request, &self.tree.image.zk),
@@ -184,6 +198,7 @@ impl Session {
                     break;
                 }
             }
+            self.publish_info();
             let can_read = self.outcomes.len() < FORWARDED_MAX;
             tokio::select! {
                 read = stream.read_buf(buf), if can_read => match read {
@@ -230,6 +245,20 @@ impl Session {
                 _ = shutdown.changed() => return Ok(()),
             }
         }
+    }
+
+    /// Updates what the four-letter words show of this connection.
+    fn publish_info(&self) {
+        let (received, sent) = (self.received, self.sent);
+        let queued = self.conn.pending();
+        let (watches, watched_paths) = (self.conn.watch_count(), self.conn.watched_path_count());
+        self.front.update(self.registered, |info| {
+            info.received = received;
+            info.sent = sent;
+            info.queued = queued;
+            info.watches = watches;
+            info.watched_paths = watched_paths;
+        });
     }
 
     /// Ends a connection whose session is gone from the node's tree (expired, or closed from
@@ -280,7 +309,10 @@ impl Session {
     ) -> Result<(), Closed> {
         for o in outputs {
             match o {
-                Output::Send(bytes) => send(stream, &self.front, bytes).await?,
+                Output::Send(bytes) => {
+                    self.sent += 1;
+                    send(stream, &self.front, bytes).await?
+                }
                 Output::Forward(request) => {
                     let op = ZkOp::Write {
                         session_id: self.conn.session_id(),

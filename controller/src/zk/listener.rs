@@ -27,11 +27,66 @@ pub(crate) struct Front {
     /// Packets received and sent, for `srvr`.
     pub(crate) received: AtomicU64,
     pub(crate) sent: AtomicU64,
+    /// The open connections past their handshake, for `cons`, `wchs` and `mntr`.
+    pub(crate) conns: Mutex<HashMap<u64, ConnInfo>>,
+    next_conn_id: AtomicU64,
+    /// When the listener started, for `mntr`'s uptime.
+    started: std::time::Instant,
+}
+
+/// What the four-letter words show of one connection.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConnInfo {
+    pub(crate) peer: Option<std::net::SocketAddr>,
+    pub(crate) session_id: i64,
+    pub(crate) received: u64,
+    pub(crate) sent: u64,
+    pub(crate) queued: usize,
+    pub(crate) watches: usize,
+    pub(crate) watched_paths: usize,
 }
 
 impl Front {
     pub(crate) fn connections(&self) -> usize {
         self.per_ip.lock().map_or(0, |m| m.values().sum())
+    }
+
+    /// Milliseconds since the listener started.
+    pub(crate) fn uptime_ms(&self) -> u128 {
+        self.started.elapsed().as_millis()
+    }
+
+    /// Registers a connection past its handshake; the id to update and remove it with.
+    pub(crate) fn register(&self, info: ConnInfo) -> u64 {
+        let id = self.next_conn_id.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut m) = self.conns.lock() {
+            m.insert(id, info);
+        }
+        id
+    }
+
+    /// Updates a registered connection.
+    pub(crate) fn update(&self, id: u64, f: impl FnOnce(&mut ConnInfo)) {
+        if let Ok(mut m) = self.conns.lock() {
+            if let Some(info) = m.get_mut(&id) {
+                f(info);
+            }
+        }
+    }
+
+    /// Forgets a connection.
+    pub(crate) fn unregister(&self, id: u64) {
+        if let Ok(mut m) = self.conns.lock() {
+            m.remove(&id);
+        }
+    }
+
+    /// A copy of every registered connection.
+    pub(crate) fn snapshot(&self) -> Vec<ConnInfo> {
+        self.conns
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -70,6 +125,9 @@ pub async fn serve(
         per_ip: Mutex::new(HashMap::new()),
         received: AtomicU64::new(0),
         sent: AtomicU64::new(0),
+        conns: Mutex::new(HashMap::new()),
+        next_conn_id: AtomicU64::new(0),
+        started: std::time::Instant::now(),
     });
     tokio::spawn(touch_sessions(Arc::clone(&front), shutdown.clone()));
     loop {
