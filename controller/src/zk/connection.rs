@@ -176,6 +176,10 @@ impl Session {
         loop {
             // Whole frames already read are handled before anything else.
             while let Some(frame) = split_frame(buf, max).map_err(|e| e.to_string())? {
+                // A request is answered from everything this node has applied: a write another
+                // client was already told of is visible here, as on one ZooKeeper server, and
+                // its watch events go out first.
+                self.catch_up(stream, updates).await?;
                 count_received(&self.front);
                 self.received += 1;
                 self.front.heard.add(self.conn.session_id());
@@ -244,6 +248,29 @@ impl Session {
                 }
                 _ = shutdown.changed() => return Ok(()),
             }
+        }
+    }
+
+    /// Takes every update the node has already published, in order.
+    async fn catch_up(
+        &mut self,
+        stream: &mut TcpStream,
+        updates: &mut broadcast::Receiver<Arc<ZkUpdate>>,
+    ) -> Result<(), Closed> {
+        loop {
+            let update = match updates.try_recv() {
+                Ok(u) => u,
+                Err(broadcast::error::TryRecvError::Empty) => return Ok(()),
+                Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                    return Err(format!("fell {n} updates behind the node's image"));
+                }
+                Err(broadcast::error::TryRecvError::Closed) => {
+                    return Err("the node is stopping".into());
+                }
+            };
+            let outputs = self.apply(update);
+            self.perform(stream, outputs).await?;
+            self.check_session()?;
         }
     }
 
