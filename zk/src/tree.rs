@@ -12,7 +12,9 @@ use bytes::Bytes;
 use imbl::{HashMap, OrdMap, OrdSet};
 
 use crate::path;
-use crate::proto::records::{owned_by_session, Acl, Stat, CONTAINER_EPHEMERAL_OWNER, TTL_MS_MAX};
+use crate::proto::records::{
+    owned_by_session, ttl_of_ephemeral_owner, Acl, Stat, CONTAINER_EPHEMERAL_OWNER,
+};
 
 /// One znode.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,7 +234,7 @@ impl DataTree {
                 if !n.children.is_empty() {
                     return false;
                 }
-                match ttl_of(n.stat.ephemeral_owner) {
+                match ttl_of_ephemeral_owner(n.stat.ephemeral_owner) {
                     Some(ttl) => ttl != 0 && now_ms.saturating_sub(n.stat.mtime) > ttl,
                     None => n.stat.cversion > 0,
                 }
@@ -419,12 +421,8 @@ impl DataTree {
 
 /// Whether an `ephemeralOwner` marks a container or a TTL node.
 fn expiring(ephemeral_owner: i64) -> bool {
-    ephemeral_owner == CONTAINER_EPHEMERAL_OWNER || ttl_of(ephemeral_owner).is_some()
-}
-
-/// The TTL of a TTL node's `ephemeralOwner` marker (high byte 0xff, the TTL in the low 40 bits).
-fn ttl_of(ephemeral_owner: i64) -> Option<i64> {
-    ((ephemeral_owner as u64 >> 56) == 0xff).then_some(ephemeral_owner & TTL_MS_MAX)
+    ephemeral_owner == CONTAINER_EPHEMERAL_OWNER
+        || ttl_of_ephemeral_owner(ephemeral_owner).is_some()
 }
 
 fn data_len(data: &Option<Bytes>) -> i32 {

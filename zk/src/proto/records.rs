@@ -254,12 +254,18 @@ pub fn ttl_ephemeral_owner(ttl_ms: i64) -> i64 {
     (0xffu64 << 56) as i64 | (ttl_ms & TTL_MS_MAX)
 }
 
+/// The TTL a TTL node's `ephemeralOwner` marker carries, or `None` for any other owner: the
+/// inverse of [`ttl_ephemeral_owner`].
+pub fn ttl_of_ephemeral_owner(ephemeral_owner: i64) -> Option<i64> {
+    ((ephemeral_owner as u64 >> 56) == 0xff).then_some(ephemeral_owner & TTL_MS_MAX)
+}
+
 /// Whether an `ephemeralOwner` names a session (an ephemeral node), rather than being 0 (a
 /// persistent node) or a container or TTL marker (ZooKeeper's `EphemeralType.NORMAL`).
 pub fn owned_by_session(ephemeral_owner: i64) -> bool {
     ephemeral_owner != 0
         && ephemeral_owner != CONTAINER_EPHEMERAL_OWNER
-        && (ephemeral_owner as u64 >> 56) != 0xff
+        && ttl_of_ephemeral_owner(ephemeral_owner).is_none()
 }
 
 /// What happened to a watched node (`Watcher.Event.EventType`).
