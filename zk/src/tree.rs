@@ -202,6 +202,11 @@ impl DataTree {
         self.sessions.get(&id).cloned()
     }
 
+    /// The highest open session id, if any (O(log n): the sessions are kept in id order).
+    pub fn max_session_id(&self) -> Option<i64> {
+        self.sessions.get_max().map(|(id, _)| *id)
+    }
+
     /// Every open session.
     pub fn sessions(&self) -> impl Iterator<Item = (i64, Session)> + '_ {
         self.sessions.iter().map(|(id, s)| (*id, s.clone()))

@@ -172,7 +172,7 @@ impl SessionLiveness {
         SessionLiveness {
             deadlines,
             closing: HashSet::new(),
-            last_id: tree.sessions().map(|(id, _)| id).max().unwrap_or(0),
+            last_id: tree.max_session_id().unwrap_or(0),
         }
     }
 
@@ -191,7 +191,7 @@ impl SessionLiveness {
     /// container or TTL markers, whose top byte is 0x80 or 0xFF.
     pub fn next_session_id(&mut self, tree: &DataTree, wall_ms: i64) -> i64 {
         let floor = wall_ms.clamp(0, (1 << 46) - 1) << 16;
-        let highest = tree.sessions().map(|(id, _)| id).max().unwrap_or(0);
+        let highest = tree.max_session_id().unwrap_or(0);
         self.last_id = self.last_id.max(highest).max(floor) + 1;
         self.last_id
     }
