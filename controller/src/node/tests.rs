@@ -456,6 +456,31 @@ fn controller_settings() -> crate::control::controller::ControllerSettings {
     }
 }
 
+/// A controller node of the tests below.
+type ControllerNode = Node<crate::control::controller::QuorumController, MemStore>;
+
+/// Ticks `node` at every millisecond of `from..to`, completing flushes at once.
+fn run_controller(node: &mut ControllerNode, from: Millis, to: Millis) {
+    for t in from..to {
+        let effects = node.tick(t);
+        settle(node, t, effects);
+    }
+}
+
+/// Hands the node an ask of the ZooKeeper front at `now` and returns its answer, which must
+/// have come once the node settled.
+fn zk_ask(
+    node: &mut ControllerNode,
+    now: Millis,
+    op: crate::control::zk::ZkOp,
+) -> crate::control::zk::ZkOutcome {
+    let (reply, mut rx) = tokio::sync::oneshot::channel();
+    node.request(now, crate::control::zk::ZkCall { op, reply }.into());
+    let effects = node.ready(now);
+    settle(node, now, effects);
+    rx.try_recv().expect("answered once applied")
+}
+
 // The ZooKeeper front's asks on the active controller: a session opens with an id and
 // password drawn there, a write commits at the offset that is its zxid, a refusal names the
 // offset it rests on, and a session not heard from for its timeout expires with its
@@ -463,10 +488,9 @@ fn controller_settings() -> crate::control::controller::ControllerSettings {
 #[test]
 fn zookeeper_sessions_and_writes_on_the_active_controller() {
     use crate::control::controller::QuorumController;
-    use crate::control::zk::{ZkCall, ZkOp, ZkOutcome};
+    use crate::control::zk::{ZkOp, ZkOutcome};
     use metaquorum_zk::proto::request::CreateRequest;
     use metaquorum_zk::proto::{Acl, CreateMode, ErrorCode, Request};
-    use tokio::sync::oneshot;
 
     let mut node: Node<QuorumController, MemStore> = Node::new(
         config(&[NodeId(1)], 7),
@@ -474,19 +498,9 @@ fn zookeeper_sessions_and_writes_on_the_active_controller() {
         QuorumController::new(controller_settings(), 7),
     )
     .unwrap();
-    let mut now = 5_000;
-    for _ in 0..3 {
-        let effects = node.tick(now);
-        settle(&mut node, now, effects);
-        now += 1;
-    }
-    let ask = |node: &mut Node<QuorumController, MemStore>, now, op| {
-        let (reply, mut rx) = oneshot::channel();
-        node.request(now, ZkCall { op, reply }.into());
-        let effects = node.ready(now);
-        settle(node, now, effects);
-        rx.try_recv().expect("answered once applied")
-    };
+    run_controller(&mut node, 5_000, 5_003);
+    let now = 5_003;
+    let ask = zk_ask;
     let opened = ask(&mut node, now, ZkOp::OpenSession { timeout_ms: 6_000 });
     let ZkOutcome::Committed { zxid } = opened else {
         panic!("{opened:?}")
@@ -565,9 +579,8 @@ fn zookeeper_sessions_and_writes_on_the_active_controller() {
 #[test]
 fn zookeeper_sessions_survive_a_restart_of_the_active_controller() {
     use crate::control::controller::QuorumController;
-    use crate::control::zk::{ZkCall, ZkOp, ZkOutcome};
+    use crate::control::zk::{ZkOp, ZkOutcome};
     use crate::raft::ElectionState;
-    use tokio::sync::oneshot;
 
     let new_node = |store: MemStore, persisted: Option<ElectionState>| {
         let mut config = config(&[NodeId(1)], 7);
@@ -580,20 +593,14 @@ fn zookeeper_sessions_survive_a_restart_of_the_active_controller() {
         Node::<QuorumController, MemStore>::new(config, store, QuorumController::new(settings, 7))
             .unwrap()
     };
-    let run = |node: &mut Node<QuorumController, MemStore>, from: Millis, to: Millis| {
-        for t in from..to {
-            let effects = node.tick(t);
-            settle(node, t, effects);
-        }
-    };
+    let run = run_controller;
     let mut node = new_node(MemStore::new(), None);
     run(&mut node, 5_000, 5_003);
-    let (reply, mut rx) = oneshot::channel();
     let op = ZkOp::OpenSession { timeout_ms: 6_000 };
-    node.request(5_003, ZkCall { op, reply }.into());
-    let effects = node.ready(5_003);
-    settle(&mut node, 5_003, effects);
-    assert!(matches!(rx.try_recv(), Ok(ZkOutcome::Committed { .. })));
+    assert!(matches!(
+        zk_ask(&mut node, 5_003, op),
+        ZkOutcome::Committed { .. }
+    ));
     let sessions: Vec<i64> = node
         .state_machine()
         .image()
@@ -629,10 +636,9 @@ fn zookeeper_sessions_survive_a_restart_of_the_active_controller() {
 #[test]
 fn the_active_controller_reaps_containers_and_ttl_nodes() {
     use crate::control::controller::QuorumController;
-    use crate::control::zk::{ZkCall, ZkOp, ZkOutcome, ZkSettings};
+    use crate::control::zk::{ZkOp, ZkOutcome, ZkSettings};
     use metaquorum_zk::proto::request::{CreateRequest, VersionRequest};
     use metaquorum_zk::proto::{Acl, CreateMode, Request};
-    use tokio::sync::oneshot;
 
     let settings = ZkSettings {
         extended_types: true,
@@ -642,20 +648,8 @@ fn the_active_controller_reaps_containers_and_ttl_nodes() {
     let controller = QuorumController::new(controller_settings(), 7).with_zk(settings);
     let mut node: Node<QuorumController, MemStore> =
         Node::new(config(&[NodeId(1)], 7), MemStore::new(), controller).unwrap();
-    let run = |node: &mut Node<QuorumController, MemStore>, from: Millis, to: Millis| {
-        for t in from..to {
-            let effects = node.tick(t);
-            settle(node, t, effects);
-        }
-    };
+    let (run, ask) = (run_controller, zk_ask);
     run(&mut node, 5_000, 5_003);
-    let ask = |node: &mut Node<QuorumController, MemStore>, now, op| {
-        let (reply, mut rx) = oneshot::channel();
-        node.request(now, ZkCall { op, reply }.into());
-        let effects = node.ready(now);
-        settle(node, now, effects);
-        rx.try_recv().expect("answered")
-    };
     let ZkOutcome::Committed { .. } =
         ask(&mut node, 5_003, ZkOp::OpenSession { timeout_ms: 60_000 })
     else {
